@@ -1,0 +1,290 @@
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "stream/format.h"
+#include "stream/output.h"
+
+static const char *prog = "vtrain";
+static const char *usage_text = "";
+
+const char *vt_cli_name(void)
+{
+	return prog;
+}
+
+static void on_signal(int sig)
+{
+	vt_out_cleanup_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void vt_cli_init(const char *name)
+{
+	prog = name;
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	char buf[2048];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	fprintf(stderr, "%s: %s\n", prog, buf);
+}
+
+void vt_cli_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void vt_cli_verbose(const vt_cli *c, const char *fmt, ...)
+{
+	if (!c->verbose)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+_Noreturn void vt_cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+_Noreturn void vt_cli_fail(int rc, const char *fmt, ...)
+{
+	vt_out_cleanup_all();
+	if (rc == VT_EPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		exit(1);
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+long long vt_cli_int(const char *opt, const char *arg, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max)
+		vt_cli_usage_error("%s: '%s' is not a whole number from %lld to %lld", opt, arg, min, max);
+	return v;
+}
+
+double vt_cli_double(const char *opt, const char *arg, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v < min || v > max)
+		vt_cli_usage_error("%s: '%s' is not a number from %g to %g", opt, arg, min, max);
+	return v;
+}
+
+unsigned long long vt_cli_size(const char *opt, const char *arg)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	double mult = 1;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': mult = 1024.0; break;
+		case 'm': case 'M': mult = 1024.0 * 1024; break;
+		case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
+		case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
+		default: mult = -1;
+		}
+		if (mult > 0 && end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
+			mult = -1;
+	}
+	if (errno || end == arg || mult < 0 || !(v >= 1) || v * mult > 1e18)
+		vt_cli_usage_error("%s: '%s' is not a size (bytes, or a number with K, M, G or T)",
+		                   opt, arg);
+	return (unsigned long long)(v * mult);
+}
+
+void vt_cli_no_tty(const char *output)
+{
+	if ((!output || strcmp(output, "-") == 0) && isatty(1))
+		vt_cli_usage_error("refusing to write binary output to a terminal (use -o FILE or a pipe)");
+}
+
+enum {
+	OPT_HELP = 0x1000,
+	OPT_VERSION,
+	OPT_SEED,
+	OPT_COMPRESS,
+	OPT_METRIC,
+	OPT_PARTIAL,
+	OPT_THREADS,
+	OPT_CENTROIDS,
+};
+
+static const struct {
+	unsigned mask;
+	struct option o;
+	const char *shortopt;
+} shared_opts[] = {
+	{0, {"help", no_argument, NULL, 'h'}, "h"},
+	{0, {"version", no_argument, NULL, OPT_VERSION}, NULL},
+	{0, {"quiet", no_argument, NULL, 'q'}, "q"},
+	{0, {"verbose", no_argument, NULL, 'v'}, "v"},
+	{VT_CLI_OUTPUT, {"output", required_argument, NULL, 'o'}, "o:"},
+	{VT_CLI_K, {"k", required_argument, NULL, 'k'}, "k:"},
+	{VT_CLI_CENTROIDS, {"centroids", required_argument, NULL, 'c'}, "c:"},
+	{VT_CLI_SEED, {"seed", required_argument, NULL, OPT_SEED}, NULL},
+	{VT_CLI_THREADS, {"threads", required_argument, NULL, 'j'}, "j:"},
+	{VT_CLI_COMPRESS, {"compress", required_argument, NULL, OPT_COMPRESS}, "z"},
+	{VT_CLI_METRIC, {"metric", required_argument, NULL, OPT_METRIC}, NULL},
+	{VT_CLI_PARTIAL, {"partial", no_argument, NULL, OPT_PARTIAL}, NULL},
+};
+#define NSHARED (sizeof shared_opts / sizeof shared_opts[0])
+
+void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
+{
+	memset(c, 0, sizeof *c);
+	long nc = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = nc > 0 ? (int)(nc > 256 ? 256 : nc) : 1;
+	usage_text = spec->usage;
+
+	struct option lo[128];
+	char so[256] = "+";   /* '+': stop at the first operand? no: permute; see below */
+	so[0] = 0;
+	size_t nlo = 0;
+	for (size_t i = 0; i < NSHARED; i++) {
+		if (shared_opts[i].mask && !(spec->shared & shared_opts[i].mask))
+			continue;
+		lo[nlo++] = shared_opts[i].o;
+		if (shared_opts[i].shortopt)
+			strcat(so, shared_opts[i].shortopt);
+	}
+	if (spec->shortopts)
+		strcat(so, spec->shortopts);
+	for (const struct option *o = spec->longopts; o && o->name; o++)
+		if (nlo < 127)
+			lo[nlo++] = *o;
+	memset(&lo[nlo], 0, sizeof lo[nlo]);
+	char shortspec[300];
+	snprintf(shortspec, sizeof shortspec, ":%s", so);   /* ':' reports missing args */
+
+	opterr = 0;
+	int ch, idx;
+	while ((ch = getopt_long(argc, argv, shortspec, lo, &idx)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(spec->usage, stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("%s (vtrain) %s\n", prog, VT_VERSION_STRING);
+			exit(0);
+		case 'q': c->quiet = 1; c->verbose = 0; break;
+		case 'v': c->verbose = 1; c->quiet = 0; break;
+		case 'o': c->output = optarg; break;
+		case 'k': c->k = vt_cli_int("-k", optarg, 1, 1LL << 31); break;
+		case 'c': c->centroids = optarg; break;
+		case OPT_SEED:
+			c->seed = (uint64_t)vt_cli_int("--seed", optarg, 0, INT64_MAX);
+			c->seed_given = 1;
+			break;
+		case 'j': c->threads = (int)vt_cli_int("-j", optarg, 1, 256); break;
+		case 'z': c->codec = VT_CODEC_LZ4_SHUFFLE; break;
+		case OPT_COMPRESS:
+			c->codec = vt_codec_parse(optarg);
+			if (c->codec < 0)
+				vt_cli_usage_error("--compress: '%s' is not none, lz4 or lz4-shuffle", optarg);
+			break;
+		case OPT_METRIC:
+			if (strcmp(optarg, "l2") == 0)
+				c->metric = VT_METRIC_L2;
+			else if (strcmp(optarg, "cosine") == 0)
+				c->metric = VT_METRIC_COSINE;
+			else
+				vt_cli_usage_error("--metric: '%s' is not l2 or cosine", optarg);
+			break;
+		case OPT_PARTIAL: c->partial = 1; break;
+		case ':':
+			vt_cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		case '?':
+			if (optopt)
+				vt_cli_usage_error("unknown option '-%c'", optopt);
+			vt_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		default:
+			if (!spec->opt || spec->opt(ch, optarg, spec->ctx) != 0)
+				vt_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	c->args = argv + optind;
+	c->nargs = argc - optind;
+}
+
+double vt_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void vt_progress_start(vt_progress *p, const vt_cli *c, const char *what)
+{
+	p->on = !c->quiet && isatty(2);
+	p->t0 = p->last = vt_now();
+	p->what = what;
+}
+
+void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total)
+{
+	if (!p->on)
+		return;
+	double t = vt_now();
+	if (t - p->last < 0.2)
+		return;
+	p->last = t;
+	double rate = done / (t - p->t0 > 1e-9 ? t - p->t0 : 1e-9);
+	if (total)
+		fprintf(stderr, "\r%s: %llu/%llu %s (%.0f%%), %.3g/s   ", prog,
+		        (unsigned long long)done, (unsigned long long)total, p->what,
+		        100.0 * done / total, rate);
+	else
+		fprintf(stderr, "\r%s: %llu %s, %.3g/s   ", prog, (unsigned long long)done, p->what,
+		        rate);
+}
+
+void vt_progress_end(vt_progress *p)
+{
+	if (p->on && p->last > p->t0)
+		fputs("\r\033[K", stderr);
+	p->on = 0;
+}

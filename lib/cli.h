@@ -1,0 +1,123 @@
+/* vtrain: the command line shared by every program.
+ *
+ * One parser for the options of DESIGN.md, one way to print messages
+ * ("prog: message" on stderr), usage errors (exit 2), failures (exit 1),
+ * the quiet end on a closed pipe, removal of half-written outputs on
+ * SIGINT/SIGTERM, and a progress line on stderr when it is a terminal.
+ * This module (and only this one) prints and exits.
+ */
+#ifndef VT_CLI_H
+#define VT_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef VT_VERSION_STRING
+#define VT_VERSION_STRING "0.1.0"
+#endif
+
+/* Which shared options a program accepts (help, version, -q, -v are always
+ * accepted). */
+enum {
+	VT_CLI_OUTPUT = 1 << 0,    /* -o FILE */
+	VT_CLI_K = 1 << 1,         /* -k N */
+	VT_CLI_CENTROIDS = 1 << 2, /* -c FILE, --centroids FILE */
+	VT_CLI_SEED = 1 << 3,      /* --seed N */
+	VT_CLI_THREADS = 1 << 4,   /* -j N, --threads N */
+	VT_CLI_COMPRESS = 1 << 5,  /* -z, --compress=none|lz4|lz4-shuffle */
+	VT_CLI_METRIC = 1 << 6,    /* --metric=l2|cosine */
+	VT_CLI_PARTIAL = 1 << 7,   /* --partial */
+};
+
+enum { VT_METRIC_L2 = 0, VT_METRIC_COSINE = 1 };
+
+/* The parsed shared options and the operands. */
+typedef struct {
+	const char *output;       /* NULL: stdout */
+	long long k;              /* 0: not given */
+	const char *centroids;
+	uint64_t seed;
+	int seed_given;
+	int threads;              /* default: online cores */
+	int codec;                /* VT_CODEC_*; default none */
+	int metric;
+	int partial;
+	int quiet;
+	int verbose;
+	char **args;              /* operands (files) */
+	int nargs;
+} vt_cli;
+
+/* A program's own options. */
+typedef struct {
+	const char *name;         /* program name for messages */
+	const char *usage;        /* full --help text (starts with "Usage: ") */
+	unsigned shared;          /* VT_CLI_* mask */
+	const char *shortopts;    /* the program's own short options, getopt style */
+	const struct option *longopts; /* the program's own, ending in {0} ; may be NULL */
+	/* Called for each option that is the program's own.  Return 0, or call
+	 * vt_cli_usage_error (which exits). */
+	int (*opt)(int c, const char *arg, void *ctx);
+	void *ctx;
+} vt_cli_spec;
+
+/* Set the program name, ignore SIGPIPE (writes then fail with EPIPE and
+ * vt_cli_fail ends quietly), and remove temporary outputs on SIGINT,
+ * SIGTERM and SIGHUP before dying of the signal. */
+void vt_cli_init(const char *name);
+
+/* Parse argv.  Handles --help (usage to stdout, exit 0), --version, the
+ * shared options of spec->shared, "--", and usage errors (exit 2). */
+void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c);
+
+/* "prog: message" on stderr. */
+void vt_cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Message at -v only. */
+void vt_cli_verbose(const vt_cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Message, the usage text, exit 2. */
+_Noreturn void vt_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Message, exit 1.  If rc is VT_EPIPE, die quietly of SIGPIPE instead.
+ * Temporary outputs are removed first. */
+_Noreturn void vt_cli_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Number parsers for option arguments: a usage error names the option. */
+long long vt_cli_int(const char *opt, const char *arg, long long min, long long max);
+double vt_cli_double(const char *opt, const char *arg, double min, double max);
+/* A byte size with an optional K, M, G or T suffix (powers of 1024). */
+unsigned long long vt_cli_size(const char *opt, const char *arg);
+
+/* Usage error if binary output would go to a terminal (output NULL or "-"
+ * and stdout is a tty). */
+void vt_cli_no_tty(const char *output);
+
+/* Progress on stderr when it is a terminal and not -q. */
+typedef struct {
+	int on;
+	double t0, last;
+	const char *what;
+} vt_progress;
+
+void vt_progress_start(vt_progress *p, const vt_cli *c, const char *what);
+/* done of total units (total 0 if unknown); throttled to 5 updates/s. */
+void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total);
+void vt_progress_end(vt_progress *p);
+
+/* Monotonic seconds. */
+double vt_now(void);
+
+/* The program name set by vt_cli_init. */
+const char *vt_cli_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,275 @@
+#define _POSIX_C_SOURCE 200809L
+#include "stream/input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+struct vt_input {
+	const char *const *paths;
+	size_t npaths, cur;
+	vt_input_opts opts;
+	vt_header h;           /* the input's header (first source's) */
+	vt_rd rd;
+	int rd_open;
+	vt_format fmt;
+	vt_reader *rdr;        /* for a vtrain stream */
+	vt_vecreader *vr;      /* for a foreign file */
+	float *buf;            /* block buffer for a foreign file */
+	size_t buf_rows;
+	uint64_t rows;
+	int done;
+};
+
+static const char *const stdin_path[] = {"-"};
+
+static const char *cur_name(const vt_input *in)
+{
+	const char *p = in->paths[in->cur];
+	return strcmp(p, "-") == 0 ? "(stdin)" : p;
+}
+
+static void close_source(vt_input *in)
+{
+	vt_reader_free(in->rdr);
+	vt_vecreader_free(in->vr);
+	in->rdr = NULL;
+	in->vr = NULL;
+	if (in->rd_open)
+		vt_rd_close(&in->rd);
+	in->rd_open = 0;
+}
+
+/* Prefix err with the current path. */
+static int fail(vt_input *in, int rc, const char *msg, char *err, size_t errlen)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof tmp, "%s", msg);
+	snprintf(err, errlen, "%s: %s", cur_name(in), tmp);
+	return rc;
+}
+
+/* Open paths[cur]; check it against the input's header (when first == 0). */
+static int open_source(vt_input *in, int first, char *err, size_t errlen)
+{
+	char msg[400] = "";
+	const char *path = in->paths[in->cur];
+	int rc = vt_rd_open(&in->rd, path);
+	if (rc < 0) {
+		snprintf(msg, sizeof msg, "%s", rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+		return fail(in, rc, msg, err, errlen);
+	}
+	in->rd_open = 1;
+	vt_format fmt = in->opts.from;
+	if (fmt == VT_FMT_AUTO) {
+		const unsigned char *head;
+		ssize_t n = vt_rd_peek(&in->rd, 16, &head);
+		if (n < 0)
+			return fail(in, (int)n, strerror(errno), err, errlen);
+		if (n == 0)
+			return fail(in, VT_ETRUNC, "empty input", err, errlen);
+		rc = vt_format_detect(head, (size_t)n, strcmp(path, "-") ? path : NULL, &fmt);
+		if (rc < 0)
+			return fail(in, rc,
+			            "unknown format (not a vtrain stream, .npy or idx file, and no known "
+			            "extension; use --from)", err, errlen);
+	}
+	in->fmt = fmt;
+	vt_header h;
+	if (fmt == VT_FMT_VT) {
+		rc = vt_reader_open(&in->rdr, &in->rd, msg, sizeof msg);
+		if (rc < 0)
+			return fail(in, rc, msg, err, errlen);
+		rc = vt_header_copy(&h, vt_reader_header(in->rdr));
+		if (rc < 0)
+			return fail(in, rc, vt_strerror(rc), err, errlen);
+	} else {
+		if (fmt == VT_FMT_RAW && in->opts.raw_dim == 0)
+			return fail(in, VT_EINVAL, "raw float32 input needs --dim", err, errlen);
+		if (fmt == VT_FMT_TEXT)
+			return fail(in, VT_EUNSUP, "text is an output format only", err, errlen);
+		rc = vt_vecreader_open(&in->vr, &in->rd, fmt, in->opts.raw_dim, msg, sizeof msg);
+		if (rc < 0)
+			return fail(in, rc, msg, err, errlen);
+		uint32_t dim = vt_vecreader_dim(in->vr);
+		vt_header_init(&h, VT_KIND_VECTORS, VT_ELEM_F32, 0, dim);
+		rc = vt_header_set(&h, "source", vt_format_name(fmt));
+		if (rc < 0)
+			return fail(in, rc, vt_strerror(rc), err, errlen);
+		size_t want = in->opts.block_rows;
+		if (!want) {
+			want = VT_DEFAULT_FRAME_RAW / ((size_t)dim * 4);
+			if (want < 1)
+				want = 1;
+		}
+		if (want > in->buf_rows) {
+			float *b = malloc(want * (size_t)dim * sizeof *b);
+			if (!b) {
+				vt_header_free(&h);
+				return fail(in, VT_ENOMEM, vt_strerror(VT_ENOMEM), err, errlen);
+			}
+			free(in->buf);
+			in->buf = b;
+			in->buf_rows = want;
+		}
+	}
+	if (first) {
+		in->h = h;
+		return 0;
+	}
+	int bad = h.kind != in->h.kind || h.elem != in->h.elem || h.cols != in->h.cols;
+	if (bad || h.dim != in->h.dim) {
+		snprintf(msg, sizeof msg, "is %s of dimension %u%s, but %s is %s of dimension %u%s",
+		         vt_kind_name(h.kind), h.dim, (h.cols & VT_COL_IDS) ? " with ids" : "",
+		         strcmp(in->paths[0], "-") ? in->paths[0] : "(stdin)",
+		         vt_kind_name(in->h.kind), in->h.dim, (in->h.cols & VT_COL_IDS) ? " with ids" : "");
+		vt_header_free(&h);
+		return fail(in, bad ? VT_EKIND : VT_EDIM, msg, err, errlen);
+	}
+	vt_header_free(&h);
+	return 0;
+}
+
+int vt_input_open(vt_input **out, const char *const *paths, size_t npaths,
+                  const vt_input_opts *opts, char *err, size_t errlen)
+{
+	*out = NULL;
+	vt_input *in = calloc(1, sizeof *in);
+	if (!in)
+		return VT_ENOMEM;
+	if (npaths == 0) {
+		paths = stdin_path;
+		npaths = 1;
+	}
+	in->paths = paths;
+	in->npaths = npaths;
+	if (opts)
+		in->opts = *opts;
+	int rc = open_source(in, 1, err, errlen);
+	if (rc < 0) {
+		vt_input_free(in);
+		return rc;
+	}
+	*out = in;
+	return 0;
+}
+
+const vt_header *vt_input_header(const vt_input *in)
+{
+	return &in->h;
+}
+
+/* Move to the next path after the current one ended.  Returns 1 if there is
+ * one, 0 at the end of all, or an error. */
+static int advance(vt_input *in, char *err, size_t errlen)
+{
+	close_source(in);
+	if (in->cur + 1 >= in->npaths) {
+		in->done = 1;
+		return 0;
+	}
+	in->cur++;
+	int rc = open_source(in, 0, err, errlen);
+	return rc < 0 ? rc : 1;
+}
+
+long vt_input_next(vt_input *in, vt_block *b, char *err, size_t errlen)
+{
+	char msg[400];
+	while (!in->done) {
+		long n;
+		if (in->rdr) {
+			n = vt_reader_next(in->rdr, b, msg, sizeof msg);
+		} else {
+			int64_t m = vt_vecreader_read(in->vr, in->buf, in->buf_rows, msg, sizeof msg);
+			n = (long)m;
+			if (m > 0) {
+				b->rows = (size_t)m;
+				b->ids = NULL;
+				b->weight = b->loss = NULL;
+				b->data = in->buf;
+			}
+		}
+		if (n < 0)
+			return fail(in, (int)n, msg, err, errlen);
+		if (n > 0) {
+			b->first_row = in->rows;
+			in->rows += (uint64_t)n;
+			return n;
+		}
+		int rc = advance(in, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+long vt_input_next_stored(vt_input *in, int *codec, const unsigned char **stored,
+                          size_t *stored_len, size_t *raw_len, uint64_t *check,
+                          char *err, size_t errlen)
+{
+	char msg[400];
+	while (!in->done) {
+		if (!in->rdr)
+			return VT_EUNSUP;
+		long n = vt_reader_next_stored(in->rdr, codec, stored, stored_len, raw_len, check,
+		                               msg, sizeof msg);
+		if (n < 0)
+			return fail(in, (int)n, msg, err, errlen);
+		if (n > 0) {
+			in->rows += (uint64_t)n;
+			return n;
+		}
+		int rc = advance(in, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+long vt_input_decode_stored(vt_input *in, vt_block *b, char *err, size_t errlen)
+{
+	char msg[400];
+	if (!in->rdr)
+		return VT_EINVAL;
+	long n = vt_reader_decode_stored(in->rdr, b, msg, sizeof msg);
+	if (n < 0)
+		return fail(in, (int)n, msg, err, errlen);
+	b->first_row = in->rows - (uint64_t)n;
+	return n;
+}
+
+int64_t vt_input_rows_hint(const vt_input *in)
+{
+	if (in->npaths != 1 || !in->vr)
+		return -1;
+	return vt_vecreader_rows(in->vr);
+}
+
+const char *vt_input_path(const vt_input *in)
+{
+	return cur_name(in);
+}
+
+vt_format vt_input_format(const vt_input *in)
+{
+	return in->fmt;
+}
+
+uint64_t vt_input_rows(const vt_input *in)
+{
+	return in->rows;
+}
+
+void vt_input_free(vt_input *in)
+{
+	if (!in)
+		return;
+	close_source(in);
+	vt_header_free(&in->h);
+	free(in->buf);
+	free(in);
+}

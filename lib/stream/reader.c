@@ -1,0 +1,376 @@
+#define _POSIX_C_SOURCE 200809L
+#include "stream/reader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "stream/codec.h"
+
+struct vt_reader {
+	vt_rd *rd;
+	vt_header h;
+	size_t row_bytes;
+	unsigned char *stored, *raw, *tmp;
+	size_t stored_cap, raw_cap, tmp_cap;
+	uint64_t seg_frames, seg_rows, seg_chain;
+	uint64_t next_row;
+	size_t last_rows, last_stored, last_raw;   /* frame read by next_stored */
+	int last_codec;
+	int done;
+	vt_reader_stats st;
+};
+
+static int read_err(int rc, char *err, size_t errlen, const char *what)
+{
+	if (rc == VT_ETRUNC)
+		snprintf(err, errlen, "truncated stream (%s)", what);
+	else if (rc == VT_EIO)
+		snprintf(err, errlen, "read error (%s): %s", what, strerror(errno));
+	else
+		snprintf(err, errlen, "%s: %s", what, vt_strerror(rc));
+	return rc;
+}
+
+int vt_header_read(vt_rd *rd, vt_header *h, char *err, size_t errlen)
+{
+	unsigned char fx[VT_HEADER_FIXED];
+	memset(h, 0, sizeof *h);
+	ssize_t got = vt_rd_read(rd, fx, sizeof fx);
+	if (got < 0)
+		return read_err((int)got, err, errlen, "header");
+	if (got >= 4 && memcmp(fx, VT_MAGIC, 4) != 0) {
+		snprintf(err, errlen, "not a vtrain stream (bad magic)");
+		return VT_EMAGIC;
+	}
+	if ((size_t)got < sizeof fx) {
+		snprintf(err, errlen, got == 0 ? "empty input (no stream header)"
+		                               : "truncated stream (header)");
+		return VT_ETRUNC;
+	}
+	uint32_t nmeta = vt_le32(fx + 16), mb = vt_le32(fx + 20);
+	if (nmeta > VT_MAX_META_COUNT || mb > VT_MAX_META_BYTES) {
+		snprintf(err, errlen, "header metadata too large (%u entries, %u bytes)", nmeta, mb);
+		return VT_ELIMIT;
+	}
+	unsigned char *buf = malloc(VT_HEADER_FIXED + mb + 8);
+	if (!buf)
+		return VT_ENOMEM;
+	memcpy(buf, fx, sizeof fx);
+	int rc = vt_rd_read_exact(rd, buf + VT_HEADER_FIXED, mb + 8);
+	if (rc < 0) {
+		free(buf);
+		return read_err(rc, err, errlen, "header");
+	}
+	if (vt_hash64(buf, VT_HEADER_FIXED + mb, 0) != vt_le64(buf + VT_HEADER_FIXED + mb)) {
+		free(buf);
+		snprintf(err, errlen, "header checksum mismatch");
+		return VT_ECHECKSUM;
+	}
+	h->version = vt_le16(buf + 4);
+	h->kind = vt_le16(buf + 6);
+	h->elem = buf[8];
+	h->cols = buf[9];
+	h->dim = vt_le32(buf + 12);
+	if (vt_le16(buf + 10) != 0) {
+		free(buf);
+		snprintf(err, errlen, "header: reserved bytes are not zero");
+		return VT_EFORMAT;
+	}
+	rc = vt_header_validate(h, err, errlen);
+	const unsigned char *p = buf + VT_HEADER_FIXED, *end = p + mb;
+	for (uint32_t i = 0; rc == 0 && i < nmeta; i++) {
+		size_t kn = end - p >= 3 ? p[0] : 0, vn = end - p >= 3 ? vt_le16(p + 1) : 0;
+		if (kn < 1 || kn > VT_MAX_KEY || vn > VT_MAX_VALUE ||
+		    (size_t)(end - p) < 3 + kn + vn) {
+			snprintf(err, errlen, "header: malformed metadata entry %u", i + 1);
+			rc = VT_EFORMAT;
+			break;
+		}
+		char key[VT_MAX_KEY + 1], val[VT_MAX_VALUE + 1];
+		memcpy(key, p + 3, kn);
+		key[kn] = 0;
+		memcpy(val, p + 3 + kn, vn);
+		val[vn] = 0;
+		rc = strlen(key) == kn && strlen(val) == vn ? vt_header_set(h, key, val) : VT_EINVAL;
+		if (rc == VT_EINVAL) {
+			snprintf(err, errlen, "header: invalid metadata entry %u", i + 1);
+			rc = VT_EFORMAT;
+		}
+		p += 3 + kn + vn;
+	}
+	if (rc == 0 && p != end) {
+		snprintf(err, errlen, "header: metadata length does not match its entries");
+		rc = VT_EFORMAT;
+	}
+	free(buf);
+	if (rc < 0)
+		vt_header_free(h);
+	return rc;
+}
+
+int vt_reader_open(vt_reader **out, vt_rd *rd, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (errlen)
+		err[0] = 0;
+	vt_reader *r = calloc(1, sizeof *r);
+	if (!r)
+		return VT_ENOMEM;
+	int rc = vt_header_read(rd, &r->h, err, errlen);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	r->rd = rd;
+	r->row_bytes = vt_row_bytes(&r->h);
+	r->st.segments = 1;
+	*out = r;
+	return 0;
+}
+
+const vt_header *vt_reader_header(const vt_reader *r)
+{
+	return &r->h;
+}
+
+const vt_reader_stats *vt_reader_stats_get(const vt_reader *r)
+{
+	return &r->st;
+}
+
+void vt_reader_free(vt_reader *r)
+{
+	if (!r)
+		return;
+	vt_header_free(&r->h);
+	free(r->stored);
+	free(r->raw);
+	free(r->tmp);
+	free(r);
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t need)
+{
+	if (*cap >= need)
+		return 0;
+	/* 64-byte alignment keeps every plane aligned for its element type. */
+	void *p = NULL;
+	if (posix_memalign(&p, 64, need ? need : 64) != 0)
+		return VT_ENOMEM;
+	free(*buf);
+	*buf = p;
+	*cap = need;
+	return 0;
+}
+
+/* Handle an end marker (tag already read into m[0..4)). */
+static int read_end(vt_reader *r, unsigned char m[VT_END_MARKER], char *err, size_t errlen)
+{
+	int rc = vt_rd_read_exact(r->rd, m + 4, VT_END_MARKER - 4);
+	if (rc < 0)
+		return read_err(rc, err, errlen, "end marker");
+	if (vt_hash64(m, 32, 0) != vt_le64(m + 32)) {
+		snprintf(err, errlen, "end marker checksum mismatch");
+		return VT_ECHECKSUM;
+	}
+	uint64_t frames = vt_le64(m + 8), rows = vt_le64(m + 16), chain = vt_le64(m + 24);
+	if (vt_le32(m + 4) != 0 || frames != r->seg_frames || rows != r->seg_rows) {
+		snprintf(err, errlen,
+		         "end marker says %llu frames and %llu rows, but %llu frames and %llu rows were read",
+		         (unsigned long long)frames, (unsigned long long)rows,
+		         (unsigned long long)r->seg_frames, (unsigned long long)r->seg_rows);
+		return VT_EFORMAT;
+	}
+	if (chain != r->seg_chain) {
+		snprintf(err, errlen, "end marker: frame chain checksum mismatch (frames lost or reordered)");
+		return VT_ECHECKSUM;
+	}
+	return 0;
+}
+
+/* After an end marker: end of input, or the header of a concatenated stream. */
+static int next_segment(vt_reader *r, char *err, size_t errlen)
+{
+	int eof = vt_rd_at_eof(r->rd);
+	if (eof < 0)
+		return read_err(eof, err, errlen, "after end marker");
+	if (eof) {
+		r->done = 1;
+		return 0;
+	}
+	vt_header h2;
+	int rc = vt_header_read(r->rd, &h2, err, errlen);
+	if (rc < 0) {
+		char tmp[256];
+		snprintf(tmp, sizeof tmp, "%s", err);
+		snprintf(err, errlen, "concatenated stream %llu: %s",
+		         (unsigned long long)r->st.segments + 1, tmp);
+		return rc;
+	}
+	if (h2.kind != r->h.kind || h2.elem != r->h.elem || h2.cols != r->h.cols ||
+	    h2.dim != r->h.dim) {
+		snprintf(err, errlen,
+		         "concatenated stream %llu is %s of dimension %u, but the first is %s of dimension %u",
+		         (unsigned long long)r->st.segments + 1, vt_kind_name(h2.kind), h2.dim,
+		         vt_kind_name(r->h.kind), r->h.dim);
+		rc = h2.dim != r->h.dim ? VT_EDIM : VT_EKIND;
+		vt_header_free(&h2);
+		return rc;
+	}
+	vt_header_free(&h2);
+	r->st.segments++;
+	r->seg_frames = r->seg_rows = r->seg_chain = 0;
+	return 1;
+}
+
+/* Read and verify the next frame's header and stored payload.  Returns rows
+ * (> 0), 0 at the end, or an error. */
+static long read_frame(vt_reader *r, int *codec, size_t *stored_len, size_t *raw_len,
+                       uint64_t *check, char *err, size_t errlen)
+{
+	for (;;) {
+		if (r->done)
+			return 0;
+		unsigned char fh[VT_END_MARKER];
+		uint64_t fno = r->st.frames + 1;
+		ssize_t got = vt_rd_read(r->rd, fh, 4);
+		if (got < 0)
+			return read_err((int)got, err, errlen, "frame header");
+		if (got < 4) {
+			snprintf(err, errlen, "frame %llu: truncated stream (no end marker)",
+			         (unsigned long long)fno);
+			return VT_ETRUNC;
+		}
+		if (memcmp(fh, VT_END_TAG, 4) == 0) {
+			int rc = read_end(r, fh, err, errlen);
+			if (rc < 0)
+				return rc;
+			rc = next_segment(r, err, errlen);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (memcmp(fh, VT_FRAME_TAG, 4) != 0) {
+			snprintf(err, errlen, "frame %llu: bad frame tag", (unsigned long long)fno);
+			return VT_EFORMAT;
+		}
+		int rc = vt_rd_read_exact(r->rd, fh + 4, VT_FRAME_HEADER - 4);
+		if (rc < 0) {
+			snprintf(err, errlen, "frame %llu: truncated stream (frame header)",
+			         (unsigned long long)fno);
+			return rc;
+		}
+		if ((uint32_t)vt_hash64(fh, 20, 0) != vt_le32(fh + 20)) {
+			snprintf(err, errlen, "frame %llu: frame header checksum mismatch",
+			         (unsigned long long)fno);
+			return VT_ECHECKSUM;
+		}
+		size_t rows = vt_le32(fh + 8);
+		*codec = fh[4];
+		*raw_len = vt_le32(fh + 12);
+		*stored_len = vt_le32(fh + 16);
+		*check = vt_le64(fh + 24);
+		if (fh[5] || fh[6] || fh[7] || *codec > VT_CODEC_LZ4_SHUFFLE) {
+			snprintf(err, errlen, "frame %llu: unknown codec %d", (unsigned long long)fno, *codec);
+			return VT_EFORMAT;
+		}
+		if (rows == 0 || *raw_len > VT_MAX_FRAME_RAW ||
+		    (uint64_t)rows * r->row_bytes != *raw_len ||
+		    *stored_len > vt_codec_bound(*raw_len) ||
+		    (*codec == VT_CODEC_NONE && *stored_len != *raw_len)) {
+			snprintf(err, errlen, "frame %llu: bad sizes (%zu rows, %zu raw bytes, %zu stored bytes)",
+			         (unsigned long long)fno, rows, *raw_len, *stored_len);
+			return VT_ELIMIT;
+		}
+		if (grow(&r->stored, &r->stored_cap, *stored_len) < 0)
+			return VT_ENOMEM;
+		rc = vt_rd_read_exact(r->rd, r->stored, *stored_len);
+		if (rc < 0) {
+			if (rc == VT_ETRUNC)
+				snprintf(err, errlen, "frame %llu: truncated stream (payload)",
+				         (unsigned long long)fno);
+			else
+				read_err(rc, err, errlen, "frame payload");
+			return rc;
+		}
+		if (vt_hash64(r->stored, *stored_len, 0) != *check) {
+			snprintf(err, errlen, "frame %llu: checksum mismatch", (unsigned long long)fno);
+			return VT_ECHECKSUM;
+		}
+		unsigned char ck[8];
+		vt_put64(ck, *check);
+		r->seg_chain = vt_hash64(ck, 8, r->seg_chain);
+		r->seg_frames++;
+		r->seg_rows += rows;
+		r->st.frames++;
+		r->st.rows += rows;
+		r->st.stored_bytes += *stored_len;
+		r->st.raw_bytes += *raw_len;
+		r->st.codec_frames[*codec]++;
+		return (long)rows;
+	}
+}
+
+long vt_reader_next_stored(vt_reader *r, int *codec, const unsigned char **stored,
+                           size_t *stored_len, size_t *raw_len, uint64_t *check,
+                           char *err, size_t errlen)
+{
+	long rows = read_frame(r, codec, stored_len, raw_len, check, err, errlen);
+	if (rows > 0) {
+		*stored = r->stored;
+		r->last_rows = (size_t)rows;
+		r->last_codec = *codec;
+		r->last_stored = *stored_len;
+		r->last_raw = *raw_len;
+	}
+	return rows;
+}
+
+long vt_reader_decode_stored(vt_reader *r, vt_block *b, char *err, size_t errlen)
+{
+	size_t rows = r->last_rows;
+	if (!rows)
+		return VT_EINVAL;
+	const unsigned char *raw = r->stored;
+	if (r->last_codec != VT_CODEC_NONE) {
+		if (grow(&r->raw, &r->raw_cap, r->last_raw) < 0 ||
+		    (r->last_codec == VT_CODEC_LZ4_SHUFFLE && grow(&r->tmp, &r->tmp_cap, r->last_raw) < 0))
+			return VT_ENOMEM;
+		int rc = vt_codec_decode(r->last_codec, &r->h, rows, r->stored, r->last_stored,
+		                         r->raw, r->last_raw, r->tmp);
+		if (rc < 0) {
+			snprintf(err, errlen, "frame %llu: corrupt %s payload",
+			         (unsigned long long)r->st.frames, vt_codec_name(r->last_codec));
+			return rc;
+		}
+		raw = r->raw;
+	}
+	size_t off[4], cnt[4], sz[4];
+	int np = vt_frame_planes(&r->h, rows, off, cnt, sz);
+	int p = 0;
+	b->rows = rows;
+	b->first_row = r->next_row;
+	b->ids = (r->h.cols & VT_COL_IDS) ? (const uint64_t *)(raw + off[p++]) : NULL;
+	b->weight = (r->h.cols & VT_COL_WEIGHT) ? (const double *)(raw + off[p++]) : NULL;
+	b->loss = (r->h.cols & VT_COL_LOSS) ? (const double *)(raw + off[p++]) : NULL;
+	b->data = raw + off[np - 1];
+	r->next_row += rows;
+	r->last_rows = 0;
+	return (long)rows;
+}
+
+long vt_reader_next(vt_reader *r, vt_block *b, char *err, size_t errlen)
+{
+	int codec;
+	const unsigned char *stored;
+	size_t stored_len, raw_len;
+	uint64_t check;
+	long rows = vt_reader_next_stored(r, &codec, &stored, &stored_len, &raw_len, &check,
+	                                  err, errlen);
+	if (rows <= 0)
+		return rows;
+	return vt_reader_decode_stored(r, b, err, errlen);
+}

@@ -1,0 +1,365 @@
+/* vcat: convert, concatenate, inspect and count vtrain streams and vector files. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtrain.h"
+#include "stream/dump.h"
+
+static const char usage[] =
+"Usage: vcat [OPTIONS] [FILE...]\n"
+"Read vtrain streams and vector files (.npy .fvecs .bvecs .ivecs .fbin .u8bin\n"
+".i8bin, idx, raw float32), concatenate them, and write one stream or file.\n"
+"With no FILE, or when FILE is -, read standard input.\n"
+"\n"
+"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+"      --to FORMAT       vt (default), npy, fvecs, fbin, raw or text\n"
+"      --from FORMAT     read every input as FORMAT instead of detecting it\n"
+"                        (vt npy fvecs bvecs ivecs fbin u8bin i8bin idx raw)\n"
+"      --dim D           dimension of raw float32 input\n"
+"      --ids             attach global row ids (0, 1, ...) to vectors without them\n"
+"  -z, --compress=CODEC  frame compression of a stream: none (default), lz4,\n"
+"                        lz4-shuffle (-z)\n"
+"      --frame-bytes N   target raw bytes per frame (default 1M)\n"
+"      --info            print each input's header, metadata, frames, rows and\n"
+"                        compression ratio, verifying every checksum\n"
+"      --count           print the total row count (verifying checksums)\n"
+"  -q, --quiet           no progress line\n"
+"  -v, --verbose         more detail\n"
+"  -h, --help            this help\n"
+"      --version         version\n"
+"\n"
+"Exit status: 0 ok, 1 failure (bad or truncated input, I/O error), 2 usage.\n"
+"See vcat(1), vgen(1), docs/FORMAT.md.\n";
+
+enum { OPT_TO = 0x2000, OPT_FROM, OPT_DIM, OPT_IDS, OPT_INFO, OPT_COUNT, OPT_FRAME };
+
+typedef struct {
+	vt_format to, from;
+	uint32_t dim;
+	int ids, info, count;
+	size_t frame_bytes;
+} opts;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	opts *o = ctx;
+	switch (c) {
+	case OPT_TO:
+		if (vt_format_parse(arg, &o->to) < 0 ||
+		    !(o->to == VT_FMT_VT || o->to == VT_FMT_NPY || o->to == VT_FMT_FVECS ||
+		      o->to == VT_FMT_FBIN || o->to == VT_FMT_RAW || o->to == VT_FMT_TEXT))
+			vt_cli_usage_error("--to: '%s' is not vt, npy, fvecs, fbin, raw or text", arg);
+		return 0;
+	case OPT_FROM:
+		if (vt_format_parse(arg, &o->from) < 0 || o->from == VT_FMT_TEXT)
+			vt_cli_usage_error("--from: unknown input format '%s'", arg);
+		return 0;
+	case OPT_DIM: o->dim = (uint32_t)vt_cli_int("--dim", arg, 1, VT_MAX_DIM); return 0;
+	case OPT_IDS: o->ids = 1; return 0;
+	case OPT_INFO: o->info = 1; return 0;
+	case OPT_COUNT: o->count = 1; return 0;
+	case OPT_FRAME:
+		o->frame_bytes = vt_cli_size("--frame-bytes", arg);
+		if (o->frame_bytes > VT_MAX_FRAME_RAW)
+			vt_cli_usage_error("--frame-bytes: at most %u", VT_MAX_FRAME_RAW);
+		return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{"to", required_argument, NULL, OPT_TO},
+	{"from", required_argument, NULL, OPT_FROM},
+	{"dim", required_argument, NULL, OPT_DIM},
+	{"ids", no_argument, NULL, OPT_IDS},
+	{"info", no_argument, NULL, OPT_INFO},
+	{"count", no_argument, NULL, OPT_COUNT},
+	{"frame-bytes", required_argument, NULL, OPT_FRAME},
+	{0},
+};
+
+static vt_input *open_input(const vt_cli *c, const opts *o, const char *const *paths,
+                            size_t n)
+{
+	vt_input_opts io = {.from = o->from, .raw_dim = o->dim};
+	vt_input *in;
+	char err[512];
+	int rc = vt_input_open(&in, paths, n, &io, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	return in;
+}
+
+/* --info: one paragraph per input file. */
+static void info_one(const vt_cli *c, const opts *o, const char *path)
+{
+	vt_input *in = open_input(c, o, &path, 1);
+	const vt_header *h = vt_input_header(in);
+	vt_format fmt = vt_input_format(in);
+	printf("file: %s\n", vt_input_path(in));
+	if (fmt == VT_FMT_VT)
+		printf("format: vtrain stream version %u\n", h->version);
+	else
+		printf("format: %s\n", vt_format_name(fmt));
+	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
+	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
+	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
+	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
+	       h->cols ? "" : " none");
+	for (size_t i = 0; i < h->nmeta; i++)
+		printf("meta.%s: %s\n", h->meta[i].key, h->meta[i].value);
+	fflush(stdout);
+	vt_block b;
+	long n;
+	char err[512];
+	while ((n = vt_input_next(in, &b, err, sizeof err)) > 0)
+		;
+	if (n < 0)
+		vt_cli_fail((int)n, "%s", err);
+	printf("rows: %llu\n", (unsigned long long)vt_input_rows(in));
+	vt_input_free(in);
+}
+
+/* --info on a vtrain stream also reports frames and compression; it uses the
+ * reader directly to get its counters. */
+static void info_stream(const vt_cli *c, const opts *o, const char *path)
+{
+	vt_rd rd;
+	char err[512];
+	const char *name = strcmp(path, "-") ? path : "(stdin)";
+	int rc = vt_rd_open(&rd, path);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", name, strerror(errno));
+	const unsigned char *head;
+	ssize_t np = vt_rd_peek(&rd, 4, &head);
+	int is_vt = o->from == VT_FMT_VT ||
+	            (o->from == VT_FMT_AUTO && np >= 4 && memcmp(head, VT_MAGIC, 4) == 0);
+	if (!is_vt) {
+		vt_rd_close(&rd);
+		info_one(c, o, path);
+		return;
+	}
+	vt_reader *r;
+	rc = vt_reader_open(&r, &rd, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", name, err);
+	const vt_header *h = vt_reader_header(r);
+	printf("file: %s\nformat: vtrain stream version %u\n", name, h->version);
+	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
+	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
+	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
+	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
+	       h->cols ? "" : " none");
+	for (size_t i = 0; i < h->nmeta; i++)
+		printf("meta.%s: %s\n", h->meta[i].key, h->meta[i].value);
+	fflush(stdout);
+	vt_block b;
+	long n;
+	while ((n = vt_reader_next(r, &b, err, sizeof err)) > 0)
+		;
+	if (n < 0)
+		vt_cli_fail((int)n, "%s: %s", name, err);
+	const vt_reader_stats *st = vt_reader_stats_get(r);
+	printf("segments: %llu\nframes: %llu\nrows: %llu\n", (unsigned long long)st->segments,
+	       (unsigned long long)st->frames, (unsigned long long)st->rows);
+	printf("codecs: none=%llu lz4=%llu lz4-shuffle=%llu\n",
+	       (unsigned long long)st->codec_frames[0], (unsigned long long)st->codec_frames[1],
+	       (unsigned long long)st->codec_frames[2]);
+	printf("raw_bytes: %llu\nstored_bytes: %llu\nratio: %.3f\nchecksums: ok\n",
+	       (unsigned long long)st->raw_bytes, (unsigned long long)st->stored_bytes,
+	       st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 1.0);
+	vt_reader_free(r);
+	vt_rd_close(&rd);
+}
+
+static int do_info(const vt_cli *c, const opts *o)
+{
+	static char *dash[] = {"-"};
+	char **paths = c->nargs ? c->args : dash;
+	int n = c->nargs ? c->nargs : 1;
+	for (int i = 0; i < n; i++) {
+		if (i)
+			putchar('\n');
+		info_stream(c, o, paths[i]);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int do_count(const vt_cli *c, const opts *o)
+{
+	vt_input *in = open_input(c, o, (const char *const *)c->args, (size_t)c->nargs);
+	char err[512];
+	long n;
+	int codec;
+	const unsigned char *stored;
+	size_t sl, rl;
+	uint64_t ck;
+	vt_block b;
+	for (;;) {
+		n = vt_input_next_stored(in, &codec, &stored, &sl, &rl, &ck, err, sizeof err);
+		if (n == VT_EUNSUP)
+			n = vt_input_next(in, &b, err, sizeof err);
+		if (n <= 0)
+			break;
+	}
+	if (n < 0)
+		vt_cli_fail((int)n, "%s", err);
+	printf("%llu\n", (unsigned long long)vt_input_rows(in));
+	vt_input_free(in);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int do_convert(const vt_cli *c, const opts *o)
+{
+	if (o->to != VT_FMT_TEXT)
+		vt_cli_no_tty(c->output);
+	vt_input *in = open_input(c, o, (const char *const *)c->args, (size_t)c->nargs);
+	const vt_header *ih = vt_input_header(in);
+	char err[512];
+	vt_out out;
+	int rc = vt_out_open(&out, c->output);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", c->output, strerror(errno));
+	const char *oname = c->output ? c->output : "(stdout)";
+
+	vt_writer *w = NULL;
+	vt_vecwriter *vw = NULL;
+	vt_header oh;
+	int add_ids = o->ids && ih->kind == VT_KIND_VECTORS && !(ih->cols & VT_COL_IDS);
+	int text_plain = o->to == VT_FMT_TEXT && !ih->cols && ih->elem == VT_ELEM_F32;
+	if (o->to == VT_FMT_VT) {
+		rc = vt_header_copy(&oh, ih);
+		if (rc == 0 && add_ids)
+			oh.cols |= VT_COL_IDS;
+		if (rc == 0)
+			rc = vt_writer_open(&w, &out, &oh, c->codec, o->frame_bytes);
+		vt_header_free(&oh);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s: %s", oname, vt_strerror(rc));
+	} else if (o->to != VT_FMT_TEXT || text_plain) {
+		rc = vt_vecwriter_open(&vw, &out, o->to, ih->dim, vt_input_rows_hint(in), err,
+		                       sizeof err);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s: %s", oname, err);
+	}
+
+	vt_progress pg;
+	vt_progress_start(&pg, c, "rows");
+	float *conv = NULL;
+	uint64_t *idbuf = NULL;
+	size_t conv_cap = 0, id_cap = 0;
+	vt_block b;
+	long n;
+	for (;;) {
+		if (w && !add_ids) {
+			/* Same codec in and out: copy verified frames without decoding. */
+			int codec;
+			const unsigned char *stored;
+			size_t sl, rl;
+			uint64_t ck;
+			n = vt_input_next_stored(in, &codec, &stored, &sl, &rl, &ck, err, sizeof err);
+			if (n > 0 && codec == c->codec) {
+				rc = vt_writer_put_frame(w, codec, (size_t)n, stored, sl, rl, ck);
+				if (rc < 0)
+					break;
+				vt_progress_update(&pg, vt_input_rows(in), 0);
+				continue;
+			}
+			if (n > 0)   /* another codec: decode, then re-encode below */
+				n = vt_input_decode_stored(in, &b, err, sizeof err);
+			else if (n == VT_EUNSUP)
+				n = vt_input_next(in, &b, err, sizeof err);
+		} else {
+			n = vt_input_next(in, &b, err, sizeof err);
+		}
+		if (n <= 0)
+			break;
+		if (w) {
+			const uint64_t *ids = b.ids;
+			if (add_ids) {
+				if (id_cap < b.rows) {
+					free(idbuf);
+					idbuf = malloc(b.rows * sizeof *idbuf);
+					id_cap = idbuf ? b.rows : 0;
+					if (!idbuf)
+						vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+				}
+				for (size_t i = 0; i < b.rows; i++)
+					idbuf[i] = b.first_row + i;
+				ids = idbuf;
+			}
+			rc = vt_writer_put(w, b.rows, ids, b.weight, b.loss, b.data);
+		} else if (vw) {
+			const float *x = b.data;
+			if (ih->elem != VT_ELEM_F32) {
+				size_t need = b.rows * ih->dim;
+				if (conv_cap < need) {
+					free(conv);
+					conv = malloc(need * sizeof *conv);
+					conv_cap = conv ? need : 0;
+					if (!conv)
+						vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+				}
+				vt_to_float(b.data, ih->elem, need, conv);
+				x = conv;
+			}
+			rc = vt_vecwriter_write(vw, x, b.rows, err, sizeof err);
+			if (rc < 0)
+				vt_cli_fail(rc, "%s: %s", oname, err);
+		} else {
+			rc = vt_dump_text(&out, ih, &b);
+		}
+		if (rc < 0)
+			break;
+		vt_progress_update(&pg, vt_input_rows(in), 0);
+	}
+	vt_progress_end(&pg);
+	if (n < 0)
+		vt_cli_fail((int)n, "%s", err);
+	if (rc == 0 && w)
+		rc = vt_writer_finish(w);
+	if (rc == 0 && vw) {
+		rc = vt_vecwriter_finish(vw, err, sizeof err);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s: %s", oname, err);
+	}
+	if (rc == 0)
+		rc = vt_out_commit(&out);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_writer_free(w);
+	vt_vecwriter_free(vw);
+	vt_input_free(in);
+	free(conv);
+	free(idbuf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	vt_cli_init("vcat");
+	opts o = {.to = VT_FMT_VT, .from = VT_FMT_AUTO};
+	vt_cli_spec spec = {
+		.name = "vcat",
+		.usage = usage,
+		.shared = VT_CLI_OUTPUT | VT_CLI_COMPRESS,
+		.longopts = longopts,
+		.opt = on_opt,
+		.ctx = &o,
+	};
+	vt_cli c;
+	vt_cli_parse(argc, argv, &spec, &c);
+	if (o.info + o.count > 1 || ((o.info || o.count) && c.output))
+		vt_cli_usage_error("--info and --count print a report; they take no -o and not each other");
+	if (o.from == VT_FMT_RAW && !o.dim)
+		vt_cli_usage_error("--from raw needs --dim");
+	if (o.info)
+		return do_info(&c, &o);
+	if (o.count)
+		return do_count(&c, &o);
+	return do_convert(&c, &o);
+}
