@@ -238,6 +238,31 @@ int vt_header_validate(const vt_header *h, char *err, size_t errlen)
 	return 0;
 }
 
+int vt_header_compatible(const vt_header *a, const vt_header *b, char *err, size_t errlen)
+{
+	if (a->kind != b->kind || a->elem != b->elem || a->cols != b->cols) {
+		snprintf(err, errlen, "is %s%s, but the first input is %s%s", vt_kind_name(b->kind),
+		         (b->cols & VT_COL_IDS) ? " with ids" : "", vt_kind_name(a->kind),
+		         (a->cols & VT_COL_IDS) ? " with ids" : "");
+		return VT_EKIND;
+	}
+	if (a->dim != b->dim) {
+		snprintf(err, errlen, "has dimension %u, but the first input has dimension %u",
+		         b->dim, a->dim);
+		return VT_EDIM;
+	}
+	if (a->kind == VT_KIND_ACCUM) {
+		const char *ia = vt_header_get(a, "centroids_id"), *ib = vt_header_get(b, "centroids_id");
+		if (!ia || !ib || strcmp(ia, ib) != 0) {
+			snprintf(err, errlen,
+			         "accumulators computed against other centroids (centroids_id %s, first input %s)",
+			         ib ? ib : "missing", ia ? ia : "missing");
+			return VT_EFORMAT;
+		}
+	}
+	return 0;
+}
+
 int vt_header_encode(const vt_header *h, unsigned char **out, size_t *len)
 {
 	size_t mb = 0;

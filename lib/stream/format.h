@@ -124,6 +124,12 @@ int vt_codec_parse(const char *name);
  * or VT_EFORMAT, with a message in err. */
 int vt_header_validate(const vt_header *h, char *err, size_t errlen);
 
+/* Whether a stream of header b may follow (be concatenated or merged with)
+ * one of header a: same kind, element type, columns and dimension, and for
+ * accumulators the same centroids_id.  Returns 0, VT_EKIND, VT_EDIM or
+ * VT_EFORMAT with a message in err. */
+int vt_header_compatible(const vt_header *a, const vt_header *b, char *err, size_t errlen);
+
 /* Serialise h into a malloc'd buffer (*out, *len).  Returns 0 or error. */
 int vt_header_encode(const vt_header *h, unsigned char **out, size_t *len);
 

@@ -22,6 +22,8 @@ struct vt_input {
 	size_t buf_rows;
 	uint64_t rows;
 	int done;
+	vt_block pend;         /* rows of the last block not yet taken by vt_input_read */
+	size_t pend_off;
 };
 
 static const char *const stdin_path[] = {"-"};
@@ -120,14 +122,13 @@ static int open_source(vt_input *in, int first, char *err, size_t errlen)
 		in->h = h;
 		return 0;
 	}
-	int bad = h.kind != in->h.kind || h.elem != in->h.elem || h.cols != in->h.cols;
-	if (bad || h.dim != in->h.dim) {
-		snprintf(msg, sizeof msg, "is %s of dimension %u%s, but %s is %s of dimension %u%s",
-		         vt_kind_name(h.kind), h.dim, (h.cols & VT_COL_IDS) ? " with ids" : "",
-		         strcmp(in->paths[0], "-") ? in->paths[0] : "(stdin)",
-		         vt_kind_name(in->h.kind), in->h.dim, (in->h.cols & VT_COL_IDS) ? " with ids" : "");
+	char why[300];
+	rc = vt_header_compatible(&in->h, &h, why, sizeof why);
+	if (rc < 0) {
+		snprintf(msg, sizeof msg, "%s (%s)", why,
+		         strcmp(in->paths[0], "-") ? in->paths[0] : "(stdin)");
 		vt_header_free(&h);
-		return fail(in, bad ? VT_EKIND : VT_EDIM, msg, err, errlen);
+		return fail(in, rc, msg, err, errlen);
 	}
 	vt_header_free(&h);
 	return 0;
@@ -240,6 +241,40 @@ long vt_input_decode_stored(vt_input *in, vt_block *b, char *err, size_t errlen)
 		return fail(in, (int)n, msg, err, errlen);
 	b->first_row = in->rows - (uint64_t)n;
 	return n;
+}
+
+long vt_input_read(vt_input *in, size_t max, void *data, uint64_t *ids, double *weight,
+                   double *loss, char *err, size_t errlen)
+{
+	size_t got = 0, es = vt_elem_size(in->h.elem), rb = (size_t)in->h.dim * es;
+	while (got < max) {
+		if (in->pend_off >= in->pend.rows) {
+			long n = vt_input_next(in, &in->pend, err, errlen);
+			if (n < 0)
+				return n;
+			in->pend_off = 0;
+			if (n == 0) {
+				in->pend.rows = 0;
+				break;
+			}
+		}
+		const vt_block *b = &in->pend;
+		size_t o = in->pend_off, m = b->rows - o;
+		if (m > max - got)
+			m = max - got;
+		memcpy((char *)data + got * rb, (const char *)b->data + o * rb, m * rb);
+		for (size_t i = 0; i < m; i++) {
+			if (ids)
+				ids[got + i] = b->ids ? b->ids[o + i] : b->first_row + o + i;
+			if (weight)
+				weight[got + i] = b->weight ? b->weight[o + i] : 1.0;
+			if (loss)
+				loss[got + i] = b->loss ? b->loss[o + i] : 0.0;
+		}
+		in->pend_off += m;
+		got += m;
+	}
+	return (long)got;
 }
 
 int64_t vt_input_rows_hint(const vt_input *in)

@@ -53,6 +53,16 @@ long vt_input_next_stored(vt_input *in, int *codec, const unsigned char **stored
 /* Decode the frame just returned by vt_input_next_stored into b. */
 long vt_input_decode_stored(vt_input *in, vt_block *b, char *err, size_t errlen);
 
+/* Read up to max rows into caller arrays, across frame and file
+ * boundaries: data (max x dim elements of the input's element type), and
+ * ids / weight / loss (max each), any of which may be NULL to skip it; a
+ * column the input lacks is filled with its default (ids: the row's index
+ * in the input, weight: 1, loss: 0).  Returns rows read (< max only at the
+ * end), 0 at the end, or a negative code with err.  Do not mix with
+ * vt_input_next_stored. */
+long vt_input_read(vt_input *in, size_t max, void *data, uint64_t *ids, double *weight,
+                   double *loss, char *err, size_t errlen);
+
 /* Total rows if every path tells it up front (foreign headers), else -1. */
 int64_t vt_input_rows_hint(const vt_input *in);
 

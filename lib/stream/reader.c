@@ -210,13 +210,11 @@ static int next_segment(vt_reader *r, char *err, size_t errlen)
 		         (unsigned long long)r->st.segments + 1, tmp);
 		return rc;
 	}
-	if (h2.kind != r->h.kind || h2.elem != r->h.elem || h2.cols != r->h.cols ||
-	    h2.dim != r->h.dim) {
-		snprintf(err, errlen,
-		         "concatenated stream %llu is %s of dimension %u, but the first is %s of dimension %u",
-		         (unsigned long long)r->st.segments + 1, vt_kind_name(h2.kind), h2.dim,
-		         vt_kind_name(r->h.kind), r->h.dim);
-		rc = h2.dim != r->h.dim ? VT_EDIM : VT_EKIND;
+	char why[300];
+	rc = vt_header_compatible(&r->h, &h2, why, sizeof why);
+	if (rc < 0) {
+		snprintf(err, errlen, "concatenated stream %llu %s",
+		         (unsigned long long)r->st.segments + 1, why);
 		vt_header_free(&h2);
 		return rc;
 	}

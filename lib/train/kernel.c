@@ -1,0 +1,341 @@
+#define _POSIX_C_SOURCE 200809L
+#include "train/kernel.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VT_HAVE_AVX2_PATH 1
+#endif
+
+/* Running best and second best of one row, ordered by (value, index). */
+struct top2 {
+	float b1, b2;
+	int32_t i1, i2;
+};
+
+static inline void top2_push(struct top2 *s, float v, int32_t j)
+{
+	if (v < s->b1 || (v == s->b1 && j < s->i1)) {
+		s->b2 = s->b1;
+		s->i2 = s->i1;
+		s->b1 = v;
+		s->i1 = j;
+	} else if (v < s->b2 || (v == s->b2 && j < s->i2)) {
+		s->b2 = v;
+		s->i2 = j;
+	}
+}
+
+static inline void top1_push(struct top2 *s, float v, int32_t j)
+{
+	if (v < s->b1 || (v == s->b1 && j < s->i1)) {
+		s->b1 = v;
+		s->i1 = j;
+	}
+}
+
+/* Portable scans: v_j = ip[j] + cn[j] for j in [0, cb), index j0 + j. */
+static void scan2_plain(const float *ip, const float *cn, size_t cb, int32_t j0,
+                        struct top2 *s)
+{
+	for (size_t j = 0; j < cb; j++)
+		top2_push(s, ip[j] + cn[j], j0 + (int32_t)j);
+}
+
+static void scan1_plain(const float *ip, const float *cn, size_t cb, int32_t j0,
+                        struct top2 *s)
+{
+	for (size_t j = 0; j < cb; j++)
+		top1_push(s, ip[j] + cn[j], j0 + (int32_t)j);
+}
+
+#ifdef VT_HAVE_AVX2_PATH
+/* The same scans, 8 lanes at a time.  Each lane keeps its own (value,
+ * index)-ordered top two (indices grow within a lane, so a strict < keeps the
+ * lowest index on ties); the lanes are then merged with top2_push, which
+ * gives exactly the result of the scalar scan. */
+__attribute__((target("avx2"))) static void
+scan2_avx2(const float *ip, const float *cn, size_t cb, int32_t j0, struct top2 *s)
+{
+	const float inf = INFINITY;
+	__m256 vb1 = _mm256_set1_ps(inf), vb2 = vb1;
+	__m256 vi1 = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX)), vi2 = vi1;
+	__m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	idx = _mm256_add_epi32(idx, _mm256_set1_epi32(j0));
+	const __m256i step = _mm256_set1_epi32(8);
+	size_t j = 0;
+	for (; j + 8 <= cb; j += 8) {
+		__m256 v = _mm256_add_ps(_mm256_loadu_ps(ip + j), _mm256_loadu_ps(cn + j));
+		__m256 fi = _mm256_castsi256_ps(idx);
+		__m256 lt1 = _mm256_cmp_ps(v, vb1, _CMP_LT_OQ);
+		__m256 lt2 = _mm256_cmp_ps(v, vb2, _CMP_LT_OQ);
+		vb2 = _mm256_blendv_ps(_mm256_blendv_ps(vb2, v, lt2), vb1, lt1);
+		vi2 = _mm256_blendv_ps(_mm256_blendv_ps(vi2, fi, lt2), vi1, lt1);
+		vb1 = _mm256_blendv_ps(vb1, v, lt1);
+		vi1 = _mm256_blendv_ps(vi1, fi, lt1);
+		idx = _mm256_add_epi32(idx, step);
+	}
+	float b1[8], b2[8];
+	int32_t i1[8], i2[8];
+	_mm256_storeu_ps(b1, vb1);
+	_mm256_storeu_ps(b2, vb2);
+	_mm256_storeu_si256((__m256i *)i1, _mm256_castps_si256(vi1));
+	_mm256_storeu_si256((__m256i *)i2, _mm256_castps_si256(vi2));
+	for (int l = 0; l < 8; l++) {
+		top2_push(s, b1[l], i1[l]);
+		top2_push(s, b2[l], i2[l]);
+	}
+	for (; j < cb; j++)
+		top2_push(s, ip[j] + cn[j], j0 + (int32_t)j);
+}
+
+__attribute__((target("avx2"))) static void
+scan1_avx2(const float *ip, const float *cn, size_t cb, int32_t j0, struct top2 *s)
+{
+	__m256 vb1 = _mm256_set1_ps(INFINITY);
+	__m256 vi1 = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));
+	__m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	idx = _mm256_add_epi32(idx, _mm256_set1_epi32(j0));
+	const __m256i step = _mm256_set1_epi32(8);
+	size_t j = 0;
+	for (; j + 8 <= cb; j += 8) {
+		__m256 v = _mm256_add_ps(_mm256_loadu_ps(ip + j), _mm256_loadu_ps(cn + j));
+		__m256 lt1 = _mm256_cmp_ps(v, vb1, _CMP_LT_OQ);
+		vb1 = _mm256_blendv_ps(vb1, v, lt1);
+		vi1 = _mm256_blendv_ps(vi1, _mm256_castsi256_ps(idx), lt1);
+		idx = _mm256_add_epi32(idx, step);
+	}
+	float b1[8];
+	int32_t i1[8];
+	_mm256_storeu_ps(b1, vb1);
+	_mm256_storeu_si256((__m256i *)i1, _mm256_castps_si256(vi1));
+	for (int l = 0; l < 8; l++)
+		top1_push(s, b1[l], i1[l]);
+	for (; j < cb; j++)
+		top1_push(s, ip[j] + cn[j], j0 + (int32_t)j);
+}
+#endif
+
+typedef void (*scan_fn)(const float *, const float *, size_t, int32_t, struct top2 *);
+
+static int use_avx2(void)
+{
+#ifdef VT_HAVE_AVX2_PATH
+	static int cached = -1;
+	if (cached < 0) {
+		__builtin_cpu_init();
+		cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	return cached;
+#else
+	return 0;
+#endif
+}
+
+static scan_fn pick_scan(int second)
+{
+#ifdef VT_HAVE_AVX2_PATH
+	if (use_avx2())
+		return second ? scan2_avx2 : scan1_avx2;
+#endif
+	return second ? scan2_plain : scan1_plain;
+}
+
+void vt_sqnorms(const float *x, size_t n, size_t d, float *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const float *r = x + i * d;
+		double s0 = 0, s1 = 0;
+		size_t t = 0;
+		for (; t + 2 <= d; t += 2) {
+			s0 += (double)r[t] * r[t];
+			s1 += (double)r[t + 1] * r[t + 1];
+		}
+		if (t < d)
+			s0 += (double)r[t] * r[t];
+		out[i] = (float)(s0 + s1);
+	}
+}
+
+static size_t col_block(size_t k)
+{
+	return k < VT_KERNEL_COLS ? k : VT_KERNEL_COLS;
+}
+
+size_t vt_assign_scratch_floats(size_t k)
+{
+	/* ip block, row norms, the top-two state (4 arrays), biased norms,
+	 * and slack for aligning ip to 64 bytes */
+	return (size_t)VT_KERNEL_ROWS * col_block(k) + 5 * (size_t)VT_KERNEL_ROWS +
+	       col_block(k) + 16;
+}
+
+int vt_assign_serial(const float *x, size_t n, size_t d, const float *c,
+                     size_t k, const float *cnorms, const float *bias,
+                     int32_t *labels, float *dists, int32_t *labels2,
+                     float *dists2, float *scratch)
+{
+	if (n == 0 || d == 0 || k == 0 || k >= (size_t)INT32_MAX || !cnorms || !scratch)
+		return VT_EINVAL;
+	const size_t cbmax = col_block(k);
+	size_t mis = ((uintptr_t)scratch / sizeof(float)) % 16;
+	float *ip = scratch + (mis ? 16 - mis : 0);
+	float *xn = ip + (size_t)VT_KERNEL_ROWS * cbmax;
+	struct top2 *st = (struct top2 *)(void *)(xn + VT_KERNEL_ROWS);
+	float *cnb = xn + 5 * (size_t)VT_KERNEL_ROWS;
+	const int second = labels2 || dists2;
+	scan_fn scan = pick_scan(second);
+
+	for (size_t r0 = 0; r0 < n; r0 += VT_KERNEL_ROWS) {
+		size_t m = n - r0 < VT_KERNEL_ROWS ? n - r0 : VT_KERNEL_ROWS;
+		const float *xb = x + r0 * d;
+		vt_sqnorms(xb, m, d, xn);
+		for (size_t i = 0; i < m; i++) {
+			st[i].b1 = st[i].b2 = INFINITY;
+			st[i].i1 = st[i].i2 = INT32_MAX;
+		}
+		for (size_t j0 = 0; j0 < k; j0 += cbmax) {
+			size_t cb = k - j0 < cbmax ? k - j0 : cbmax;
+			const float *cn = cnorms + j0;
+			if (bias) {
+				for (size_t j = 0; j < cb; j++)
+					cnb[j] = cnorms[j0 + j] + bias[j0 + j];
+				cn = cnb;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)cb,
+			            (int)d, -2.0f, xb, (int)d, c + j0 * d, (int)d, 0.0f, ip,
+			            (int)cb);
+			for (size_t i = 0; i < m; i++)
+				scan(ip + i * cb, cn, cb, (int32_t)j0, &st[i]);
+		}
+		for (size_t i = 0; i < m; i++) {
+			const struct top2 *s = &st[i];
+			if (labels)
+				labels[r0 + i] = s->i1;
+			if (dists) {
+				float v = s->b1 - (bias ? bias[s->i1] : 0.0f);
+				v += xn[i];
+				dists[r0 + i] = v > 0 ? v : 0.0f;
+			}
+			int has2 = s->i2 != INT32_MAX;
+			if (labels2)
+				labels2[r0 + i] = has2 ? s->i2 : -1;
+			if (dists2) {
+				float v = INFINITY;
+				if (has2) {
+					v = s->b2 - (bias ? bias[s->i2] : 0.0f) + xn[i];
+					v = v > 0 ? v : 0.0f;
+				}
+				dists2[r0 + i] = v;
+			}
+		}
+	}
+	return 0;
+}
+
+struct assign_ctx {
+	const float *x, *c, *cnorms, *bias;
+	size_t n, d, k;
+	int32_t *labels, *labels2;
+	float *dists, *dists2;
+	float *scratch;
+	size_t scratch_stride;
+};
+
+static void assign_task(void *arg, size_t t, int worker)
+{
+	struct assign_ctx *a = arg;
+	size_t r0 = t * VT_KERNEL_ROWS;
+	size_t m = a->n - r0 < VT_KERNEL_ROWS ? a->n - r0 : VT_KERNEL_ROWS;
+	vt_assign_serial(a->x + r0 * a->d, m, a->d, a->c, a->k, a->cnorms, a->bias,
+	                 a->labels ? a->labels + r0 : NULL, a->dists ? a->dists + r0 : NULL,
+	                 a->labels2 ? a->labels2 + r0 : NULL,
+	                 a->dists2 ? a->dists2 + r0 : NULL,
+	                 a->scratch + (size_t)worker * a->scratch_stride);
+}
+
+int vt_assign(vt_pool *pool, const float *x, size_t n, size_t d,
+              const float *c, size_t k, const float *cnorms, const float *bias,
+              int32_t *labels, float *dists, int32_t *labels2, float *dists2)
+{
+	if (n == 0 || d == 0 || k == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX)
+		return VT_EINVAL;
+	float *own = NULL;
+	if (!cnorms) {
+		own = malloc(k * sizeof *own);
+		if (!own)
+			return VT_ENOMEM;
+		vt_sqnorms(c, k, d, own);
+		cnorms = own;
+	}
+	int T = vt_pool_size(pool);
+	size_t stride = vt_assign_scratch_floats(k);
+	float *scratch = malloc((size_t)T * stride * sizeof *scratch);
+	if (!scratch) {
+		free(own);
+		return VT_ENOMEM;
+	}
+	struct assign_ctx a = {x, c, cnorms, bias, n, d, k, labels, labels2, dists, dists2,
+	                       scratch, stride};
+	vt_pool_run(pool, (n + VT_KERNEL_ROWS - 1) / VT_KERNEL_ROWS, assign_task, &a);
+	free(scratch);
+	free(own);
+	return 0;
+}
+
+#define SQD_ROWS 1024
+
+struct sqd_ctx {
+	const float *x, *c;
+	size_t n, d;
+	const int32_t *labels;
+	double *out;
+};
+
+static void sqd_task(void *arg, size_t t, int worker)
+{
+	(void)worker;
+	struct sqd_ctx *a = arg;
+	size_t r0 = t * SQD_ROWS, r1 = r0 + SQD_ROWS < a->n ? r0 + SQD_ROWS : a->n;
+	for (size_t i = r0; i < r1; i++) {
+		const float *xr = a->x + i * a->d, *cr = a->c + (size_t)a->labels[i] * a->d;
+		double s0 = 0, s1 = 0;
+		size_t j = 0;
+		for (; j + 2 <= a->d; j += 2) {
+			double u = (double)xr[j] - cr[j], v = (double)xr[j + 1] - cr[j + 1];
+			s0 += u * u;
+			s1 += v * v;
+		}
+		if (j < a->d) {
+			double u = (double)xr[j] - cr[j];
+			s0 += u * u;
+		}
+		a->out[i] = s0 + s1;
+	}
+}
+
+int vt_sqdist_labels(vt_pool *pool, const float *x, size_t n, size_t d,
+                     const float *c, size_t k, const int32_t *labels,
+                     double *out, double *sum)
+{
+	if (d == 0 || k == 0)
+		return VT_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (labels[i] < 0 || (size_t)labels[i] >= k)
+			return VT_EINVAL;
+	struct sqd_ctx a = {x, c, n, d, labels, out};
+	vt_pool_run(pool, (n + SQD_ROWS - 1) / SQD_ROWS, sqd_task, &a);
+	if (sum) {
+		double s = 0;
+		for (size_t i = 0; i < n; i++)
+			s += out[i];
+		*sum = s;
+	}
+	return 0;
+}

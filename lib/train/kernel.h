@@ -1,0 +1,86 @@
+/* vtrain: the nearest-centroid kernel.
+ *
+ * For rows x_i (n x d) and centroids c_j (k x d), all row-major float:
+ *
+ *     dist(i, j) = ||x_i||^2 + ||c_j||^2 - 2 x_i . c_j      (clamped at 0)
+ *
+ * computed as squared norms plus one cblas_sgemm per block of
+ * VT_KERNEL_ROWS rows by up to VT_KERNEL_COLS centroids (sized so the block
+ * of inner products stays in L2), with the argmin fused right after each
+ * sgemm while the block is hot.  The rows are cut into fixed blocks that do
+ * not depend on the number of threads, and each row's result depends only
+ * on its block, so any thread count gives the same bytes.
+ *
+ * Labels are int32_t (so k < 2^31).  Ties go to the lowest centroid index.
+ * Norms of the rows are accumulated in double then rounded to float.
+ */
+#ifndef VT_KERNEL_H
+#define VT_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "train/pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rows per block (the unit of work handed to a thread). */
+#ifndef VT_KERNEL_ROWS
+#define VT_KERNEL_ROWS 256
+#endif
+/* Maximum centroids per sgemm block. */
+#ifndef VT_KERNEL_COLS
+#define VT_KERNEL_COLS 512
+#endif
+
+/* Squared norms out[i] = sum_t x[i*d+t]^2, accumulated in double, stored as
+ * float.  out holds n floats (caller allocated). */
+void vt_sqnorms(const float *x, size_t n, size_t d, float *out);
+
+/* Nearest centroid of every row.
+ *
+ *   pool    thread pool, or NULL to run in the calling thread.
+ *   x       n x d rows;  c: k x d centroids (k >= 1, d >= 1).
+ *   cnorms  ||c_j||^2 for the k centroids, or NULL to compute them here.
+ *   bias    NULL, or k additive penalties: the argmin is taken over
+ *           dist(i, j) + bias[j] (the balance penalty lambda*|cluster j|).
+ *           The distances written out exclude the bias.
+ *   labels  n labels (or NULL);  dists: n squared distances (or NULL).
+ *   labels2 n second-nearest labels (or NULL), -1 when k == 1;
+ *   dists2  n second-nearest squared distances (or NULL), INFINITY when
+ *           k == 1.
+ * All outputs are caller allocated.  Returns 0, VT_EINVAL (a zero size or
+ * k >= 2^31) or VT_ENOMEM.  The arithmetic is float (sgemm); for exact
+ * distances of a given assignment use vt_sqdist_labels(). */
+int vt_assign(vt_pool *pool, const float *x, size_t n, size_t d,
+              const float *c, size_t k, const float *cnorms, const float *bias,
+              int32_t *labels, float *dists, int32_t *labels2, float *dists2);
+
+/* Floats of scratch space that vt_assign_serial needs for k centroids. */
+size_t vt_assign_scratch_floats(size_t k);
+
+/* vt_assign in the calling thread with caller-provided scratch
+ * (vt_assign_scratch_floats(k) floats, no alignment needed), for callers
+ * that run their own per-thread blocks.  cnorms is required here.  Rows are
+ * processed in blocks of VT_KERNEL_ROWS from the start of x.  Returns 0 or
+ * VT_EINVAL. */
+int vt_assign_serial(const float *x, size_t n, size_t d, const float *c,
+                     size_t k, const float *cnorms, const float *bias,
+                     int32_t *labels, float *dists, int32_t *labels2,
+                     float *dists2, float *scratch);
+
+/* Exact squared distance of each row to its assigned centroid, in double:
+ *     out[i] = sum_t (x[i*d+t] - c[labels[i]*d+t])^2
+ * Labels must be in [0, k) (VT_EINVAL otherwise, checked first).  out holds
+ * n doubles; sum, if not NULL, receives sum_i out[i] (summed in row order,
+ * so independent of the pool).  Returns 0, VT_EINVAL or VT_ENOMEM. */
+int vt_sqdist_labels(vt_pool *pool, const float *x, size_t n, size_t d,
+                     const float *c, size_t k, const int32_t *labels,
+                     double *out, double *sum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

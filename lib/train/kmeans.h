@@ -1,0 +1,140 @@
+/* vtrain: weighted k-means, flat and hierarchical.
+ *
+ * Minimises over centroids c_1..c_k the objective
+ *     loss = sum_i ( l_i + w_i * min_j ||x_i - c_j||^2 )
+ * for points x_i (n x d, row-major float), weights w_i >= 0 (1 when not
+ * given) and local losses l_i >= 0 (0 when not given; a weighted point from
+ * a coreset carries the loss of the points it stands for, so that the loss
+ * reported is the exact decomposition over the original points).
+ *
+ * Flat: weighted greedy k-means++ seeding (or random rows), then Lloyd
+ * iterations.  Each assignment uses the blocked sgemm kernel (kernel.h) but
+ * skips the points that cannot change cluster: every point keeps an upper
+ * bound on the distance to its centroid and a lower bound on the distance
+ * to the second nearest (Hamerly), both moved by the centroid drift after
+ * each update; only points whose bounds fail are recomputed, gathered into
+ * blocks and sent through one sgemm against all centroids.
+ *
+ * Hierarchical (k > 256 by default): clusters are split into up to hier_k
+ * children at a time by flat sub-k-means (at most hier_iters iterations),
+ * the cluster with the highest loss first, the remaining count of centroids
+ * of a cluster being shared among its children in proportion to their
+ * weight, until there are k; then refine_iters global Lloyd iterations over
+ * all points.
+ *
+ * Empty clusters: after an update, each empty cluster (in index order) takes
+ * a copy of the heaviest cluster (lowest index on ties), the two copies are
+ * moved apart by a relative 1/1024 in opposite directions on alternating
+ * dimensions (c*(1 +- 1/1024); +-1/1024 where a coordinate is 0), and the
+ * weight is halved between them.
+ *
+ * The result depends only on the inputs, the settings and the seed: never
+ * on the number of threads.
+ */
+#ifndef VT_KMEANS_H
+#define VT_KMEANS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vt_kmeans vt_kmeans;
+
+enum { VT_KMEANS_INIT_PP = 0, VT_KMEANS_INIT_RANDOM = 1 };
+enum { VT_KMEANS_AUTO = 0, VT_KMEANS_FLAT = 1, VT_KMEANS_HIER = 2 };
+
+/* Called after each assignment of the flat Lloyd loop (or of the global
+ * refinement in hierarchical mode): iter counts from 1, loss is the
+ * objective of that assignment against the centroids it used, seconds is
+ * the time since vt_kmeans_run started.  Return 0 to go on, anything else
+ * to stop the run, which then returns VT_EINTR. */
+typedef int (*vt_kmeans_cb)(void *user, int iter, double loss, double seconds);
+
+/* ---- create / destroy ---- */
+
+/* A k-means object for k >= 1 centroids with the defaults: k-means++ init,
+ * 25 iterations, tol 1e-4, seed 0, all cores, automatic flat/hierarchical
+ * (hierarchical when k > 256), hier_k 16, hier_iters 20, refine_iters 5,
+ * no balance penalty, duplicates not allowed.  *out is NULL on failure.
+ * Returns 0, VT_EINVAL (k < 1 or k >= 2^31) or VT_ENOMEM. */
+int vt_kmeans_new(vt_kmeans **out, size_t k);
+
+/* Free the object and all it owns.  NULL-safe. */
+void vt_kmeans_free(vt_kmeans *km);
+
+/* ---- process ---- */
+
+/* Train on x (n x d).  w (n weights) and lloss (n local losses) may be
+ * NULL.  labels, if not NULL, receives n int32 labels of the final
+ * assignment (nearest centroid, plus the balance penalty if one is set).
+ * The inputs are only read; the object keeps no pointer to them.
+ * Returns 0, or
+ *   VT_EINVAL  n == 0, d == 0, total weight 0, or k > number of distinct
+ *              points with non-zero weight (unless duplicates are allowed)
+ *   VT_EDATA   NaN or Inf in x, w or lloss, or a negative w or lloss
+ *   VT_ENOMEM  out of memory
+ *   VT_EINTR   the callback asked to stop (the centroids are those of the
+ *              last completed update). */
+int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
+                  const double *w, const double *lloss, int32_t *labels);
+
+/* ---- get (borrowed pointers, valid until the next run or free) ---- */
+
+/* k x d centroids, or NULL before a successful run. */
+const float *vt_kmeans_centroids(const vt_kmeans *km);
+/* k summed weights of the points assigned to each centroid. */
+const double *vt_kmeans_weights(const vt_kmeans *km);
+/* k per-centroid losses: sum over its points of l_i + w_i ||x_i - c_j||^2,
+ * computed in double from the final assignment. */
+const double *vt_kmeans_losses(const vt_kmeans *km);
+/* The final objective (the sum of vt_kmeans_losses), exact in double. */
+double vt_kmeans_loss(const vt_kmeans *km);
+/* Lloyd updates done (flat), or global refinement updates (hierarchical). */
+int vt_kmeans_iterations(const vt_kmeans *km);
+/* 1 if the last run went hierarchical. */
+int vt_kmeans_was_hierarchical(const vt_kmeans *km);
+/* The share of point-to-all-centroid evaluations the bounds could not skip,
+ * over the assignments of the last run's main Lloyd loop (1 = plain Lloyd). */
+double vt_kmeans_work_fraction(const vt_kmeans *km);
+size_t vt_kmeans_k(const vt_kmeans *km);
+size_t vt_kmeans_dim(const vt_kmeans *km);
+
+/* ---- set (each returns 0 or VT_EINVAL for a value out of range) ---- */
+
+/* Lloyd iterations of the flat loop, >= 0 (0: seeding only). */
+int vt_kmeans_set_iters(vt_kmeans *km, int iters);
+/* Stop when |loss_prev - loss| < tol * loss; tol >= 0 (0: never). */
+int vt_kmeans_set_tol(vt_kmeans *km, double tol);
+void vt_kmeans_set_seed(vt_kmeans *km, uint64_t seed);
+/* Threads; <= 0 means all online CPUs. */
+int vt_kmeans_set_threads(vt_kmeans *km, int threads);
+/* VT_KMEANS_INIT_PP or VT_KMEANS_INIT_RANDOM. */
+int vt_kmeans_set_init(vt_kmeans *km, int method);
+/* Start the flat loop from these k x d centroids (copied) instead of
+ * seeding; the next run must have this d.  NULL clears.  Flat mode only
+ * (a hierarchical run ignores them).  Returns 0, VT_EINVAL, VT_ENOMEM. */
+int vt_kmeans_set_initial(vt_kmeans *km, const float *c, size_t d);
+/* VT_KMEANS_AUTO (hierarchical when k > 256), _FLAT or _HIER. */
+int vt_kmeans_set_mode(vt_kmeans *km, int mode);
+/* Children per hierarchical split, >= 2. */
+int vt_kmeans_set_hier_k(vt_kmeans *km, size_t hier_k);
+/* Maximum iterations of each hierarchical sub-split, >= 1. */
+int vt_kmeans_set_hier_iters(vt_kmeans *km, int iters);
+/* Global Lloyd iterations after a hierarchical build, >= 0. */
+int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
+/* Balance penalty lambda >= 0: while assigning, lambda * weight(cluster j)
+ * (from the previous assignment) is added to the squared distance to c_j.
+ * With lambda > 0 every assignment is a full one (no bounds). */
+int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
+/* Nonzero: accept k > number of distinct points (centroids may repeat). */
+void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
+/* Per-iteration callback (NULL to clear); user is passed back. */
+void vt_kmeans_set_callback(vt_kmeans *km, vt_kmeans_cb cb, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

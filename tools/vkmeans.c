@@ -1,0 +1,250 @@
+/* vkmeans: weighted k-means (flat, or hierarchical for large k) over
+ * vectors or weighted points, writing centroids. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtrain.h"
+#include "train/kmeans.h"
+#include "train/vecops.h"
+
+static const char usage[] =
+"Usage: vkmeans -k K [OPTIONS] [FILE...]\n"
+"Train K centroids by weighted k-means on the vectors or weighted points in\n"
+"FILE (all of them are read into memory: give it a sample or a coreset).\n"
+"Weighted points count with their weight, and their local loss is added, so\n"
+"the loss reported is that of the original rows they stand for.  Writes a\n"
+"centroids stream with each centroid's weight and loss.\n"
+"\n"
+"  -k N                  number of centroids (required)\n"
+"      --iters N         Lloyd iterations (default 25)\n"
+"      --tol T           stop when the loss improves by less than T x loss\n"
+"                        (default 1e-4; 0 never stops early)\n"
+"      --init METHOD     k-means++ (default) or random\n"
+"      --hierarchical=on|off|auto  split hierarchically (auto: when K > 256)\n"
+"      --hierarchical-k N  children per split (default 16)\n"
+"      --split-iters N   iterations of each split (default 20)\n"
+"      --refine-iters N  global Lloyd iterations after the hierarchy (default 5)\n"
+"      --balance F       add F x |cluster| to distances while assigning, for\n"
+"                        more even partitions (default 0)\n"
+"      --allow-duplicates  accept K larger than the number of distinct rows\n"
+"      --metric=METRIC   l2 (default) or cosine (normalise, train as L2, emit\n"
+"                        normalised centroids)\n"
+"      --seed N          random seed (default 1)\n"
+"  -j, --threads N       threads (default: all cores)\n"
+"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+"  -q, --quiet           no summary on stderr\n"
+"  -v, --verbose         the loss of every iteration on stderr\n"
+"  -h, --help            this help\n"
+"      --version         version\n"
+"\n"
+"Memory: about n x (d x 4 + 40) + K x d x 16 bytes for n input rows.\n"
+"Exit status: 0 ok, 1 failure, 2 usage.  See vkmeans(1), vloss(1).\n";
+
+enum {
+	OPT_ITERS = 0x2000, OPT_TOL, OPT_INIT, OPT_HIER, OPT_HIERK, OPT_SPLIT, OPT_REFINE,
+	OPT_BALANCE, OPT_DUP,
+};
+
+typedef struct {
+	int iters, split_iters, refine_iters, init, mode, dup;
+	long long hier_k;
+	double tol, balance;
+} opts;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	opts *o = ctx;
+	switch (c) {
+	case OPT_ITERS: o->iters = (int)vt_cli_int("--iters", arg, 0, 1000000); return 0;
+	case OPT_TOL: o->tol = vt_cli_double("--tol", arg, 0, 1); return 0;
+	case OPT_INIT:
+		if (strcmp(arg, "k-means++") == 0 || strcmp(arg, "kmeans++") == 0)
+			o->init = VT_KMEANS_INIT_PP;
+		else if (strcmp(arg, "random") == 0)
+			o->init = VT_KMEANS_INIT_RANDOM;
+		else
+			vt_cli_usage_error("--init: '%s' is not k-means++ or random", arg);
+		return 0;
+	case OPT_HIER:
+		if (!arg || strcmp(arg, "on") == 0)
+			o->mode = VT_KMEANS_HIER;
+		else if (strcmp(arg, "off") == 0)
+			o->mode = VT_KMEANS_FLAT;
+		else if (strcmp(arg, "auto") == 0)
+			o->mode = VT_KMEANS_AUTO;
+		else
+			vt_cli_usage_error("--hierarchical: '%s' is not on, off or auto", arg);
+		return 0;
+	case OPT_HIERK: o->hier_k = vt_cli_int("--hierarchical-k", arg, 2, 1 << 16); return 0;
+	case OPT_SPLIT: o->split_iters = (int)vt_cli_int("--split-iters", arg, 1, 100000); return 0;
+	case OPT_REFINE: o->refine_iters = (int)vt_cli_int("--refine-iters", arg, 0, 100000); return 0;
+	case OPT_BALANCE: o->balance = vt_cli_double("--balance", arg, 0, 1e30); return 0;
+	case OPT_DUP: o->dup = 1; return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{"iters", required_argument, NULL, OPT_ITERS},
+	{"tol", required_argument, NULL, OPT_TOL},
+	{"init", required_argument, NULL, OPT_INIT},
+	{"hierarchical", optional_argument, NULL, OPT_HIER},
+	{"hierarchical-k", required_argument, NULL, OPT_HIERK},
+	{"split-iters", required_argument, NULL, OPT_SPLIT},
+	{"refine-iters", required_argument, NULL, OPT_REFINE},
+	{"balance", required_argument, NULL, OPT_BALANCE},
+	{"allow-duplicates", no_argument, NULL, OPT_DUP},
+	{0},
+};
+
+static int on_iter(void *user, int iter, double loss, double seconds)
+{
+	const vt_cli *c = user;
+	vt_cli_verbose(c, "iter %d loss %.10g time %.3f", iter, loss, seconds);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	vt_cli_init("vkmeans");
+	opts o = {.iters = 25, .tol = 1e-4, .split_iters = 20, .refine_iters = 5, .hier_k = 16,
+	          .mode = VT_KMEANS_AUTO};
+	vt_cli_spec spec = {
+		.name = "vkmeans",
+		.usage = usage,
+		.shared = VT_CLI_OUTPUT | VT_CLI_K | VT_CLI_SEED | VT_CLI_THREADS | VT_CLI_METRIC,
+		.longopts = longopts,
+		.opt = on_opt,
+		.ctx = &o,
+	};
+	vt_cli c;
+	vt_cli_parse(argc, argv, &spec, &c);
+	if (c.k < 1)
+		vt_cli_usage_error("-k is required (the number of centroids, at least 1)");
+	if (!c.seed_given)
+		c.seed = 1;
+	vt_cli_no_tty(c.output);
+	/* Read every row (vectors or weighted points) into memory. */
+	char err[512];
+	vt_input *in;
+	int rc = vt_input_open(&in, (const char *const *)c.args, (size_t)c.nargs, NULL, err,
+	                       sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	const vt_header *ih = vt_input_header(in);
+	if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
+		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vkmeans reads vectors or weighted points",
+		            vt_input_path(in), vt_kind_name(ih->kind));
+	size_t d = ih->dim, n = 0, cap = 0;
+	int weighted = ih->kind == VT_KIND_POINTS;
+	float *x = NULL;
+	double *w = NULL, *l = NULL;
+	int64_t hint = vt_input_rows_hint(in);
+	cap = hint > 0 ? (size_t)hint : 65536;
+	for (;;) {
+		float *nx = realloc(x, cap * d * sizeof *x);
+		double *nw = weighted ? realloc(w, cap * sizeof *w) : NULL;
+		double *nl = weighted ? realloc(l, cap * sizeof *l) : NULL;
+		if (!nx || (weighted && (!nw || !nl)))
+			vt_cli_fail(VT_ENOMEM, "%s: %zu rows do not fit in memory", vt_input_path(in), cap);
+		x = nx, w = nw, l = nl;
+		long got = vt_input_read(in, cap - n, x + n * d, NULL, w ? w + n : NULL,
+		                         l ? l + n : NULL, err, sizeof err);
+		if (got < 0)
+			vt_cli_fail((int)got, "%s", err);
+		n += (size_t)got;
+		if (n < cap)
+			break;
+		cap *= 2;
+	}
+	if (n == 0)
+		vt_cli_fail(VT_EINVAL, "%s: no rows to cluster", vt_input_path(in));
+	size_t bad = vt_first_nonfinite_row(x, n, d);
+	if (bad < n)
+		vt_cli_fail(VT_EDATA, "%s: row %zu has a NaN or infinite value (filter with vsample)",
+		            vt_input_path(in), bad);
+	size_t zero = 0;
+	if (c.metric == VT_METRIC_COSINE)
+		zero = vt_normalize_rows(x, n, d);
+	if (zero)
+		vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", zero);
+
+	vt_kmeans *km;
+	if ((rc = vt_kmeans_new(&km, (size_t)c.k)) < 0)
+		vt_cli_fail(rc, "k=%lld: %s", c.k, vt_strerror(rc));
+	vt_kmeans_set_iters(km, o.iters);
+	vt_kmeans_set_tol(km, o.tol);
+	vt_kmeans_set_seed(km, c.seed);
+	vt_kmeans_set_threads(km, c.threads);
+	vt_kmeans_set_init(km, o.init);
+	vt_kmeans_set_mode(km, o.mode);
+	vt_kmeans_set_hier_k(km, (size_t)o.hier_k);
+	vt_kmeans_set_hier_iters(km, o.split_iters);
+	vt_kmeans_set_refine_iters(km, o.refine_iters);
+	vt_kmeans_set_balance(km, o.balance);
+	vt_kmeans_set_allow_duplicates(km, o.dup);
+	vt_kmeans_set_callback(km, on_iter, &c);
+	double t0 = vt_now();
+	rc = vt_kmeans_run(km, x, n, d, w, l, NULL);
+	if (rc == VT_EINVAL && (size_t)c.k > n)
+		vt_cli_fail(rc, "k=%lld is larger than the %zu input rows", c.k, n);
+	if (rc == VT_EINVAL)
+		vt_cli_fail(rc, "k=%lld is larger than the number of distinct rows; give fewer "
+		            "centroids, or --allow-duplicates", c.k);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	double secs = vt_now() - t0;
+
+	size_t k = (size_t)c.k;
+	float *cent = malloc(k * d * sizeof *cent);
+	if (!cent)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	memcpy(cent, vt_kmeans_centroids(km), k * d * sizeof *cent);
+	if (c.metric == VT_METRIC_COSINE)
+		vt_normalize_rows(cent, k, d);
+
+	vt_header h;
+	vt_header_init(&h, VT_KIND_CENTROIDS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, (uint32_t)d);
+	vt_header_set(&h, "made_by", "vkmeans " VT_VERSION_STRING);
+	vt_header_setf(&h, "k", "%zu", k);
+	vt_header_set(&h, "metric", c.metric == VT_METRIC_COSINE ? "cosine" : "l2");
+	vt_header_setf(&h, "seed", "%llu", (unsigned long long)c.seed);
+	vt_header_setf(&h, "iters", "%d", vt_kmeans_iterations(km));
+	vt_header_setf(&h, "loss", "%.17g", vt_kmeans_loss(km));
+	vt_header_setf(&h, "n", "%zu", n);
+	vt_header_set(&h, "vkmeans.init", o.init == VT_KMEANS_INIT_RANDOM ? "random" : "k-means++");
+	vt_header_set(&h, "vkmeans.mode", vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat");
+	vt_header_setf(&h, "vkmeans.max_iters", "%d", o.iters);
+	vt_header_setf(&h, "vkmeans.tol", "%.17g", o.tol);
+	if (vt_kmeans_was_hierarchical(km)) {
+		vt_header_setf(&h, "vkmeans.hierarchical_k", "%lld", o.hier_k);
+		vt_header_setf(&h, "vkmeans.split_iters", "%d", o.split_iters);
+		vt_header_setf(&h, "vkmeans.refine_iters", "%d", o.refine_iters);
+	}
+	vt_header_setf(&h, "vkmeans.balance", "%.17g", o.balance);
+	vt_header_set(&h, "vkmeans.input", vt_kind_name(ih->kind));
+
+	vt_out out;
+	const char *oname = c.output ? c.output : "(stdout)";
+	rc = vt_out_open(&out, c.output);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
+	rc = vt_model_write(&out, &h, k, cent, NULL, vt_kmeans_weights(km), vt_kmeans_losses(km));
+	vt_header_free(&h);
+	if (rc == 0)
+		rc = vt_out_commit(&out);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	if (!c.quiet)
+		vt_cli_msg("k=%zu n=%zu d=%zu %s iters=%d loss=%.10g time=%.2fs", k, n, d,
+		           vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat",
+		           vt_kmeans_iterations(km), vt_kmeans_loss(km), secs);
+	vt_kmeans_free(km);
+	vt_input_free(in);
+	free(x), free(w), free(l), free(cent);
+	return 0;
+}

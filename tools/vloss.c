@@ -1,0 +1,270 @@
+/* vloss: the exact k-means objective of centroids over a stream, and the
+ * cluster-size report; or the mergeable accumulators of it (--partial). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtrain.h"
+#include "train/accum.h"
+#include "train/kernel.h"
+#include "train/pool.h"
+#include "train/stats.h"
+#include "train/vecops.h"
+
+static const char usage[] =
+"Usage: vloss -c CENTROIDS [OPTIONS] [FILE...]\n"
+"       vloss [OPTIONS] ACCUM...\n"
+"Compute the exact objective  loss = sum_x min_c ||x - c||^2  of CENTROIDS over\n"
+"the vectors (or weighted points: sum of local loss + w ||x - c||^2) in FILE,\n"
+"and the cluster sizes.  Prints one line:\n"
+"  loss= mean= n= k= min= max= empty= max_mean= cv= imbalance=\n"
+"where n is the number of rows (the total weight for weighted points), the\n"
+"sizes are the rows per centroid, cv their coefficient of variation, and\n"
+"imbalance = k sum(h^2) / (sum h)^2.  With --partial, write accumulators\n"
+"(per-centroid sums, counts, losses) instead; vloss on accumulators, possibly\n"
+"from several shards concatenated, prints the same report.\n"
+"\n"
+"  -c, --centroids FILE  centroids (a centroids stream, or vectors in any format)\n"
+"      --partial         write an accumulator stream instead of the report\n"
+"      --json            print the report as one JSON object\n"
+"      --metric=METRIC   l2 (default) or cosine (normalise rows first)\n"
+"      --batch-rows N    rows assigned at once (default: about 16 MiB of rows)\n"
+"  -j, --threads N       threads (default: all cores)\n"
+"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+"  -q, --quiet           no progress line\n"
+"  -v, --verbose         more detail\n"
+"  -h, --help            this help\n"
+"      --version         version\n"
+"\n"
+"Memory: batch x d x 4 + k x d x 20 bytes (+ one input frame).\n"
+"Exit status: 0 ok, 1 failure, 2 usage.  See vloss(1), vkmeans(1).\n";
+
+enum { OPT_JSON = 0x2000, OPT_BATCH };
+
+typedef struct {
+	int json;
+	size_t batch;
+} opts;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	opts *o = ctx;
+	switch (c) {
+	case OPT_JSON: o->json = 1; return 0;
+	case OPT_BATCH: o->batch = (size_t)vt_cli_int("--batch-rows", arg, 1, 1 << 24); return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"batch-rows", required_argument, NULL, OPT_BATCH},
+	{0},
+};
+
+static void report(FILE *f, const vt_accum *a, int json)
+{
+	vt_cluster_stats st;
+	vt_cluster_stats_compute(a->weight, a->k, &st);
+	double n = a->total_weight, loss = a->total_loss;
+	double mean = n > 0 ? loss / n : 0;
+	if (json)
+		fprintf(f,
+		        "{\"loss\": %.17g, \"mean\": %.17g, \"n\": %.17g, \"k\": %zu, \"min\": %.17g, "
+		        "\"max\": %.17g, \"empty\": %zu, \"max_mean\": %.17g, \"cv\": %.17g, "
+		        "\"imbalance\": %.17g}\n",
+		        loss, mean, n, a->k, st.min, st.max, st.empty, st.max_mean, st.cv, st.imbalance);
+	else
+		fprintf(f,
+		        "loss=%.10g mean=%.10g n=%.17g k=%zu min=%.17g max=%.17g empty=%zu "
+		        "max_mean=%.6g cv=%.6g imbalance=%.6g\n",
+		        loss, mean, n, a->k, st.min, st.max, st.empty, st.max_mean, st.cv, st.imbalance);
+}
+
+/* Sum accumulator streams (already checked to share one centroids_id). */
+static vt_accum *from_accumulators(vt_input *in, const vt_model *cent)
+{
+	const vt_header *h = vt_input_header(in);
+	const char *kstr = vt_header_get(h, "k"), *id = vt_header_get(h, "centroids_id");
+	char err[512];
+	long long k = kstr ? atoll(kstr) : 0;
+	if (k < 1 || !id)
+		vt_cli_fail(VT_EFORMAT, "%s: accumulators without k or centroids_id metadata",
+		            vt_input_path(in));
+	if (cent) {
+		char mine[32];
+		snprintf(mine, sizeof mine, "%016" PRIx64, vt_centroids_id(cent->x, cent->rows, cent->dim));
+		if (strcmp(mine, id) != 0)
+			vt_cli_fail(VT_EFORMAT, "%s: accumulators were computed against other centroids "
+			            "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
+	}
+	const char *rows = vt_header_get(h, "rows");
+	vt_accum *a;
+	if (vt_accum_new(&a, (size_t)k, h->dim) < 0)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	vt_block b;
+	long n;
+	uint64_t r = 0;
+	size_t d = h->dim;
+	while ((n = vt_input_next(in, &b, err, sizeof err)) > 0) {
+		for (size_t i = 0; i < b.rows; i++, r++) {
+			size_t j = r % (size_t)k;
+			const double *s = (const double *)b.data + i * d;
+			for (size_t t = 0; t < d; t++)
+				a->sum[j * d + t] += s[t];
+			a->weight[j] += b.weight[i];
+			a->loss[j] += b.loss[i];
+		}
+	}
+	if (n < 0)
+		vt_cli_fail((int)n, "%s", err);
+	if (r % (size_t)k)
+		vt_cli_fail(VT_EFORMAT, "%s: %llu accumulator rows is not a multiple of k=%lld",
+		            vt_input_path(in), (unsigned long long)r, k);
+	for (size_t j = 0; j < (size_t)k; j++) {
+		a->total_weight += a->weight[j];
+		a->total_loss += a->loss[j];
+	}
+	(void)rows;
+	return a;
+}
+
+int main(int argc, char **argv)
+{
+	vt_cli_init("vloss");
+	opts o = {0};
+	vt_cli_spec spec = {
+		.name = "vloss",
+		.usage = usage,
+		.shared = VT_CLI_OUTPUT | VT_CLI_CENTROIDS | VT_CLI_THREADS | VT_CLI_METRIC |
+		          VT_CLI_PARTIAL,
+		.longopts = longopts,
+		.opt = on_opt,
+		.ctx = &o,
+	};
+	vt_cli c;
+	vt_cli_parse(argc, argv, &spec, &c);
+	if (c.partial && o.json)
+		vt_cli_usage_error("--partial writes a stream; --json is for the report");
+	if (c.partial)
+		vt_cli_no_tty(c.output);
+
+	char err[512];
+	vt_input *in;
+	int rc = vt_input_open(&in, (const char *const *)c.args, (size_t)c.nargs, NULL, err,
+	                       sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	const vt_header *ih = vt_input_header(in);
+	int is_accum = ih->kind == VT_KIND_ACCUM;
+	if (!is_accum && ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
+		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vloss reads vectors, weighted points or "
+		            "accumulators", vt_input_path(in), vt_kind_name(ih->kind));
+	if (!is_accum && !c.centroids)
+		vt_cli_usage_error("-c CENTROIDS is required (except on accumulators)");
+	if (is_accum && c.partial)
+		vt_cli_usage_error("the input is accumulators already; merge them with cat or vmerge");
+
+	vt_model cent = {0};
+	if (c.centroids) {
+		rc = vt_model_load(&cent, c.centroids,
+		                   VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS),
+		                   1u << 28, err, sizeof err);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s", err);
+		if (cent.rows == 0)
+			vt_cli_fail(VT_EFORMAT, "%s: no centroids", c.centroids);
+		if (!is_accum && cent.dim != ih->dim)
+			vt_cli_fail(VT_EDIM, "%s: centroids have dimension %u, but %s has %u", c.centroids,
+			            cent.dim, vt_input_path(in), ih->dim);
+		if (vt_first_nonfinite_row(cent.x, cent.rows, cent.dim) < cent.rows)
+			vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c.centroids,
+			            vt_first_nonfinite_row(cent.x, cent.rows, cent.dim));
+	}
+
+	vt_accum *a;
+	if (is_accum) {
+		a = from_accumulators(in, c.centroids ? &cent : NULL);
+	} else {
+		size_t k = cent.rows, d = cent.dim;
+		size_t batch = o.batch ? o.batch : ((16u << 20) / (d * 4) + 255) / 256 * 256;
+		vt_pool *pool;
+		if (vt_pool_new(&pool, c.threads) < 0 || vt_accum_new(&a, k, d) < 0)
+			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+		float *x = malloc(batch * d * sizeof *x), *cn = malloc(k * sizeof *cn);
+		double *w = malloc(batch * sizeof *w), *l = malloc(batch * sizeof *l);
+		double *dist = malloc(batch * sizeof *dist);
+		int32_t *lab = malloc(batch * sizeof *lab);
+		if (!x || !cn || !w || !l || !dist || !lab)
+			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+		vt_sqnorms(cent.x, k, d, cn);
+		int weighted = ih->kind == VT_KIND_POINTS;
+		vt_progress pg;
+		vt_progress_start(&pg, &c, "rows");
+		long n;
+		while ((n = vt_input_read(in, batch, x, NULL, weighted ? w : NULL, weighted ? l : NULL,
+		                          err, sizeof err)) > 0) {
+			size_t bad = vt_first_nonfinite_row(x, (size_t)n, d);
+			if (bad < (size_t)n)
+				vt_cli_fail(VT_EDATA, "%s: row %llu has a NaN or infinite value",
+				            vt_input_path(in),
+				            (unsigned long long)(vt_input_rows(in) - (uint64_t)n + bad));
+			if (c.metric == VT_METRIC_COSINE)
+				vt_normalize_rows(x, (size_t)n, d);
+			rc = vt_assign(pool, x, (size_t)n, d, cent.x, k, cn, NULL, lab, NULL, NULL, NULL);
+			if (rc == 0)
+				rc = vt_sqdist_labels(pool, x, (size_t)n, d, cent.x, k, lab, dist, NULL);
+			if (rc == 0)
+				rc = vt_accum_add(a, x, (size_t)n, weighted ? w : NULL, weighted ? l : NULL, lab,
+				                  dist);
+			if (rc < 0)
+				vt_cli_fail(rc, "%s", vt_strerror(rc));
+			vt_progress_update(&pg, vt_input_rows(in), 0);
+		}
+		vt_progress_end(&pg);
+		if (n < 0)
+			vt_cli_fail((int)n, "%s", err);
+		free(x), free(cn), free(w), free(l), free(dist), free(lab);
+		vt_pool_free(pool);
+	}
+
+	vt_out out;
+	const char *oname = c.output ? c.output : "(stdout)";
+	rc = vt_out_open(&out, c.output);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
+	if (c.partial) {
+		vt_header h;
+		vt_header_init(&h, VT_KIND_ACCUM, VT_ELEM_F64, VT_COL_WEIGHT | VT_COL_LOSS, cent.dim);
+		vt_header_set(&h, "made_by", "vloss " VT_VERSION_STRING);
+		vt_header_setf(&h, "k", "%zu", cent.rows);
+		vt_header_setf(&h, "centroids_id", "%016" PRIx64,
+		               vt_centroids_id(cent.x, cent.rows, cent.dim));
+		vt_header_set(&h, "metric", c.metric == VT_METRIC_COSINE ? "cosine" : "l2");
+		vt_header_setf(&h, "rows", "%llu", (unsigned long long)vt_input_rows(in));
+		rc = vt_model_write(&out, &h, a->k, a->sum, NULL, a->weight, a->loss);
+		vt_header_free(&h);
+	} else {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mf = open_memstream(&buf, &len);
+		if (!mf)
+			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+		report(mf, a, o.json);
+		fclose(mf);
+		rc = vt_out_write(&out, buf, len);
+		free(buf);
+	}
+	if (rc == 0)
+		rc = vt_out_commit(&out);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_accum_free(a);
+	vt_model_free(&cent);
+	vt_input_free(in);
+	return 0;
+}
