@@ -1,0 +1,171 @@
+#!/usr/bin/env bats
+# vkmeans: weighted k-means, flat and hierarchical.
+
+load helpers
+
+# planted.vt: 4000 x 16 rows around 8 well-separated means (sigma 1).
+make_planted() {
+	vgen -n 4000 -d 16 --means 8 --spread 100 --sigma 1 --seed 5 -o planted.vt
+}
+
+loss_field() { # loss_field KEY REPORT
+	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
+}
+
+@test "vkmeans: recovers well-separated planted means" {
+	make_planted
+	run -0 --separate-stderr vkmeans -k 8 --seed 1 -o c.vt planted.vt
+	assert_err "k=8 n=4000 d=16 flat"
+	run -0 vloss -c c.vt planted.vt
+	# Each row is its mean plus N(0, I_16): the mean loss per row is about 16.
+	mean=$(loss_field mean "$output")
+	assert [ "$(echo "$mean > 14 && $mean < 18" | bc)" = 1 ]
+	assert_equal "$(loss_field empty "$output")" 0
+}
+
+@test "vkmeans: writes centroids with weight, loss and metadata" {
+	make_planted
+	vkmeans -q -k 8 --seed 1 -o c.vt planted.vt
+	run -0 vcat --info c.vt
+	assert_line "kind: centroids"
+	assert_line "columns: weight loss"
+	assert_line "rows: 8"
+	assert_line "meta.k: 8"
+	assert_line "meta.metric: l2"
+	assert_line "meta.seed: 1"
+	assert_line --regexp '^meta.iters: [0-9]+$'
+	assert_line --regexp '^meta.loss: [0-9.e+]+$'
+	assert_line --regexp '^meta.made_by: vkmeans '
+	# The weights sum to the rows, and the losses to the reported loss.
+	run -0 bash -c "vcat --to text c.vt | awk '{w += \$1} END {print w}'"
+	assert_output 4000
+}
+
+@test "vkmeans: the same seed gives the same bytes, another seed other bytes" {
+	make_planted
+	vkmeans -q -k 20 --seed 7 -o a.vt planted.vt
+	vkmeans -q -k 20 --seed 7 -o b.vt planted.vt
+	vkmeans -q -k 20 --seed 8 -o c.vt planted.vt
+	assert_files_equal a.vt b.vt
+	assert_files_not_equal a.vt c.vt
+}
+
+@test "vkmeans: -j 1 and -j 2 give the same bytes (flat and hierarchical)" {
+	vgen -n 6000 -d 8 --means 50 --seed 2 -o x.vt
+	vkmeans -q -k 40 -j 1 -o a.vt x.vt
+	vkmeans -q -k 40 -j 2 -o b.vt x.vt
+	assert_files_equal a.vt b.vt
+	vkmeans -q -k 300 -j 1 -o c.vt x.vt
+	vkmeans -q -k 300 -j 2 -o d.vt x.vt
+	assert_files_equal c.vt d.vt
+}
+
+@test "vkmeans: hierarchical above k=256 by default, and forced either way" {
+	vgen -n 6000 -d 8 --means 50 --seed 2 -o x.vt
+	vkmeans -q -k 300 -o h.vt x.vt
+	run -0 vcat --info h.vt
+	assert_line "meta.vkmeans.mode: hierarchical"
+	assert_line "rows: 300"
+	vkmeans -q -k 300 --hierarchical=off -o f.vt x.vt
+	run -0 vcat --info f.vt
+	assert_line "meta.vkmeans.mode: flat"
+	vkmeans -q -k 40 --hierarchical=on -o g.vt x.vt
+	run -0 vcat --info g.vt
+	assert_line "meta.vkmeans.mode: hierarchical"
+}
+
+@test "vkmeans: the loss matches a float64 brute force to 1e-6" {
+	need_numpy
+	vgen -n 3000 -d 12 --means 30 --seed 4 -o x.vt
+	vkmeans -q -k 25 --seed 3 -o c.vt x.vt
+	vcat --to npy -o x.npy x.vt
+	vcat --to npy -o c.npy c.vt
+	meta=$(vcat --info c.vt | sed -n 's/^meta.loss: //p')
+	report=$(vloss -c c.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	run -0 "$PY" -c "
+import numpy as np
+x = np.load('x.npy').astype(np.float64); c = np.load('c.npy').astype(np.float64)
+d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+ref = d.min(1).sum()
+for v in ($meta, $report):
+    assert abs(v - ref) <= 1e-6 * ref, (v, ref)
+print('ok')"
+	assert_output ok
+}
+
+@test "vkmeans: cosine emits normalised centroids" {
+	vgen -n 2000 -d 8 --means 10 --seed 6 -o x.vt
+	vkmeans -q -k 10 --metric=cosine -o c.vt x.vt
+	run -0 bash -c "vcat --to text c.vt | awk '{s = 0; for (i = 3; i <= NF; i++) s += \$i * \$i; if (s < 0.9999 || s > 1.0001) bad++} END {print bad + 0}'"
+	assert_output 0
+	run -0 vcat --info c.vt
+	assert_line "meta.metric: cosine"
+}
+
+@test "vkmeans: --balance evens out skewed clusters" {
+	vgen -n 8000 -d 8 --means 16 --skew 1.5 --spread 3 --seed 9 -o x.vt
+	vkmeans -q -k 16 -o a.vt x.vt
+	vkmeans -q -k 16 --balance 1 -o b.vt x.vt
+	cva=$(loss_field cv "$(vloss -c a.vt x.vt)")
+	cvb=$(loss_field cv "$(vloss -c b.vt x.vt)")
+	assert [ "$(echo "$cvb < $cva" | bc)" = 1 ]
+}
+
+@test "vkmeans: reads any vector format" {
+	vgen -n 1000 -d 8 --means 5 --seed 1 --to npy -o x.npy
+	vgen -n 1000 -d 8 --means 5 --seed 1 -o x.vt
+	vkmeans -q -k 5 -o a.vt x.npy
+	vkmeans -q -k 5 -o b.vt x.vt
+	assert_files_equal a.vt b.vt
+}
+
+# --- errors -----------------------------------------------------------------
+
+@test "vkmeans: -k is required and must be at least 1" {
+	run -2 --separate-stderr vkmeans x.vt
+	assert_usage_error vkmeans "-k is required"
+	run -2 --separate-stderr vkmeans -k 0 x.vt
+	assert_usage_error vkmeans "-k"
+	run -2 --separate-stderr vkmeans -k 4 --init bogus x.vt
+	assert_usage_error vkmeans "--init"
+	run -2 --separate-stderr vkmeans -k 4 --frobnicate x.vt
+	assert_usage_error vkmeans "unknown option"
+}
+
+@test "vkmeans: k larger than the rows, or than the distinct rows" {
+	vgen -n 10 -d 4 --seed 1 -o x.vt
+	run -1 --separate-stderr vkmeans -k 11 -o c.vt x.vt
+	assert_err "k=11 is larger than the 10 input rows"
+	assert_no_leftovers c.vt
+	vcat x.vt x.vt -o xx.vt
+	run -1 --separate-stderr vkmeans -k 12 -o c.vt xx.vt
+	assert_err "distinct"
+	assert_no_leftovers c.vt
+	run -0 vkmeans -q -k 12 --allow-duplicates -o c.vt xx.vt
+	assert_file_exists c.vt
+}
+
+@test "vkmeans: empty input, NaN rows, the wrong kind, a missing file" {
+	vgen -n 0 -d 4 -o empty.vt
+	run -1 --separate-stderr vkmeans -k 2 empty.vt
+	assert_output ''
+	assert_err "empty.vt: no rows"
+	printf '\x00\x00\x80\x3f\x00\x00\xc0\x7f' >nan.raw
+	vcat --from raw --dim 2 -o nan.vt nan.raw
+	run -1 --separate-stderr vkmeans -k 1 nan.vt
+	assert_err "nan.vt: row 0 has a NaN"
+	vgen -n 100 -d 4 -o x.vt
+	vkmeans -q -k 3 -o c.vt x.vt
+	run -1 --separate-stderr vkmeans -k 2 c.vt
+	assert_err "c.vt: is a centroids stream"
+	run -1 --separate-stderr vkmeans -k 2 missing.vt
+	assert_err "missing.vt: No such file or directory"
+}
+
+@test "vkmeans: a truncated input fails and leaves no output" {
+	vgen -n 1000 -d 8 -o x.vt
+	head -c 5000 x.vt >cut.vt
+	run -1 --separate-stderr vkmeans -k 4 -o c.vt cut.vt
+	assert_err "cut.vt: frame 1: truncated"
+	assert_no_leftovers c.vt
+}

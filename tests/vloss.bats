@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# vloss: the exact objective and the cluster-size report.
+
+load helpers
+
+setup_data() {
+	vgen -n 3000 -d 8 --means 20 --seed 3 -o x.vt
+	vkmeans -q -k 16 --seed 1 -o c.vt x.vt
+}
+
+@test "vloss: prints one line of key=value pairs" {
+	setup_data
+	run -0 vloss -c c.vt x.vt
+	assert_output --regexp '^loss=[0-9.e+]+ mean=[0-9.e+]+ n=3000 k=16 min=[0-9]+ max=[0-9]+ empty=[0-9]+ max_mean=[0-9.e+]+ cv=[0-9.e+-]+ imbalance=[0-9.e+]+$'
+}
+
+@test "vloss: --json gives the same numbers as one JSON object" {
+	need_numpy
+	setup_data
+	line=$(vloss -c c.vt x.vt)
+	run -0 bash -c "vloss --json -c c.vt x.vt | $PY -c 'import json, sys; o = json.load(sys.stdin); print(o[\"n\"], o[\"k\"], o[\"empty\"], sorted(o))'"
+	assert_output "3000 16 0 ['cv', 'empty', 'imbalance', 'k', 'loss', 'max', 'max_mean', 'mean', 'min', 'n']"
+}
+
+@test "vloss: the loss and sizes match a float64 brute force" {
+	need_numpy
+	setup_data
+	vcat --to npy -o x.npy x.vt
+	vcat --to npy -o c.npy c.vt
+	loss=$(vloss -c c.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	imb=$(vloss -c c.vt x.vt | tr ' ' '\n' | sed -n 's/^imbalance=//p')
+	run -0 "$PY" -c "
+import numpy as np
+x = np.load('x.npy').astype(np.float64); c = np.load('c.npy').astype(np.float64)
+d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+ref = d.min(1).sum()
+h = np.bincount(d.argmin(1), minlength=len(c)).astype(float)
+imb = len(c) * (h ** 2).sum() / h.sum() ** 2
+assert abs($loss - ref) <= 1e-6 * ref, ($loss, ref)
+assert abs($imb - imb) <= 1e-5 * imb, ($imb, imb)
+print('ok')"
+	assert_output ok
+}
+
+@test "vloss: partial accumulators of shards, concatenated, give the whole's report" {
+	vgen -n 3000 -d 8 --means 20 --seed 3 -o x.vt
+	vkmeans -q -k 16 --seed 1 -o c.vt x.vt
+	vgen -n 1000 -d 8 --means 20 --seed 3 -o s1.vt
+	vgen -n 1500 -d 8 --means 20 --seed 3 --first 1000 -o s2.vt
+	vgen -n 500 -d 8 --means 20 --seed 3 --first 2500 -o s3.vt
+	for s in s1 s2 s3; do vloss -c c.vt --partial -o $s.acc $s.vt; done
+	whole=$(vloss -c c.vt x.vt)
+	run -0 bash -c 'cat s1.acc s2.acc s3.acc | vloss'
+	assert_output "$whole"
+	run -0 vloss -c c.vt s3.acc s1.acc s2.acc
+	assert_output "$whole"
+	run -0 vcat --info s1.acc
+	assert_line "kind: accum"
+	assert_line "meta.k: 16"
+	assert_line --regexp '^meta.centroids_id: [0-9a-f]{16}$'
+}
+
+@test "vloss: accumulators of other centroids are refused" {
+	setup_data
+	vkmeans -q -k 16 --seed 2 -o c2.vt x.vt
+	vloss -c c.vt --partial -o a.acc x.vt
+	vloss -c c2.vt --partial -o b.acc x.vt
+	run -1 --separate-stderr bash -c 'cat a.acc b.acc | vloss'
+	assert_err "other centroids"
+	run -1 --separate-stderr vloss a.acc b.acc
+	assert_err "b.acc: accumulators computed against other centroids"
+	run -1 --separate-stderr vloss -c c2.vt a.acc
+	assert_err "other centroids"
+}
+
+@test "vloss: centroids from an .npy file, and cosine" {
+	setup_data
+	vcat --to npy -o c.npy c.vt
+	run -0 vloss -c c.vt x.vt
+	a=$output
+	run -0 vloss -c c.npy x.vt
+	assert_output "$a"
+	run -0 vloss --metric=cosine -c c.vt x.vt
+	assert_output --regexp '^loss='
+}
+
+@test "vloss: usage errors print nothing on stdout" {
+	vgen -n 10 -d 2 -o x.vt
+	run -2 --separate-stderr vloss x.vt
+	assert_usage_error vloss "-c CENTROIDS is required"
+	run -2 --separate-stderr vloss -c c.vt --partial --json x.vt
+	assert_usage_error vloss "--json"
+	run -2 --separate-stderr vloss --bogus
+	assert_usage_error vloss "unknown option"
+}
+
+@test "vloss: dimension mismatch, NaN rows, wrong kinds, missing files" {
+	setup_data
+	vgen -n 10 -d 4 -o y.vt
+	run -1 --separate-stderr vloss -c c.vt y.vt
+	assert_err "c.vt: centroids have dimension 8, but y.vt has 4"
+	printf '\x00\x00\x80\x3f\x00\x00\xc0\x7f' | vcat --from raw --dim 2 -o nan.vt
+	vgen -n 5 -d 2 -o z.vt
+	vkmeans -q -k 1 -o cz.vt z.vt
+	run -1 --separate-stderr vloss -c cz.vt nan.vt
+	assert_err "nan.vt: row 0 has a NaN"
+	run -1 --separate-stderr vloss -c c.vt c.vt
+	assert_err "is a centroids stream"
+	run -1 --separate-stderr vloss -c missing.vt x.vt
+	assert_err "missing.vt: No such file or directory"
+	vloss -c c.vt --partial -o a.acc x.vt
+	run -1 --separate-stderr vloss -c a.acc x.vt
+	assert_err "a.acc: is a accum stream"
+}
+
+@test "vloss: a truncated input fails" {
+	setup_data
+	head -c 3000 x.vt >cut.vt
+	run -1 --separate-stderr vloss -c c.vt cut.vt
+	assert_output ''
+	assert_err "cut.vt: frame 1: truncated"
+}
