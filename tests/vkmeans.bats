@@ -105,7 +105,7 @@ print('ok')"
 @test "vkmeans: --balance evens out skewed clusters" {
 	vgen -n 8000 -d 8 --means 16 --skew 1.5 --spread 3 --seed 9 -o x.vt
 	vkmeans -q -k 16 -o a.vt x.vt
-	vkmeans -q -k 16 --balance 1 -o b.vt x.vt
+	vkmeans -q -k 16 --balance 0.1 -o b.vt x.vt
 	cva=$(loss_field cv "$(vloss -c a.vt x.vt)")
 	cvb=$(loss_field cv "$(vloss -c b.vt x.vt)")
 	assert [ "$(echo "$cvb < $cva" | bc)" = 1 ]

@@ -94,6 +94,14 @@ static vt_input *open_input(const vt_cli *c, const opts *o, const char *const *p
 	return in;
 }
 
+/* Flush a printed report; a write error is a failure with a message. */
+static int finish_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		vt_cli_fail(errno == EPIPE ? VT_EPIPE : VT_EIO, "(stdout): %s", strerror(errno));
+	return 0;
+}
+
 /* --info: one paragraph per input file. */
 static void info_one(const vt_cli *c, const opts *o, const char *path)
 {
@@ -186,7 +194,7 @@ static int do_info(const vt_cli *c, const opts *o)
 			putchar('\n');
 		info_stream(c, o, paths[i]);
 	}
-	return fflush(stdout) == 0 ? 0 : 1;
+	return finish_stdout();
 }
 
 static int do_count(const vt_cli *c, const opts *o)
@@ -210,7 +218,7 @@ static int do_count(const vt_cli *c, const opts *o)
 		vt_cli_fail((int)n, "%s", err);
 	printf("%llu\n", (unsigned long long)vt_input_rows(in));
 	vt_input_free(in);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return finish_stdout();
 }
 
 static int do_convert(const vt_cli *c, const opts *o)
@@ -255,7 +263,7 @@ static int do_convert(const vt_cli *c, const opts *o)
 	vt_block b;
 	long n;
 	for (;;) {
-		if (w && !add_ids) {
+		if (w && !add_ids && !o->frame_bytes) {
 			/* Same codec in and out: copy verified frames without decoding. */
 			int codec;
 			const unsigned char *stored;

@@ -63,6 +63,18 @@ int vt_out_open(vt_out *o, const char *path)
 		              lseek(1, 0, SEEK_CUR) == 0;
 		return 0;
 	}
+	/* An existing FIFO, device or socket is written in place: there is
+	 * nothing to replace atomically, and a rename would destroy it. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		o->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (o->fd < 0)
+			return VT_EIO;
+		o->is_stdout = 1;   /* committed and aborted as a stream: no rename */
+		o->seekable = 0;
+		o->direct = 1;
+		return 0;
+	}
 	size_t len = strlen(path);
 	o->path = malloc(len + 1);
 	o->tmp = malloc(len + 16);
@@ -135,6 +147,12 @@ static void out_release(vt_out *o)
 
 int vt_out_commit(vt_out *o)
 {
+	if (o->direct) {
+		int rc = close(o->fd) == 0 ? 0 : errno == ENOSPC ? VT_ENOSPC : VT_EIO;
+		o->fd = -1;
+		o->direct = 0;
+		return rc;
+	}
 	if (o->is_stdout)
 		return 0;
 	if (!o->tmp)
@@ -159,6 +177,11 @@ int vt_out_commit(vt_out *o)
 
 void vt_out_abort(vt_out *o)
 {
+	if (o->direct && o->fd >= 0) {
+		close(o->fd);
+		o->fd = -1;
+		o->direct = 0;
+	}
 	if (o->is_stdout || !o->tmp)
 		return;
 	if (o->fd >= 0)

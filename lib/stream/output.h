@@ -18,7 +18,8 @@ extern "C" {
 
 typedef struct {
 	int fd;
-	int is_stdout;
+	int is_stdout;      /* no temporary file: stdout, or a FIFO or device path */
+	int direct;         /* a FIFO or device opened by path (closed at commit) */
 	int seekable;       /* pwrite works (regular file) */
 	char *path;         /* final path, NULL for stdout */
 	char *tmp;          /* temporary path, NULL for stdout */
@@ -26,7 +27,8 @@ typedef struct {
 	uint64_t written;   /* bytes written through vt_out_write */
 } vt_out;
 
-/* Open an output.  For a path, the temporary file is created in the same
+/* Open an output.  A path naming an existing FIFO, device or socket is
+ * written in place (no temporary file).  For any other path, the temporary file is created in the same
  * directory (so the rename is atomic).  Returns 0, or VT_EIO (errno set). */
 int vt_out_open(vt_out *o, const char *path);
 

@@ -400,6 +400,9 @@ static size_t pick_prefix(const double *prefix, size_t m, double u)
 
 #define PP_ROWS 1024
 #define PP_MAXTRIALS 16
+#ifndef VT_PP_SAMPLE
+#define VT_PP_SAMPLE 8
+#endif
 
 struct pp_ctx {
 	const float *xs;       /* m x d sample */
@@ -446,10 +449,14 @@ static void pp_task(void *arg, size_t t, int worker)
 static int seed_pp(vt_pool *pool, const struct prob *p, size_t k, vt_rng *r, float *C)
 {
 	const size_t n = p->n, d = p->d;
-	size_t m = 32 * k > 4096 ? 32 * k : 4096;
+	size_t m = VT_PP_SAMPLE * k > 1024 ? VT_PP_SAMPLE * k : 1024;
 	if (m > n)
 		m = n;
+#ifdef VT_PP_TRIALS
+	size_t L = VT_PP_TRIALS;
+#else
 	size_t L = 2 + (size_t)log((double)k);
+#endif
 	if (k > HIER_AUTO_K)
 		L = 1; /* flat seeding of a large k: plain k-means++ */
 	if (L > PP_MAXTRIALS)

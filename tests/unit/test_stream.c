@@ -185,7 +185,7 @@ static void test_roundtrips(void)
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		for (int codec = 0; codec <= 2; codec++) {
 			char err[512] = "";
-			size_t bad;
+			size_t bad = 0;
 			const char *p = tpath("rt.vt");
 			int rc = write_stream(p, kinds[k].kind, kinds[k].elem, kinds[k].cols, 5, 1000,
 			                      codec, 1000);
@@ -195,7 +195,7 @@ static void test_roundtrips(void)
 		}
 	}
 	char err[512] = "";
-	size_t bad;
+	size_t bad = 0;
 	CHECK(write_stream(tpath("empty.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 3, 0, 0, 0) == 0 &&
 	      read_check(tpath("empty.vt"), &bad, err, sizeof err) == 0,
 	      "a stream of zero rows is valid and empty %s", err);
@@ -342,7 +342,7 @@ static void test_limits(void)
 	vt_put64(b + n - 8, vt_hash64(b, n - 8, 0));
 	spit(tpath("dim.vt"), b, n);
 	char err[512] = "";
-	size_t bad;
+	size_t bad = 0;
 	CHECK(read_check(tpath("dim.vt"), &bad, err, sizeof err) == VT_ELIMIT,
 	      "dim 2^31 is refused: %s", err);
 	vt_put16(b + 4, 2);
