@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config liblz4-dev libopenblas-dev libxxhash-dev
-      bats bats-assert bats-support bats-file python3-numpy dataset-fashion-mnist
+      bats bats-assert bats-support bats-file python3-numpy python3-xxhash util-linux
+      dataset-fashion-mnist bc
       lz4 time)
 missing=()
 for p in "${pkgs[@]}"; do

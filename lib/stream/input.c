@@ -54,6 +54,15 @@ static int fail(vt_input *in, int rc, const char *msg, char *err, size_t errlen)
 	return rc;
 }
 
+/* open_source's answer for an empty file of a headerless format (fvecs,
+ * bvecs, ivecs, raw): zero rows, and no dimension to check. */
+#define EMPTY_SOURCE 1
+
+static int headerless(vt_format f)
+{
+	return f == VT_FMT_FVECS || f == VT_FMT_BVECS || f == VT_FMT_IVECS || f == VT_FMT_RAW;
+}
+
 /* Open paths[cur]; check it against the input's header (when first == 0). */
 static int open_source(vt_input *in, int first, char *err, size_t errlen)
 {
@@ -71,13 +80,25 @@ static int open_source(vt_input *in, int first, char *err, size_t errlen)
 		ssize_t n = vt_rd_peek(&in->rd, 16, &head);
 		if (n < 0)
 			return fail(in, (int)n, strerror(errno), err, errlen);
-		if (n == 0)
-			return fail(in, VT_ETRUNC, "empty input", err, errlen);
+		if (n == 0) {
+			/* An empty file of a headerless format (by extension) is a valid
+			 * file of zero rows; anything else needs a header. */
+			if (vt_format_detect(head, 0, strcmp(path, "-") ? path : NULL, &fmt) < 0 ||
+			    !headerless(fmt))
+				return fail(in, VT_ETRUNC, "empty input", err, errlen);
+			return EMPTY_SOURCE;
+		}
 		rc = vt_format_detect(head, (size_t)n, strcmp(path, "-") ? path : NULL, &fmt);
 		if (rc < 0)
 			return fail(in, rc,
 			            "unknown format (not a vtrain stream, .npy or idx file, and no known "
 			            "extension; use --from)", err, errlen);
+	} else if (headerless(fmt)) {
+		int eof = vt_rd_at_eof(&in->rd);
+		if (eof < 0)
+			return fail(in, eof, strerror(errno), err, errlen);
+		if (eof)
+			return EMPTY_SOURCE;
 	}
 	in->fmt = fmt;
 	vt_header h;
@@ -149,7 +170,18 @@ int vt_input_open(vt_input **out, const char *const *paths, size_t npaths,
 	in->npaths = npaths;
 	if (opts)
 		in->opts = *opts;
-	int rc = open_source(in, 1, err, errlen);
+	int rc;
+	while ((rc = open_source(in, 1, err, errlen)) == EMPTY_SOURCE) {
+		close_source(in);
+		if (in->cur + 1 == in->npaths) {
+			/* Only empty headerless files: zero rows, of the --dim if given. */
+			vt_header_init(&in->h, VT_KIND_VECTORS, VT_ELEM_F32, 0,
+			               in->opts.raw_dim ? in->opts.raw_dim : 1);
+			in->done = 1;
+			break;
+		}
+		in->cur++;
+	}
 	if (rc < 0) {
 		vt_input_free(in);
 		return rc;
@@ -174,6 +206,8 @@ static int advance(vt_input *in, char *err, size_t errlen)
 	}
 	in->cur++;
 	int rc = open_source(in, 0, err, errlen);
+	if (rc == EMPTY_SOURCE)
+		return advance(in, err, errlen);
 	return rc < 0 ? rc : 1;
 }
 

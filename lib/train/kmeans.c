@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef VT_KMEANS_DEBUG
-#include <stdio.h>
-#endif
 
 #include "error.h"
 #include "train/kernel.h"
@@ -400,9 +397,10 @@ static size_t pick_prefix(const double *prefix, size_t m, double u)
 
 #define PP_ROWS 1024
 #define PP_MAXTRIALS 16
-#ifndef VT_PP_SAMPLE
-#define VT_PP_SAMPLE 8
-#endif
+/* seeding sample: PP_SAMPLE rows per centroid (measured on Fashion-MNIST,
+ * k = 256: 8 costs 0.7% of loss after 25 iterations, 32 matches seeding on
+ * all rows) */
+#define PP_SAMPLE 32
 
 struct pp_ctx {
 	const float *xs;       /* m x d sample */
@@ -441,7 +439,7 @@ static void pp_task(void *arg, size_t t, int worker)
 
 /* Weighted greedy k-means++ (Arthur & Vassilvitskii, with L = 2 + ln k
  * trials per step as scikit-learn does) on a uniform sample of at most
- * max(32 k, 4096) rows: each step draws L candidates with probability
+ * max(PP_SAMPLE k, 1024) rows: each step draws L candidates with probability
  * proportional to w_i D(x_i)^2 and keeps the one that lowers the sampled
  * potential most.  When the potential is 0 (all sampled points are
  * centroids already), the remaining centroids are rows drawn at random.
@@ -449,14 +447,10 @@ static void pp_task(void *arg, size_t t, int worker)
 static int seed_pp(vt_pool *pool, const struct prob *p, size_t k, vt_rng *r, float *C)
 {
 	const size_t n = p->n, d = p->d;
-	size_t m = VT_PP_SAMPLE * k > 1024 ? VT_PP_SAMPLE * k : 1024;
+	size_t m = PP_SAMPLE * k > 1024 ? PP_SAMPLE * k : 1024;
 	if (m > n)
 		m = n;
-#ifdef VT_PP_TRIALS
-	size_t L = VT_PP_TRIALS;
-#else
 	size_t L = 2 + (size_t)log((double)k);
-#endif
 	if (k > HIER_AUTO_K)
 		L = 1; /* flat seeding of a large k: plain k-means++ */
 	if (L > PP_MAXTRIALS)
@@ -1052,9 +1046,6 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 			km->pass_rows += (double)n;
 		}
 		double loss = sum_pass(&L) + lsum;
-#ifdef VT_KMEANS_DEBUG
-		fprintf(stderr, "dbg it %d work %.3f t %.3f\n", it, (double)w / n, now() - km->t0);
-#endif
 		if (report && km->cb &&
 		    km->cb(km->cb_user, it + 1, loss, now() - km->t0)) {
 			rc = VT_EINTR;

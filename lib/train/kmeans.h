@@ -8,12 +8,17 @@
  * reported is the exact decomposition over the original points).
  *
  * Flat: weighted greedy k-means++ seeding (or random rows), then Lloyd
- * iterations.  Each assignment uses the blocked sgemm kernel (kernel.h) but
- * skips the points that cannot change cluster: every point keeps an upper
- * bound on the distance to its centroid and a lower bound on the distance
- * to the second nearest (Hamerly), both moved by the centroid drift after
- * each update; only points whose bounds fail are recomputed, gathered into
- * blocks and sent through one sgemm against all centroids.
+ * iterations.  Each assignment uses blocked sgemm (as kernel.h) but skips
+ * the points that cannot change cluster: every point keeps an upper bound
+ * u on the distance to its centroid and lower bounds on the distance to
+ * the other centroids, one per centroid (Elkan) while n x k floats fit in
+ * 64 MiB, else one per group of centroids (Yinyang); after each update u
+ * grows by its centroid's drift and each lower bound shrinks by the largest
+ * drift in its group.  A point is skipped when u <= max(min lower bound,
+ * half the distance from its centroid to the nearest other centroid), after
+ * tightening u to the exact distance if needed; the others are gathered
+ * into blocks and sent through one sgemm against all centroids, which also
+ * renews their bounds.
  *
  * Hierarchical (k > 256 by default): clusters are split into up to hier_k
  * children at a time by flat sub-k-means (at most hier_iters iterations),

@@ -1,0 +1,192 @@
+/* Unit tests of lib/train/pool and lib/train/kernel: the blocked
+ * nearest-centroid kernel against a double-precision brute force. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "train/kernel.h"
+#include "train/pool.h"
+#include "train/rng.h"
+
+static int ntest, nfail;
+
+static void check(int ok, const char *name)
+{
+	ntest++;
+	if (!ok)
+		nfail++;
+	printf("%sok %d - %s\n", ok ? "" : "not ", ntest, name);
+}
+
+static void fill(float *a, size_t n, uint64_t seed, double scale, double shift)
+{
+	vt_rng r;
+	vt_rng_init(&r, seed, 3);
+	for (size_t i = 0; i < n; i++)
+		a[i] = (float)(scale * vt_rng_normal(&r) + shift);
+}
+
+static double d2(const float *a, const float *b, size_t d)
+{
+	double s = 0;
+	for (size_t t = 0; t < d; t++) {
+		double e = (double)a[t] - b[t];
+		s += e * e;
+	}
+	return s;
+}
+
+struct counter {
+	int *hits;
+};
+
+static void count_task(void *arg, size_t t, int worker)
+{
+	(void)worker;
+	struct counter *c = arg;
+	c->hits[t]++;
+}
+
+/* the kernel against brute force for one shape */
+static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, const char *tag)
+{
+	char name[128];
+	float *x = malloc(n * d * sizeof *x), *c = malloc(k * d * sizeof *c);
+	float *ds = malloc(n * sizeof *ds), *ds2 = malloc(n * sizeof *ds2);
+	float *es = malloc(n * sizeof *es), *es2 = malloc(n * sizeof *es2);
+	int32_t *lb = malloc(n * sizeof *lb), *lb2 = malloc(n * sizeof *lb2);
+	int32_t *mb = malloc(n * sizeof *mb), *mb2 = malloc(n * sizeof *mb2);
+	double *ex = malloc(n * sizeof *ex);
+	if (!x || !c || !ds || !ds2 || !es || !es2 || !lb || !lb2 || !mb || !mb2 || !ex) {
+		check(0, "allocation");
+		exit(1);
+	}
+	fill(x, n * d, 1 + n, 1.0, 0.5);
+	fill(c, k * d, 2 + k, 1.0, 0.5);
+	int rc = vt_assign(p1, x, n, d, c, k, NULL, NULL, lb, ds, lb2, ds2);
+	snprintf(name, sizeof name, "%s: vt_assign returns 0", tag);
+	check(rc == 0, name);
+	int lab_ok = 1, dist_ok = 1, sec_ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		double b1 = INFINITY, b2 = INFINITY;
+		for (size_t j = 0; j < k; j++) {
+			double v = d2(x + i * d, c + j * d, d);
+			if (v < b1) {
+				b2 = b1;
+				b1 = v;
+			} else if (v < b2) {
+				b2 = v;
+			}
+		}
+		/* labels: the chosen centroid is the nearest up to float rounding */
+		double mine = d2(x + i * d, c + (size_t)lb[i] * d, d);
+		if (mine > b1 * (1 + 1e-5))
+			lab_ok = 0;
+		if (fabs(ds[i] - b1) > 1e-4 * b1)
+			dist_ok = 0;
+		if (k > 1) {
+			double sec = d2(x + i * d, c + (size_t)lb2[i] * d, d);
+			if (lb2[i] == lb[i] || sec > b2 * (1 + 1e-5) || fabs(ds2[i] - b2) > 1e-4 * b2)
+				sec_ok = 0;
+		} else if (lb2[i] != -1 || !isinf(ds2[i])) {
+			sec_ok = 0;
+		}
+	}
+	snprintf(name, sizeof name, "%s: labels are the brute-force nearest", tag);
+	check(lab_ok, name);
+	snprintf(name, sizeof name, "%s: distances within 1e-4 relative", tag);
+	check(dist_ok, name);
+	snprintf(name, sizeof name, "%s: second nearest label and distance", tag);
+	check(sec_ok, name);
+	rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, mb, es, mb2, es2);
+	snprintf(name, sizeof name, "%s: -j1 and -j2 give the same bytes", tag);
+	check(rc == 0 && !memcmp(lb, mb, n * sizeof *lb) && !memcmp(ds, es, n * sizeof *ds) &&
+	          !memcmp(lb2, mb2, n * sizeof *lb2) && !memcmp(ds2, es2, n * sizeof *ds2),
+	      name);
+	rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, mb, NULL, NULL, NULL);
+	snprintf(name, sizeof name, "%s: nearest-only labels equal the full call", tag);
+	check(rc == 0 && !memcmp(lb, mb, n * sizeof *lb), name);
+	double sum = 0, bsum = 0;
+	rc = vt_sqdist_labels(p2, x, n, d, c, k, lb, ex, &sum);
+	int sq_ok = rc == 0;
+	for (size_t i = 0; i < n && sq_ok; i++) {
+		double v = d2(x + i * d, c + (size_t)lb[i] * d, d);
+		bsum += v;
+		sq_ok = fabs(ex[i] - v) <= 1e-12 * (v + 1);
+	}
+	snprintf(name, sizeof name, "%s: vt_sqdist_labels is exact", tag);
+	check(sq_ok && fabs(sum - bsum) <= 1e-12 * bsum, name);
+	free(x);
+	free(c);
+	free(ds);
+	free(ds2);
+	free(es);
+	free(es2);
+	free(lb);
+	free(lb2);
+	free(mb);
+	free(mb2);
+	free(ex);
+}
+
+int main(void)
+{
+	vt_pool *p1 = NULL, *p2 = NULL;
+	check(vt_pool_new(&p1, 1) == 0 && vt_pool_new(&p2, 2) == 0, "pools of 1 and 2 threads");
+	check(vt_pool_size(p2) == 2 && vt_pool_size(NULL) == 1, "vt_pool_size");
+	{
+		int hits[1000] = {0};
+		struct counter cn = {hits};
+		for (int rep = 0; rep < 3; rep++)
+			vt_pool_run(p2, 1000, count_task, &cn);
+		int ok = 1;
+		for (int i = 0; i < 1000; i++)
+			ok &= hits[i] == 3;
+		check(ok, "vt_pool_run runs every task once per batch");
+	}
+	vt_pool_free(NULL);
+
+	test_shape(p1, p2, 1000, 37, 70, "n=1000 d=37 k=70");
+	test_shape(p1, p2, 700, 20, 1300, "n=700 d=20 k=1300 (several column blocks)");
+	test_shape(p1, p2, 300, 5, 1, "k=1");
+	test_shape(NULL, p2, 257, 3, 9, "n=257 d=3 k=9, NULL pool");
+
+	{
+		/* balance penalty: a huge bias on centroid 0 keeps every row away */
+		size_t n = 200, d = 4, k = 3;
+		float x[800], c[12], bias[3] = {1e9f, 0, 0}, ds[200];
+		int32_t lb[200];
+		fill(x, n * d, 5, 1, 0);
+		memset(c, 0, sizeof c); /* three identical centroids: ties */
+		int rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, lb, NULL, NULL, NULL);
+		int ok = rc == 0;
+		for (size_t i = 0; i < n; i++)
+			ok &= lb[i] == 0;
+		check(ok, "ties go to the lowest index");
+		rc = vt_assign(p2, x, n, d, c, k, NULL, bias, lb, ds, NULL, NULL);
+		ok = rc == 0;
+		for (size_t i = 0; i < n; i++)
+			ok &= lb[i] == 1 && fabs(ds[i] - d2(x + i * d, c, d)) < 1e-3;
+		check(ok, "bias moves the argmin, distances exclude it");
+	}
+	{
+		float x[4] = {0}, c[4] = {0};
+		int32_t lb[1];
+		check(vt_assign(p1, x, 0, 4, c, 1, NULL, NULL, lb, NULL, NULL, NULL) == VT_EINVAL,
+		      "n == 0 is VT_EINVAL");
+		check(vt_assign(p1, x, 1, 4, c, 0, NULL, NULL, lb, NULL, NULL, NULL) == VT_EINVAL,
+		      "k == 0 is VT_EINVAL");
+		int32_t bad[1] = {3};
+		double out[1];
+		check(vt_sqdist_labels(p1, x, 1, 4, c, 1, bad, out, NULL) == VT_EINVAL,
+		      "vt_sqdist_labels rejects a label out of range");
+	}
+	vt_pool_free(p1);
+	vt_pool_free(p2);
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}

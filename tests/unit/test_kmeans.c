@@ -1,0 +1,401 @@
+/* Unit tests of lib/train/kmeans, accum and stats. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "train/accum.h"
+#include "train/kmeans.h"
+#include "train/rng.h"
+#include "train/stats.h"
+
+static int ntest, nfail;
+
+static void check(int ok, const char *name)
+{
+	ntest++;
+	if (!ok)
+		nfail++;
+	printf("%sok %d - %s\n", ok ? "" : "not ", ntest, name);
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p) {
+		printf("Bail out! out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+/* n points around m planted means (spread apart, sigma noise); the planted
+ * mean of each row into which (if not NULL) */
+static float *planted(size_t n, size_t d, size_t m, double spread, double sigma,
+                      uint64_t seed, float **means_out)
+{
+	vt_rng r;
+	vt_rng_init(&r, seed, 1);
+	float *mu = xmalloc(m * d * sizeof *mu), *x = xmalloc(n * d * sizeof *x);
+	for (size_t i = 0; i < m * d; i++)
+		mu[i] = (float)(spread * vt_rng_normal(&r));
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i % m;
+		for (size_t t = 0; t < d; t++)
+			x[i * d + t] = mu[j * d + t] + (float)(sigma * vt_rng_normal(&r));
+	}
+	if (means_out)
+		*means_out = mu;
+	else
+		free(mu);
+	return x;
+}
+
+static double d2(const float *a, const float *b, size_t d)
+{
+	double s = 0;
+	for (size_t t = 0; t < d; t++) {
+		double e = (double)a[t] - b[t];
+		s += e * e;
+	}
+	return s;
+}
+
+/* sum_i w_i min_j ||x_i - c_j||^2 in double */
+static double brute_loss(const float *x, size_t n, size_t d, const double *w,
+                         const float *c, size_t k)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++) {
+		double b = INFINITY;
+		for (size_t j = 0; j < k; j++) {
+			double v = d2(x + i * d, c + j * d, d);
+			b = v < b ? v : b;
+		}
+		s += (w ? w[i] : 1.0) * b;
+	}
+	return s;
+}
+
+static vt_kmeans *make(size_t k, int threads, uint64_t seed)
+{
+	vt_kmeans *km = NULL;
+	if (vt_kmeans_new(&km, k)) {
+		printf("Bail out! vt_kmeans_new\n");
+		exit(1);
+	}
+	vt_kmeans_set_threads(km, threads);
+	vt_kmeans_set_seed(km, seed);
+	return km;
+}
+
+static void test_planted(void)
+{
+	size_t n = 3000, d = 8, m = 6;
+	float *mu;
+	float *x = planted(n, d, m, 10.0, 0.3, 11, &mu);
+	vt_kmeans *km = make(m, 2, 5);
+	int rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
+	int ok = rc == 0;
+	const float *c = vt_kmeans_centroids(km);
+	for (size_t j = 0; ok && j < m; j++) {
+		double b = INFINITY;
+		for (size_t q = 0; q < m; q++) {
+			double v = d2(mu + j * d, c + q * d, d);
+			b = v < b ? v : b;
+		}
+		ok = sqrt(b) < 0.1;
+	}
+	check(ok, "planted means are recovered");
+	double bl = brute_loss(x, n, d, NULL, c, m);
+	check(rc == 0 && fabs(vt_kmeans_loss(km) - bl) <= 1e-6 * bl,
+	      "reported loss matches a double brute force (1e-6)");
+	double sw = 0, sl = 0;
+	for (size_t j = 0; j < m; j++) {
+		sw += vt_kmeans_weights(km)[j];
+		sl += vt_kmeans_losses(km)[j];
+	}
+	check(sw == (double)n && fabs(sl - vt_kmeans_loss(km)) <= 1e-9 * sl,
+	      "per-centroid weights and losses add up");
+	vt_kmeans_free(km);
+	free(mu);
+	free(x);
+}
+
+static void test_determinism(int mode, size_t k, size_t n, size_t d, const char *tag)
+{
+	char name[128];
+	float *x = planted(n, d, 40, 3.0, 1.0, 21, NULL);
+	int32_t *l1 = xmalloc(n * sizeof *l1), *l2 = xmalloc(n * sizeof *l2);
+	vt_kmeans *a = make(k, 1, 99), *b = make(k, 2, 99), *c = make(k, 2, 99);
+	vt_kmeans_set_mode(a, mode);
+	vt_kmeans_set_mode(b, mode);
+	vt_kmeans_set_mode(c, mode);
+	int rc = vt_kmeans_run(a, x, n, d, NULL, NULL, l1) | vt_kmeans_run(b, x, n, d, NULL, NULL, l2);
+	snprintf(name, sizeof name, "%s: -j1 and -j2 give the same bytes", tag);
+	check(rc == 0 && !memcmp(vt_kmeans_centroids(a), vt_kmeans_centroids(b), k * d * sizeof(float)) &&
+	          !memcmp(l1, l2, n * sizeof *l1) &&
+	          vt_kmeans_loss(a) == vt_kmeans_loss(b), name);
+	rc = vt_kmeans_run(c, x, n, d, NULL, NULL, NULL);
+	snprintf(name, sizeof name, "%s: same seed, same bytes", tag);
+	check(rc == 0 && !memcmp(vt_kmeans_centroids(b), vt_kmeans_centroids(c), k * d * sizeof(float)),
+	      name);
+	vt_kmeans_set_seed(c, 100);
+	rc = vt_kmeans_run(c, x, n, d, NULL, NULL, NULL);
+	snprintf(name, sizeof name, "%s: another seed, other centroids", tag);
+	check(rc == 0 && memcmp(vt_kmeans_centroids(b), vt_kmeans_centroids(c), k * d * sizeof(float)),
+	      name);
+	if (mode == VT_KMEANS_HIER) {
+		int ok = vt_kmeans_was_hierarchical(b);
+		const double *w = vt_kmeans_weights(b);
+		for (size_t j = 0; j < k; j++)
+			ok &= w[j] > 0;
+		snprintf(name, sizeof name, "%s: hierarchical, no empty cluster", tag);
+		check(ok, name);
+		/* the loss is not far above a flat run's */
+		vt_kmeans *f = make(k, 2, 99);
+		vt_kmeans_set_mode(f, VT_KMEANS_FLAT);
+		vt_kmeans_set_iters(f, 10);
+		rc = vt_kmeans_run(f, x, n, d, NULL, NULL, NULL);
+		snprintf(name, sizeof name, "%s: loss within 1.1x of flat (%.4g vs %.4g)", tag,
+		         vt_kmeans_loss(b), vt_kmeans_loss(f));
+		check(rc == 0 && vt_kmeans_loss(b) < 1.1 * vt_kmeans_loss(f), name);
+		double bl = brute_loss(x, n, d, NULL, vt_kmeans_centroids(b), k);
+		snprintf(name, sizeof name, "%s: loss matches brute force", tag);
+		check(fabs(bl - vt_kmeans_loss(b)) <= 1e-6 * bl, name);
+		vt_kmeans_free(f);
+	}
+	vt_kmeans_free(a);
+	vt_kmeans_free(b);
+	vt_kmeans_free(c);
+	free(l1);
+	free(l2);
+	free(x);
+}
+
+/* integer weights against replicated rows, from the same start */
+static void test_weights(void)
+{
+	size_t n = 600, d = 5, k = 7;
+	float *x = planted(n, d, 10, 2.0, 1.0, 31, NULL);
+	double *w = xmalloc(n * sizeof *w), *ll = xmalloc(n * sizeof *ll);
+	size_t nr = 0;
+	for (size_t i = 0; i < n; i++) {
+		w[i] = (double)(1 + i % 3);
+		ll[i] = 0.25 * (double)(i % 5);
+		nr += 1 + i % 3;
+	}
+	float *xr = xmalloc(nr * d * sizeof *xr);
+	for (size_t i = 0, q = 0; i < n; i++)
+		for (size_t r = 0; r < 1 + i % 3; r++, q++)
+			memcpy(xr + q * d, x + i * d, d * sizeof *xr);
+	vt_kmeans *a = make(k, 2, 1), *b = make(k, 2, 1);
+	float init[35];
+	memcpy(init, x, sizeof init); /* the first k rows */
+	vt_kmeans_set_initial(a, init, d);
+	vt_kmeans_set_initial(b, init, d);
+	vt_kmeans_set_tol(a, 0);
+	vt_kmeans_set_tol(b, 0);
+	int rc = vt_kmeans_run(a, x, n, d, w, NULL, NULL) | vt_kmeans_run(b, xr, nr, d, NULL, NULL, NULL);
+	int ok = rc == 0;
+	for (size_t i = 0; ok && i < k * d; i++)
+		ok = fabs(vt_kmeans_centroids(a)[i] - vt_kmeans_centroids(b)[i]) < 1e-4;
+	check(ok && fabs(vt_kmeans_loss(a) - vt_kmeans_loss(b)) < 1e-9 * vt_kmeans_loss(b),
+	      "weighted points give the result of replicated points");
+	double bl = brute_loss(x, n, d, w, vt_kmeans_centroids(a), k);
+	check(fabs(vt_kmeans_loss(a) - bl) <= 1e-6 * bl, "weighted loss matches brute force");
+	/* local losses add to the objective and leave the centroids alone */
+	rc = vt_kmeans_run(b, x, n, d, w, ll, NULL);
+	double sl = 0;
+	for (size_t i = 0; i < n; i++)
+		sl += ll[i];
+	check(rc == 0 && !memcmp(vt_kmeans_centroids(a), vt_kmeans_centroids(b), k * d * sizeof(float)) &&
+	          fabs(vt_kmeans_loss(b) - (bl + sl)) <= 1e-9 * (bl + sl),
+	      "local losses: loss = sum(local) + sum w ||x - c||^2");
+	/* weighted k-means++ runs and is deterministic over threads */
+	vt_kmeans *c1 = make(k, 1, 3), *c2 = make(k, 2, 3);
+	rc = vt_kmeans_run(c1, x, n, d, w, ll, NULL) | vt_kmeans_run(c2, x, n, d, w, ll, NULL);
+	check(rc == 0 && !memcmp(vt_kmeans_centroids(c1), vt_kmeans_centroids(c2), k * d * sizeof(float)),
+	      "weighted k-means++: -j1 and -j2 give the same bytes");
+	vt_kmeans_free(a);
+	vt_kmeans_free(b);
+	vt_kmeans_free(c1);
+	vt_kmeans_free(c2);
+	free(x);
+	free(xr);
+	free(w);
+	free(ll);
+}
+
+static int cb_calls;
+static int count_cb(void *user, int iter, double loss, double seconds)
+{
+	(void)user;
+	(void)seconds;
+	cb_calls++;
+	return iter >= 3 && loss > 0; /* stop after three */
+}
+
+static void test_misc(void)
+{
+	size_t n = 400, d = 3;
+	float *x = planted(n, d, 8, 4.0, 1.0, 41, NULL);
+	/* empty cluster: start with one centroid far away */
+	float init[4 * 3];
+	memcpy(init, x, 3 * d * sizeof *init);
+	init[9] = init[10] = init[11] = 1e6f;
+	vt_kmeans *km = make(4, 2, 1);
+	vt_kmeans_set_initial(km, init, d);
+	int rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
+	int ok = rc == 0;
+	for (size_t j = 0; j < 4; j++)
+		ok &= vt_kmeans_weights(km)[j] > 0;
+	check(ok, "an empty cluster is refilled by splitting the heaviest");
+	vt_kmeans_set_initial(km, NULL, 0);
+
+	/* random init, and the callback can stop the run */
+	vt_kmeans_set_init(km, VT_KMEANS_INIT_RANDOM);
+	vt_kmeans_set_tol(km, 0);
+	vt_kmeans_set_callback(km, count_cb, NULL);
+	rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
+	check(rc == VT_EINTR && cb_calls == 3, "the callback sees each iteration and can stop");
+	vt_kmeans_set_callback(km, NULL, NULL);
+	rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
+	check(rc == 0 && vt_kmeans_iterations(km) == 25, "random init runs 25 iterations with tol 0");
+
+	/* balance penalty evens out the sizes */
+	{
+		vt_kmeans *b0 = make(8, 2, 1), *b1 = make(8, 2, 1);
+		float *xs = planted(2000, 2, 3, 1.0, 1.0, 51, NULL);
+		vt_kmeans_set_balance(b1, 0.002);
+		rc = vt_kmeans_run(b0, xs, 2000, 2, NULL, NULL, NULL) |
+		     vt_kmeans_run(b1, xs, 2000, 2, NULL, NULL, NULL);
+		vt_cluster_stats s0, s1;
+		vt_cluster_stats_compute(vt_kmeans_weights(b0), 8, &s0);
+		vt_cluster_stats_compute(vt_kmeans_weights(b1), 8, &s1);
+		char name[128];
+		snprintf(name, sizeof name, "balance lowers the size CV (%.3f -> %.3f)", s0.cv, s1.cv);
+		check(rc == 0 && s1.cv < s0.cv, name);
+		vt_kmeans_free(b0);
+		vt_kmeans_free(b1);
+		free(xs);
+	}
+
+	/* errors */
+	vt_kmeans *bad = NULL;
+	check(vt_kmeans_new(&bad, 0) == VT_EINVAL && bad == NULL, "k < 1 is VT_EINVAL");
+	check(vt_kmeans_run(km, x, 0, d, NULL, NULL, NULL) == VT_EINVAL, "n == 0 is VT_EINVAL");
+	check(vt_kmeans_centroids(km) == NULL, "no centroids after a failed run");
+	float *dup = xmalloc(100 * d * sizeof *dup);
+	for (size_t i = 0; i < 100; i++)
+		memcpy(dup + i * d, x + (i % 5) * d, d * sizeof *dup);
+	vt_kmeans *k6 = make(6, 2, 1);
+	check(vt_kmeans_run(k6, dup, 100, d, NULL, NULL, NULL) == VT_EINVAL,
+	      "k > number of distinct points is VT_EINVAL");
+	vt_kmeans_set_allow_duplicates(k6, 1);
+	check(vt_kmeans_run(k6, dup, 100, d, NULL, NULL, NULL) == 0,
+	      "... and runs when duplicates are allowed");
+	vt_kmeans *k5 = make(5, 2, 1);
+	rc = vt_kmeans_run(k5, dup, 100, d, NULL, NULL, NULL);
+	check(rc == 0 && vt_kmeans_loss(k5) < 1e-6, "k == distinct points gives loss 0");
+	x[7] = NAN;
+	check(vt_kmeans_run(km, x, n, d, NULL, NULL, NULL) == VT_EDATA, "NaN is VT_EDATA");
+	x[7] = INFINITY;
+	check(vt_kmeans_run(km, x, n, d, NULL, NULL, NULL) == VT_EDATA, "Inf is VT_EDATA");
+	x[7] = 0;
+	double *w = xmalloc(n * sizeof *w);
+	for (size_t i = 0; i < n; i++)
+		w[i] = 1;
+	w[5] = -1;
+	check(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EDATA, "a negative weight is VT_EDATA");
+	for (size_t i = 0; i < n; i++)
+		w[i] = 0;
+	check(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EINVAL, "total weight 0 is VT_EINVAL");
+	check(vt_kmeans_set_iters(km, -1) == VT_EINVAL && vt_kmeans_set_tol(km, -1) == VT_EINVAL &&
+	          vt_kmeans_set_hier_k(km, 1) == VT_EINVAL && vt_kmeans_set_init(km, 7) == VT_EINVAL &&
+	          vt_kmeans_set_balance(km, NAN) == VT_EINVAL,
+	      "setters reject values out of range");
+	vt_kmeans_free(NULL);
+	vt_kmeans_free(km);
+	vt_kmeans_free(k6);
+	vt_kmeans_free(k5);
+	free(w);
+	free(dup);
+	free(x);
+}
+
+static void test_accum_stats(void)
+{
+	size_t n = 50, d = 3, k = 4;
+	float *x = planted(n, d, 4, 1.0, 1.0, 61, NULL);
+	int32_t lab[50];
+	double w[50], dist[50];
+	for (size_t i = 0; i < n; i++) {
+		lab[i] = (int32_t)(i % 3); /* centroid 3 stays empty */
+		w[i] = 0.5 + (double)(i % 2);
+		dist[i] = (double)i;
+	}
+	vt_accum *all, *p1, *p2;
+	int rc = vt_accum_new(&all, k, d) | vt_accum_new(&p1, k, d) | vt_accum_new(&p2, k, d);
+	rc |= vt_accum_add(all, x, n, w, NULL, lab, dist);
+	rc |= vt_accum_add(p1, x, 20, w, NULL, lab, dist);
+	rc |= vt_accum_add(p2, x + 20 * d, n - 20, w + 20, NULL, lab + 20, dist + 20);
+	rc |= vt_accum_merge(p1, p2);
+	int ok = rc == 0 && p1->rows == n && fabs(p1->total_loss - all->total_loss) < 1e-9;
+	for (size_t i = 0; ok && i < k * d; i++)
+		ok = fabs(p1->sum[i] - all->sum[i]) < 1e-9;
+	check(ok, "accumulators of two blocks merge into the whole");
+	float old[12], out[12];
+	for (size_t i = 0; i < 12; i++)
+		old[i] = 7.0f;
+	size_t ne = 0;
+	vt_accum_centroids(all, old, out, &ne);
+	double s0 = 0, w0 = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		s0 += w[i] * x[i * d];
+		w0 += w[i];
+	}
+	check(ne == 1 && out[9] == 7.0f && fabs(out[0] - s0 / w0) < 1e-5,
+	      "centroids are the weighted means; an empty one keeps its old place");
+	int32_t badl[1] = {9};
+	check(vt_accum_add(all, x, 1, NULL, NULL, badl, NULL) == VT_EINVAL,
+	      "a label out of range is VT_EINVAL");
+	vt_accum *other;
+	vt_accum_new(&other, k, d + 1);
+	check(vt_accum_merge(all, other) == VT_EDIM, "merging different shapes is VT_EDIM");
+	vt_accum_reset(all);
+	check(all->rows == 0 && all->weight[0] == 0, "reset zeroes");
+	vt_accum_free(all);
+	vt_accum_free(p1);
+	vt_accum_free(p2);
+	vt_accum_free(other);
+	vt_accum_free(NULL);
+	free(x);
+
+	double h[4] = {1, 3, 0, 4};
+	vt_cluster_stats s;
+	rc = vt_cluster_stats_compute(h, 4, &s);
+	check(rc == 0 && s.min == 0 && s.max == 4 && s.empty == 1 && s.mean == 2 &&
+	          fabs(s.max_mean - 2) < 1e-12 && fabs(s.imbalance - 4 * 26.0 / 64) < 1e-12 &&
+	          fabs(s.cv - sqrt((1 + 1 + 4 + 4) / 4.0) / 2) < 1e-12,
+	      "cluster statistics");
+	h[1] = -1;
+	check(vt_cluster_stats_compute(h, 4, &s) == VT_EDATA &&
+	          vt_cluster_stats_compute(h, 0, &s) == VT_EINVAL,
+	      "cluster statistics reject bad sizes");
+}
+
+int main(void)
+{
+	test_planted();
+	test_determinism(VT_KMEANS_FLAT, 20, 3000, 16, "flat k=20");
+	test_determinism(VT_KMEANS_HIER, 1000, 12000, 8, "hierarchical k=1000");
+	test_weights();
+	test_misc();
+	test_accum_stats();
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
