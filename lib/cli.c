@@ -181,8 +181,7 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 	usage_text = spec->usage;
 
 	struct option lo[128];
-	char so[256] = "+";   /* '+': stop at the first operand? no: permute; see below */
-	so[0] = 0;
+	char so[256] = "";   /* short options; GNU getopt permutes operands */
 	size_t nlo = 0;
 	for (size_t i = 0; i < NSHARED; i++) {
 		if (shared_opts[i].mask && !(spec->shared & shared_opts[i].mask))

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -30,45 +31,46 @@ static void put(sink *s, const char *p, size_t n)
 
 int vt_dump_text(vt_out *o, const vt_header *h, const vt_block *b)
 {
-	static sink s;   /* 64 KiB: kept off the stack */
-	s.o = o;
-	s.n = 0;
-	s.rc = 0;
+	sink *s = malloc(sizeof *s);   /* 64 KiB: kept off the stack */
+	if (!s)
+		return VT_ENOMEM;
+	s->o = o;
+	s->n = 0;
+	s->rc = 0;
 	char num[64];
 	size_t d = h->dim;
-	for (size_t i = 0; i < b->rows && !s.rc; i++) {
-		int first = 1;
+	for (size_t i = 0; i < b->rows && !s->rc; i++) {
+		const char *sep = "";
 		if (b->ids) {
-			int n = snprintf(num, sizeof num, "%" PRIu64, b->ids[i]);
-			put(&s, num, (size_t)n);
-			first = 0;
+			put(s, num, (size_t)snprintf(num, sizeof num, "%" PRIu64, b->ids[i]));
+			sep = " ";
 		}
 		if (b->weight) {
-			int n = snprintf(num, sizeof num, first ? "%.17g" : " %.17g", b->weight[i]);
-			put(&s, num, (size_t)n);
-			first = 0;
+			put(s, num, (size_t)snprintf(num, sizeof num, "%s%.17g", sep, b->weight[i]));
+			sep = " ";
 		}
 		if (b->loss) {
-			int n = snprintf(num, sizeof num, first ? "%.17g" : " %.17g", b->loss[i]);
-			put(&s, num, (size_t)n);
-			first = 0;
+			put(s, num, (size_t)snprintf(num, sizeof num, "%s%.17g", sep, b->loss[i]));
+			sep = " ";
 		}
 		for (size_t j = 0; j < d; j++) {
 			int n;
 			if (h->elem == VT_ELEM_F64)
-				n = snprintf(num, sizeof num, first ? "%.17g" : " %.17g",
+				n = snprintf(num, sizeof num, "%s%.17g", sep,
 				             ((const double *)b->data)[i * d + j]);
 			else
-				n = snprintf(num, sizeof num, first ? "%.9g" : " %.9g",
+				n = snprintf(num, sizeof num, "%s%.9g", sep,
 				             (double)((const float *)b->data)[i * d + j]);
-			put(&s, num, (size_t)n);
-			first = 0;
+			put(s, num, (size_t)n);
+			sep = " ";
 		}
-		put(&s, "\n", 1);
+		put(s, "\n", 1);
 	}
-	if (!s.rc && s.n)
-		s.rc = vt_out_write(o, s.buf, s.n);
-	return s.rc;
+	if (!s->rc && s->n)
+		s->rc = vt_out_write(o, s->buf, s->n);
+	int rc = s->rc;
+	free(s);
+	return rc;
 }
 
 void vt_to_float(const void *src, int elem, size_t n, float *dst)

@@ -8,6 +8,9 @@
 #include <time.h>
 
 #include "error.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "train/kernel.h"
 #include "train/pool.h"
 #include "train/rng.h"
@@ -15,6 +18,7 @@
 #define HIER_AUTO_K 256
 #define SPLIT_EPS (1.0 / 1024.0)
 #define ROWS VT_KERNEL_ROWS
+#define BROWS (8 * ROWS) /* rows per task of a bounded pass */
 /* rng streams: seeding of the flat run / of sub-split number s */
 #define STREAM_FLAT 0
 #define STREAM_FALLBACK 1
@@ -608,6 +612,8 @@ struct lloyd {
 	float *drift;      /* k */
 	float *s;          /* k: half the distance to the nearest other centroid */
 	int bounds_ok;
+	int sums_ok;       /* S, W, Q hold the sums of the labels in ap */
+	int32_t *ap;       /* n labels the sums were made from */
 	/* sums */
 	size_t *order, *start;
 	double *S, *W, *Q, *closs;
@@ -743,7 +749,6 @@ static void assign_task(void *arg, size_t t, int worker)
 	float *ks = gws + ROWS * L->cb + ROWS + L->cb + 2 * (size_t)ROWS + 2 * ROWS * G;
 	float *d1 = ks + vt_assign_scratch_floats(k);
 	int32_t *l1 = (int32_t *)(void *)(d1 + ROWS);
-	size_t *rows = (size_t *)(void *)(((uintptr_t)(l1 + ROWS) + 7) & ~(uintptr_t)7);
 
 	if (L->bias) {
 		/* balance: a plain assignment with the penalty, no bounds */
@@ -761,38 +766,84 @@ static void assign_task(void *arg, size_t t, int worker)
 		L->nwork[t] = m;
 		return;
 	}
-	size_t nf = 0;
-	for (size_t i = r0; i < r0 + m; i++) {
+	L->nwork[t] = 0;
+}
+
+/* smallest of lb[g] - gd[g], writing the shrunk bounds back */
+static float shrink_min(float *lb, const float *gd, size_t G)
+{
+	size_t g = 0;
+	float lo = INFINITY;
+#ifdef __SSE2__
+	__m128 vlo = _mm_set1_ps(INFINITY);
+	for (; g + 4 <= G; g += 4) {
+		__m128 v = _mm_sub_ps(_mm_loadu_ps(lb + g), _mm_loadu_ps(gd + g));
+		_mm_storeu_ps(lb + g, v);
+		vlo = _mm_min_ps(vlo, v);
+	}
+	float t[4];
+	_mm_storeu_ps(t, vlo);
+	for (int q = 0; q < 4; q++)
+		lo = t[q] < lo ? t[q] : lo;
+#endif
+	for (; g < G; g++) {
+		float v = lb[g] - gd[g];
+		lb[g] = v;
+		lo = v < lo ? v : lo;
+	}
+	return lo;
+}
+
+/* The bounded pass over BROWS rows: filter by the bounds, then recompute
+ * the failing rows in gathered batches of up to ROWS rows (so each sgemm
+ * has enough rows to pay for packing the centroids). */
+static void bounded_task(void *arg, size_t t, int worker)
+{
+	struct lloyd *L = arg;
+	const struct prob *p = L->p;
+	const size_t d = p->d, k = L->k, G = L->G;
+	size_t r0 = t * BROWS, r1 = r0 + BROWS < p->n ? r0 + BROWS : p->n;
+	float *ws = L->scratch + (size_t)worker * L->stride;
+	float *xg = ws;
+	float *gws = xg + ROWS * d;
+	float *ks = gws + ROWS * L->cb + ROWS + L->cb + 2 * (size_t)ROWS + 2 * ROWS * G;
+	float *d1 = ks + vt_assign_scratch_floats(k);
+	int32_t *l1 = (int32_t *)(void *)(d1 + ROWS);
+	size_t *rows = (size_t *)(void *)(((uintptr_t)(l1 + ROWS) + 7) & ~(uintptr_t)7);
+	size_t nf = 0, work = 0;
+	for (size_t i = r0; i < r1; i++) {
 		int32_t ai = L->a[i];
 		float u = L->u[i] + L->drift[ai];
-		float *lbr = L->lb + i * G;
-		float lo = INFINITY;
-		for (size_t g = 0; g < G; g++) {
-			float v = lbr[g] - L->gdrift[g];
-			lbr[g] = v;
-			lo = v < lo ? v : lo;
-		}
+		float lo = shrink_min(L->lb + i * G, L->gdrift, G);
 		float z = L->s[ai] > lo ? L->s[ai] : lo;
 		if (u > z) {
 			u = sqrtf(dist_exact_f(p->x + i * d, L->C + (size_t)ai * d, d));
-			if (u > z)
+			if (u > z) {
+				memcpy(xg + nf * d, p->x + i * d, d * sizeof *xg);
 				rows[nf++] = i;
+			}
 		}
 		L->u[i] = u;
+		if (nf == ROWS || (i + 1 == r1 && nf)) {
+			group_assign(L, xg, nf, rows, 0, gws);
+			work += nf;
+			nf = 0;
+		}
 	}
-	if (nf) {
-		for (size_t f = 0; f < nf; f++)
-			memcpy(xg + f * d, p->x + rows[f] * d, d * sizeof *xg);
-		group_assign(L, xg, nf, rows, 0, gws);
-	}
-	L->nwork[t] = nf;
+	L->nwork[t] = work;
 }
 
 /* one assignment pass; returns the number of full-row evaluations */
 static size_t assign_pass(struct lloyd *L)
 {
-	size_t ntasks = (L->p->n + ROWS - 1) / ROWS;
-	vt_pool_run(L->pool, ntasks, assign_task, L);
+	size_t ntasks;
+	if (L->bounds_ok && !L->bias) {
+		ntasks = (L->p->n + BROWS - 1) / BROWS;
+		vt_pool_run(L->pool, ntasks, bounded_task, L);
+	} else {
+		ntasks = (L->p->n + ROWS - 1) / ROWS;
+		vt_pool_run(L->pool, ntasks, assign_task, L);
+	}
 	size_t w = 0;
 	for (size_t t = 0; t < ntasks; t++)
 		w += L->nwork[t];
@@ -858,9 +909,50 @@ static double sum_pass(struct lloyd *L)
 		L->start[j] = L->start[j - 1];
 	L->start[0] = 0;
 	vt_pool_run(L->pool, (k + SUM_CLUSTERS - 1) / SUM_CLUSTERS, sum_task, L);
+	memcpy(L->ap, L->a, n * sizeof *L->a);
+	L->sums_ok = !L->p->w; /* incremental updates only for unit weights, where
+	                        * the counts stay exact integers */
 	double loss = 0;
 	for (size_t j = 0; j < k; j++)
 		loss += L->closs[j];
+	return loss;
+}
+
+/* The same from the previous sums: move the points whose label changed (in
+ * row order, so the result does not depend on threads).  Unit weights. */
+static double sum_moved(struct lloyd *L)
+{
+	const struct prob *p = L->p;
+	const size_t n = p->n, k = L->k, d = p->d;
+	for (size_t i = 0; i < n; i++) {
+		int32_t jn = L->a[i], jo = L->ap[i];
+		if (jn == jo)
+			continue;
+		const float *xr = p->x + i * d;
+		double *So = L->S + (size_t)jo * d, *Sn = L->S + (size_t)jn * d;
+		for (size_t e = 0; e < d; e++) {
+			So[e] -= xr[e];
+			Sn[e] += xr[e];
+		}
+		L->W[jo] -= 1.0;
+		L->W[jn] += 1.0;
+		L->Q[jo] -= p->xq[i];
+		L->Q[jn] += p->xq[i];
+		L->ap[i] = jn;
+	}
+	double loss = 0;
+	for (size_t j = 0; j < k; j++) {
+		const float *c = L->C + j * d;
+		const double *S = L->S + j * d;
+		double cs = 0, cc = 0;
+		for (size_t e = 0; e < d; e++) {
+			cs += c[e] * S[e];
+			cc += (double)c[e] * c[e];
+		}
+		double lj = L->W[j] > 0 ? L->Q[j] - 2 * cs + L->W[j] * cc : 0;
+		L->closs[j] = lj > 0 ? lj : 0;
+		loss += L->closs[j];
+	}
 	return loss;
 }
 
@@ -913,7 +1005,7 @@ static size_t update(struct lloyd *L)
 		splits++;
 	}
 	if (splits)
-		L->bounds_ok = 0;
+		L->bounds_ok = L->sums_ok = 0;
 	for (size_t g = 0; g < L->G; g++)
 		L->gdrift[g] = 0;
 	for (size_t j = 0; j < k; j++) {
@@ -957,6 +1049,7 @@ static void lloyd_release(struct lloyd *L)
 	free(L->cn);
 	free(L->bias);
 	free(L->a);
+	free(L->ap);
 	free(L->u);
 	free(L->lb);
 	free(L->gdrift);
@@ -1008,6 +1101,7 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 	int rc = VT_ENOMEM;
 	L.cn = malloc(k * sizeof *L.cn);
 	L.a = malloc(n * sizeof *L.a);
+	L.ap = malloc(n * sizeof *L.ap);
 	L.u = malloc(n * sizeof *L.u);
 	L.lb = malloc(n * L.G * sizeof *L.lb);
 	L.gdrift = malloc(L.G * sizeof *L.gdrift);
@@ -1024,7 +1118,7 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 	if (km->balance > 0)
 		L.bias = calloc(k, sizeof *L.bias);
 	double *dex = NULL;
-	if (!L.cn || !L.a || !L.u || !L.lb || !L.gdrift || !L.drift || !L.s || !L.order || !L.start ||
+	if (!L.cn || !L.a || !L.ap || !L.u || !L.lb || !L.gdrift || !L.drift || !L.s || !L.order || !L.start ||
 	    !L.S || !L.W || !L.Q || !L.closs || !L.scratch || !L.nwork ||
 	    (km->balance > 0 && !L.bias))
 		goto out;
@@ -1045,7 +1139,7 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 			km->work_rows += (double)w;
 			km->pass_rows += (double)n;
 		}
-		double loss = sum_pass(&L) + lsum;
+		double loss = (L.sums_ok ? sum_moved(&L) : sum_pass(&L)) + lsum;
 		if (report && km->cb &&
 		    km->cb(km->cb_user, it + 1, loss, now() - km->t0)) {
 			rc = VT_EINTR;
