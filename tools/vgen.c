@@ -33,8 +33,9 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: M x D x 4 bytes for the means, plus one block of about 1 MiB per\n"
-"thread group.  Exit status: 0 ok, 1 failure, 2 usage.\n"
+"Memory: M x D x 4 bytes for the means, one block of max(4 MiB, 4 D) bytes,\n"
+"and the writer's frames (1 MiB, or 3 MiB with compression).\n"
+"Exit status: 0 ok, 1 failure, 2 usage.\n"
 "See vgen(1), vcat(1).\n";
 
 enum { OPT_MEANS = 0x2000, OPT_SPREAD, OPT_SIGMA, OPT_SKEW, OPT_FIRST, OPT_IDS, OPT_TO };
