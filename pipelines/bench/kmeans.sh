@@ -27,6 +27,7 @@ echo "# k-means benchmark, $(date -u +%Y-%m-%d)"
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads"
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; reps=$reps (alternating, medians)"
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", a / b}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # timed NAME CMD...: append "secs kib" to $work/NAME.times
@@ -68,7 +69,7 @@ run_case() {
       vtrain) l=$lv ;; faiss) l=$lf ;;
       sklearn) ls=$(loss_of "$work/$name-sklearn.npy" "$data.npy"); l=$ls ;;
     esac
-    printf '%-22s %10.2f %10.0f %14.6e\n' "$s" "$t" "$(echo "$m/1024" | bc -l)" "$l"
+    printf '%-22s %10.2f %10.0f %14.6e\n' "$s" "$t" "$(awk -v m="$m" 'BEGIN {print m / 1024}')" "$l"
     eval "t_$s=$t"
   done
   if [ "$hier" = flat ]; then
@@ -78,11 +79,11 @@ run_case() {
     lpp=$(loss_of "$work/$name-skpp.npy" "$data.npy")
     printf '%-22s %10.2f %10s %14.6e\n' "sklearn k-means++ (1x)" "$(cut -d' ' -f1 "$work/$name-skpp.times")" - "$lpp"
   fi
-  echo "time vtrain/faiss   = $(echo "$t_vtrain/$t_faiss" | bc -l | cut -c1-6)"
-  echo "loss vtrain/faiss   = $(echo "$lv/$lf" | bc -l | cut -c1-8)"
+  echo "time vtrain/faiss   = $(ratio "$t_vtrain" "$t_faiss")"
+  echo "loss vtrain/faiss   = $(ratio "$lv" "$lf")"
   if [ "$hier" = flat ]; then
-    echo "time vtrain/sklearn = $(echo "$t_vtrain/$t_sklearn" | bc -l | cut -c1-6)"
-    echo "loss vtrain/sklearn-k-means++ = $(echo "$lv/$lpp" | bc -l | cut -c1-8)"
+    echo "time vtrain/sklearn = $(ratio "$t_vtrain" "$t_sklearn")"
+    echo "loss vtrain/sklearn-k-means++ = $(ratio "$lv" "$lpp")"
   fi
 }
 

@@ -166,6 +166,26 @@ static void test_shuffle(void)
 		ok &= size == 1 || s[n] == a[1];
 	}
 	CHECK(ok, "shuffle and unshuffle are inverse, byte b of element i goes to b*n+i");
+
+	/* The vectorised paths against the definition, for lengths around the
+	 * vector width and unaligned buffers. */
+	enum { MAXN = 133 };
+	unsigned char src[8 * MAXN + 1], got[8 * MAXN + 1], ref[8 * MAXN];
+	for (size_t i = 0; i < sizeof src; i++)
+		src[i] = (unsigned char)(i * 131 + 17);
+	int same = 1;
+	for (size_t size = 4; size <= 8; size += 4) {
+		for (size_t n = 0; n <= MAXN; n++) {
+			for (size_t b = 0; b < size; b++)
+				for (size_t i = 0; i < n; i++)
+					ref[b * n + i] = src[1 + i * size + b];
+			vt_shuffle(src + 1, got + 1, n, size);
+			same &= memcmp(got + 1, ref, n * size) == 0;
+			vt_unshuffle(ref, got + 1, n, size);
+			same &= memcmp(got + 1, src + 1, n * size) == 0;
+		}
+	}
+	CHECK(same, "shuffle of 4- and 8-byte elements matches the definition for n = 0..%d", MAXN);
 }
 
 static void test_roundtrips(void)
