@@ -102,6 +102,19 @@ static int finish_stdout(void)
 	return 0;
 }
 
+/* The shape and metadata lines of --info. */
+static void print_header(const vt_header *h)
+{
+	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
+	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
+	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
+	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
+	       h->cols ? "" : " none");
+	for (size_t i = 0; i < h->nmeta; i++)
+		printf("meta.%s: %s\n", h->meta[i].key, h->meta[i].value);
+	fflush(stdout);
+}
+
 /* --info: one paragraph per input file. */
 static void info_one(const vt_cli *c, const opts *o, const char *path)
 {
@@ -113,14 +126,7 @@ static void info_one(const vt_cli *c, const opts *o, const char *path)
 		printf("format: vtrain stream version %u\n", h->version);
 	else
 		printf("format: %s\n", vt_format_name(fmt));
-	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
-	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
-	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
-	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
-	       h->cols ? "" : " none");
-	for (size_t i = 0; i < h->nmeta; i++)
-		printf("meta.%s: %s\n", h->meta[i].key, h->meta[i].value);
-	fflush(stdout);
+	print_header(h);
 	vt_block b;
 	long n;
 	char err[512];
@@ -157,14 +163,7 @@ static void info_stream(const vt_cli *c, const opts *o, const char *path)
 		vt_cli_fail(rc, "%s: %s", name, err);
 	const vt_header *h = vt_reader_header(r);
 	printf("file: %s\nformat: vtrain stream version %u\n", name, h->version);
-	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
-	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
-	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
-	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
-	       h->cols ? "" : " none");
-	for (size_t i = 0; i < h->nmeta; i++)
-		printf("meta.%s: %s\n", h->meta[i].key, h->meta[i].value);
-	fflush(stdout);
+	print_header(h);
 	vt_block b;
 	long n;
 	while ((n = vt_reader_next(r, &b, err, sizeof err)) > 0)
