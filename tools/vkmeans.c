@@ -41,7 +41,8 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: about n x (d x 4 + 40) + K x d x 16 bytes for n input rows.\n"
+"Memory: about n x (4d + 64) + min(4 n K, 64 MiB) + 12 K d bytes for n input\n"
+"rows (see vkmeans(1)).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vkmeans(1), vloss(1).\n";
 
 enum {
