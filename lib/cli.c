@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "stream/format.h"
+#include "stream/input.h"
 #include "stream/output.h"
 
 static const char *prog = "vtrain";
@@ -134,6 +135,17 @@ unsigned long long vt_cli_size(const char *opt, const char *arg)
 		vt_cli_usage_error("%s: '%s' is not a size (bytes, or a number with K, M, G or T)",
 		                   opt, arg);
 	return (unsigned long long)(v * mult);
+}
+
+vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts)
+{
+	char err[512];
+	vt_input *in;
+	int rc = vt_input_open(&in, (const char *const *)c->args, (size_t)c->nargs, opts, err,
+	                       sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	return in;
 }
 
 void vt_cli_no_tty(const char *output)

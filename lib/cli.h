@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stream/input.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -98,6 +100,11 @@ unsigned long long vt_cli_size(const char *opt, const char *arg);
 /* Usage error if binary output would go to a terminal (output NULL or "-"
  * and stdout is a tty). */
 void vt_cli_no_tty(const char *output);
+
+/* Open the operands c->args (stdin when there are none) as one input with
+ * vt_input_open and the given options (NULL for the defaults); on failure,
+ * print the message naming the file and exit 1. */
+vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts);
 
 /* Progress on stderr when it is a terminal and not -q. */
 typedef struct {

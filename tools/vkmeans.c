@@ -131,11 +131,8 @@ int main(int argc, char **argv)
 	vt_cli_no_tty(c.output);
 	/* Read every row (vectors or weighted points) into memory. */
 	char err[512];
-	vt_input *in;
-	int rc = vt_input_open(&in, (const char *const *)c.args, (size_t)c.nargs, NULL, err,
-	                       sizeof err);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s", err);
+	int rc;
+	vt_input *in = vt_cli_open_input(&c, NULL);
 	const vt_header *ih = vt_input_header(in);
 	if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
 		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vkmeans reads vectors or weighted points",
