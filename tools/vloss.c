@@ -2,14 +2,13 @@
  * cluster-size report; or the mergeable accumulators of it (--partial). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "vtrain.h"
-#include "train/accum.h"
+#include "accumio.h"
 #include "train/kernel.h"
 #include "train/pool.h"
 #include "train/stats.h"
@@ -85,51 +84,21 @@ static void report(FILE *f, const vt_accum *a, int json)
 		        loss, mean, n, a->k, st.min, st.max, st.empty, st.max_mean, st.cv, st.imbalance);
 }
 
-/* Sum accumulator streams (already checked to share one centroids_id). */
+/* Sum accumulator streams; with -c, check they were made against it. */
 static vt_accum *from_accumulators(vt_input *in, const vt_model *cent)
 {
-	const vt_header *h = vt_input_header(in);
-	const char *kstr = vt_header_get(h, "k"), *id = vt_header_get(h, "centroids_id");
-	char err[512];
-	long long k = kstr ? atoll(kstr) : 0;
-	if (k < 1 || !id)
-		vt_cli_fail(VT_EFORMAT, "%s: accumulators without k or centroids_id metadata",
-		            vt_input_path(in));
+	char err[512], id[17];
+	vt_accum *a;
+	int rc = vt_accum_read(in, &a, id, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
 	if (cent) {
-		char mine[32];
-		snprintf(mine, sizeof mine, "%016" PRIx64, vt_centroids_id(cent->x, cent->rows, cent->dim));
+		char mine[17];
+		vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
 		if (strcmp(mine, id) != 0)
 			vt_cli_fail(VT_EFORMAT, "%s: accumulators were computed against other centroids "
 			            "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
 	}
-	const char *rows = vt_header_get(h, "rows");
-	vt_accum *a;
-	if (vt_accum_new(&a, (size_t)k, h->dim) < 0)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-	vt_block b;
-	long n;
-	uint64_t r = 0;
-	size_t d = h->dim;
-	while ((n = vt_input_next(in, &b, err, sizeof err)) > 0) {
-		for (size_t i = 0; i < b.rows; i++, r++) {
-			size_t j = r % (size_t)k;
-			const double *s = (const double *)b.data + i * d;
-			for (size_t t = 0; t < d; t++)
-				a->sum[j * d + t] += s[t];
-			a->weight[j] += b.weight[i];
-			a->loss[j] += b.loss[i];
-		}
-	}
-	if (n < 0)
-		vt_cli_fail((int)n, "%s", err);
-	if (r % (size_t)k)
-		vt_cli_fail(VT_EFORMAT, "%s: %llu accumulator rows is not a multiple of k=%lld",
-		            vt_input_path(in), (unsigned long long)r, k);
-	for (size_t j = 0; j < (size_t)k; j++) {
-		a->total_weight += a->weight[j];
-		a->total_loss += a->loss[j];
-	}
-	(void)rows;
 	return a;
 }
 
@@ -235,16 +204,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
 	if (c.partial) {
-		vt_header h;
-		vt_header_init(&h, VT_KIND_ACCUM, VT_ELEM_F64, VT_COL_WEIGHT | VT_COL_LOSS, cent.dim);
-		vt_header_set(&h, "made_by", "vloss " VT_VERSION_STRING);
-		vt_header_setf(&h, "k", "%zu", cent.rows);
-		vt_header_setf(&h, "centroids_id", "%016" PRIx64,
-		               vt_centroids_id(cent.x, cent.rows, cent.dim));
-		vt_header_set(&h, "metric", c.metric == VT_METRIC_COSINE ? "cosine" : "l2");
-		vt_header_setf(&h, "rows", "%llu", (unsigned long long)vt_input_rows(in));
-		rc = vt_model_write(&out, &h, a->k, a->sum, NULL, a->weight, a->loss);
-		vt_header_free(&h);
+		char id[17];
+		vt_centroids_id_hex(cent.x, cent.rows, cent.dim, id);
+		rc = vt_accum_write(&out, a, id, c.metric == VT_METRIC_COSINE ? "cosine" : "l2",
+		                    "vloss " VT_VERSION_STRING);
 	} else {
 		char *buf = NULL;
 		size_t len = 0;

@@ -1,0 +1,86 @@
+#define _POSIX_C_SOURCE 200809L
+#include "accumio.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "stream/model.h"
+
+void vt_centroids_id_hex(const float *c, size_t k, size_t d, char buf[17])
+{
+	snprintf(buf, 17, "%016" PRIx64, vt_centroids_id(c, k, d));
+}
+
+int vt_accum_write(vt_out *o, const vt_accum *a, const char *centroids_id,
+                   const char *metric, const char *made_by)
+{
+	vt_header h;
+	vt_header_init(&h, VT_KIND_ACCUM, VT_ELEM_F64, VT_COL_WEIGHT | VT_COL_LOSS, (uint32_t)a->d);
+	int rc = vt_header_set(&h, "made_by", made_by);
+	if (rc == 0)
+		rc = vt_header_setf(&h, "k", "%zu", a->k);
+	if (rc == 0)
+		rc = vt_header_set(&h, "centroids_id", centroids_id);
+	if (rc == 0)
+		rc = vt_header_set(&h, "metric", metric);
+	if (rc == 0)
+		rc = vt_model_write(o, &h, a->k, a->sum, NULL, a->weight, a->loss);
+	vt_header_free(&h);
+	return rc;
+}
+
+int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t errlen)
+{
+	*out = NULL;
+	const vt_header *h = vt_input_header(in);
+	if (h->kind != VT_KIND_ACCUM) {
+		snprintf(err, errlen, "%s: is a %s stream, not accumulators", vt_input_path(in),
+		         vt_kind_name(h->kind));
+		return VT_EKIND;
+	}
+	const char *kstr = vt_header_get(h, "k"), *cid = vt_header_get(h, "centroids_id");
+	char *end = NULL;
+	unsigned long long k = kstr ? strtoull(kstr, &end, 10) : 0;
+	if (k < 1 || k > (1u << 31) || *end || !cid || strlen(cid) != 16) {
+		snprintf(err, errlen, "%s: accumulators without valid k and centroids_id metadata",
+		         vt_input_path(in));
+		return VT_EFORMAT;
+	}
+	memcpy(id, cid, 17);
+	vt_accum *a;
+	if (vt_accum_new(&a, (size_t)k, h->dim) < 0)
+		return VT_ENOMEM;
+	size_t d = h->dim;
+	uint64_t r = 0;
+	vt_block b;
+	long n;
+	/* Segments are summed in input order, row r into centroid r mod k. */
+	while ((n = vt_input_next(in, &b, err, errlen)) > 0) {
+		for (size_t i = 0; i < b.rows; i++, r++) {
+			size_t j = r % k;
+			const double *s = (const double *)b.data + i * d;
+			for (size_t t = 0; t < d; t++)
+				a->sum[j * d + t] += s[t];
+			a->weight[j] += b.weight[i];
+			a->loss[j] += b.loss[i];
+		}
+	}
+	if (n == 0 && r % k) {
+		snprintf(err, errlen, "%s: %llu accumulator rows is not a multiple of k=%llu",
+		         vt_input_path(in), (unsigned long long)r, k);
+		n = VT_EFORMAT;
+	}
+	if (n < 0) {
+		vt_accum_free(a);
+		return (int)n;
+	}
+	for (size_t j = 0; j < k; j++) {
+		a->total_weight += a->weight[j];
+		a->total_loss += a->loss[j];
+	}
+	*out = a;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* vtrain: Lloyd accumulators as streams (kind accum, docs/FORMAT.md).
+ *
+ * The glue between train/accum.h (the sums) and the stream wing: write an
+ * accumulator with the identifier of the centroids it was computed against,
+ * and read one back from an input that may hold several concatenated
+ * accumulator streams (shards), summing them.  The input layer has already
+ * refused segments with another centroids_id.
+ */
+#ifndef VT_ACCUMIO_H
+#define VT_ACCUMIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream/input.h"
+#include "stream/output.h"
+#include "train/accum.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The centroids_id metadata value of k x d centroids: 16 lower-case hex
+ * digits of vt_centroids_id, into buf (at least 17 bytes). */
+void vt_centroids_id_hex(const float *c, size_t k, size_t d, char buf[17]);
+
+/* Write a as one accumulator stream to o.  centroids_id is the hex id of
+ * the centroids; metric is "l2" or "cosine"; made_by names the program.
+ * Returns 0 or a VT_E* code. */
+int vt_accum_write(vt_out *o, const vt_accum *a, const char *centroids_id,
+                   const char *metric, const char *made_by);
+
+/* Read every accumulator row of in (whose header must be of kind accum)
+ * and sum the segments into a new accumulator (*out, caller frees with
+ * vt_accum_free).  id (17 bytes) receives the centroids_id.  Returns 0 or a
+ * VT_E* code with a message naming the input in err. */
+int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
