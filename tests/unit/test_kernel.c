@@ -7,20 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "error.h"
 #include "train/kernel.h"
 #include "train/pool.h"
 #include "train/rng.h"
 
-static int ntest, nfail;
-
-static void check(int ok, const char *name)
-{
-	ntest++;
-	if (!ok)
-		nfail++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", ntest, name);
-}
 
 static void fill(float *a, size_t n, uint64_t seed, double scale, double shift)
 {
@@ -62,14 +54,14 @@ static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, c
 	int32_t *mb = malloc(n * sizeof *mb), *mb2 = malloc(n * sizeof *mb2);
 	double *ex = malloc(n * sizeof *ex);
 	if (!x || !c || !ds || !ds2 || !es || !es2 || !lb || !lb2 || !mb || !mb2 || !ex) {
-		check(0, "allocation");
+		CHECK(0, "allocation");
 		exit(1);
 	}
 	fill(x, n * d, 1 + n, 1.0, 0.5);
 	fill(c, k * d, 2 + k, 1.0, 0.5);
 	int rc = vt_assign(p1, x, n, d, c, k, NULL, NULL, lb, ds, lb2, ds2);
 	snprintf(name, sizeof name, "%s: vt_assign returns 0", tag);
-	check(rc == 0, name);
+	CHECK(rc == 0, "%s", name);
 	int lab_ok = 1, dist_ok = 1, sec_ok = 1;
 	for (size_t i = 0; i < n; i++) {
 		double b1 = INFINITY, b2 = INFINITY;
@@ -97,19 +89,19 @@ static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, c
 		}
 	}
 	snprintf(name, sizeof name, "%s: labels are the brute-force nearest", tag);
-	check(lab_ok, name);
+	CHECK(lab_ok, "%s", name);
 	snprintf(name, sizeof name, "%s: distances within 1e-4 relative", tag);
-	check(dist_ok, name);
+	CHECK(dist_ok, "%s", name);
 	snprintf(name, sizeof name, "%s: second nearest label and distance", tag);
-	check(sec_ok, name);
+	CHECK(sec_ok, "%s", name);
 	rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, mb, es, mb2, es2);
 	snprintf(name, sizeof name, "%s: -j1 and -j2 give the same bytes", tag);
-	check(rc == 0 && !memcmp(lb, mb, n * sizeof *lb) && !memcmp(ds, es, n * sizeof *ds) &&
+	CHECK(rc == 0 && !memcmp(lb, mb, n * sizeof *lb) && !memcmp(ds, es, n * sizeof *ds) &&
 	          !memcmp(lb2, mb2, n * sizeof *lb2) && !memcmp(ds2, es2, n * sizeof *ds2),
-	      name);
+	      "%s", name);
 	rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, mb, NULL, NULL, NULL);
 	snprintf(name, sizeof name, "%s: nearest-only labels equal the full call", tag);
-	check(rc == 0 && !memcmp(lb, mb, n * sizeof *lb), name);
+	CHECK(rc == 0 && !memcmp(lb, mb, n * sizeof *lb), "%s", name);
 	double sum = 0, bsum = 0;
 	rc = vt_sqdist_labels(p2, x, n, d, c, k, lb, ex, &sum);
 	int sq_ok = rc == 0;
@@ -119,7 +111,7 @@ static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, c
 		sq_ok = fabs(ex[i] - v) <= 1e-12 * (v + 1);
 	}
 	snprintf(name, sizeof name, "%s: vt_sqdist_labels is exact", tag);
-	check(sq_ok && fabs(sum - bsum) <= 1e-12 * bsum, name);
+	CHECK(sq_ok && fabs(sum - bsum) <= 1e-12 * bsum, "%s", name);
 	free(x);
 	free(c);
 	free(ds);
@@ -136,8 +128,8 @@ static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, c
 int main(void)
 {
 	vt_pool *p1 = NULL, *p2 = NULL;
-	check(vt_pool_new(&p1, 1) == 0 && vt_pool_new(&p2, 2) == 0, "pools of 1 and 2 threads");
-	check(vt_pool_size(p2) == 2 && vt_pool_size(NULL) == 1, "vt_pool_size");
+	CHECK(vt_pool_new(&p1, 1) == 0 && vt_pool_new(&p2, 2) == 0, "pools of 1 and 2 threads");
+	CHECK(vt_pool_size(p2) == 2 && vt_pool_size(NULL) == 1, "vt_pool_size");
 	{
 		int hits[1000] = {0};
 		struct counter cn = {hits};
@@ -146,7 +138,7 @@ int main(void)
 		int ok = 1;
 		for (int i = 0; i < 1000; i++)
 			ok &= hits[i] == 3;
-		check(ok, "vt_pool_run runs every task once per batch");
+		CHECK(ok, "vt_pool_run runs every task once per batch");
 	}
 	vt_pool_free(NULL);
 
@@ -166,27 +158,26 @@ int main(void)
 		int ok = rc == 0;
 		for (size_t i = 0; i < n; i++)
 			ok &= lb[i] == 0;
-		check(ok, "ties go to the lowest index");
+		CHECK(ok, "ties go to the lowest index");
 		rc = vt_assign(p2, x, n, d, c, k, NULL, bias, lb, ds, NULL, NULL);
 		ok = rc == 0;
 		for (size_t i = 0; i < n; i++)
 			ok &= lb[i] == 1 && fabs(ds[i] - d2(x + i * d, c, d)) < 1e-3;
-		check(ok, "bias moves the argmin, distances exclude it");
+		CHECK(ok, "bias moves the argmin, distances exclude it");
 	}
 	{
 		float x[4] = {0}, c[4] = {0};
 		int32_t lb[1];
-		check(vt_assign(p1, x, 0, 4, c, 1, NULL, NULL, lb, NULL, NULL, NULL) == VT_EINVAL,
+		CHECK(vt_assign(p1, x, 0, 4, c, 1, NULL, NULL, lb, NULL, NULL, NULL) == VT_EINVAL,
 		      "n == 0 is VT_EINVAL");
-		check(vt_assign(p1, x, 1, 4, c, 0, NULL, NULL, lb, NULL, NULL, NULL) == VT_EINVAL,
+		CHECK(vt_assign(p1, x, 1, 4, c, 0, NULL, NULL, lb, NULL, NULL, NULL) == VT_EINVAL,
 		      "k == 0 is VT_EINVAL");
 		int32_t bad[1] = {3};
 		double out[1];
-		check(vt_sqdist_labels(p1, x, 1, 4, c, 1, bad, out, NULL) == VT_EINVAL,
+		CHECK(vt_sqdist_labels(p1, x, 1, 4, c, 1, bad, out, NULL) == VT_EINVAL,
 		      "vt_sqdist_labels rejects a label out of range");
 	}
 	vt_pool_free(p1);
 	vt_pool_free(p2);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return check_done();
 }

@@ -6,21 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "error.h"
 #include "train/accum.h"
 #include "train/kmeans.h"
 #include "train/rng.h"
 #include "train/stats.h"
 
-static int ntest, nfail;
-
-static void check(int ok, const char *name)
-{
-	ntest++;
-	if (!ok)
-		nfail++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", ntest, name);
-}
 
 static void *xmalloc(size_t n)
 {
@@ -109,16 +101,16 @@ static void test_planted(void)
 		}
 		ok = sqrt(b) < 0.1;
 	}
-	check(ok, "planted means are recovered");
+	CHECK(ok, "planted means are recovered");
 	double bl = brute_loss(x, n, d, NULL, c, m);
-	check(rc == 0 && fabs(vt_kmeans_loss(km) - bl) <= 1e-6 * bl,
+	CHECK(rc == 0 && fabs(vt_kmeans_loss(km) - bl) <= 1e-6 * bl,
 	      "reported loss matches a double brute force (1e-6)");
 	double sw = 0, sl = 0;
 	for (size_t j = 0; j < m; j++) {
 		sw += vt_kmeans_weights(km)[j];
 		sl += vt_kmeans_losses(km)[j];
 	}
-	check(sw == (double)n && fabs(sl - vt_kmeans_loss(km)) <= 1e-9 * sl,
+	CHECK(sw == (double)n && fabs(sl - vt_kmeans_loss(km)) <= 1e-9 * sl,
 	      "per-centroid weights and losses add up");
 	vt_kmeans_free(km);
 	free(mu);
@@ -136,25 +128,25 @@ static void test_determinism(int mode, size_t k, size_t n, size_t d, const char 
 	vt_kmeans_set_mode(c, mode);
 	int rc = vt_kmeans_run(a, x, n, d, NULL, NULL, l1) | vt_kmeans_run(b, x, n, d, NULL, NULL, l2);
 	snprintf(name, sizeof name, "%s: -j1 and -j2 give the same bytes", tag);
-	check(rc == 0 && !memcmp(vt_kmeans_centroids(a), vt_kmeans_centroids(b), k * d * sizeof(float)) &&
+	CHECK(rc == 0 && !memcmp(vt_kmeans_centroids(a), vt_kmeans_centroids(b), k * d * sizeof(float)) &&
 	          !memcmp(l1, l2, n * sizeof *l1) &&
-	          vt_kmeans_loss(a) == vt_kmeans_loss(b), name);
+	          vt_kmeans_loss(a) == vt_kmeans_loss(b), "%s", name);
 	rc = vt_kmeans_run(c, x, n, d, NULL, NULL, NULL);
 	snprintf(name, sizeof name, "%s: same seed, same bytes", tag);
-	check(rc == 0 && !memcmp(vt_kmeans_centroids(b), vt_kmeans_centroids(c), k * d * sizeof(float)),
-	      name);
+	CHECK(rc == 0 && !memcmp(vt_kmeans_centroids(b), vt_kmeans_centroids(c), k * d * sizeof(float)),
+	      "%s", name);
 	vt_kmeans_set_seed(c, 100);
 	rc = vt_kmeans_run(c, x, n, d, NULL, NULL, NULL);
 	snprintf(name, sizeof name, "%s: another seed, other centroids", tag);
-	check(rc == 0 && memcmp(vt_kmeans_centroids(b), vt_kmeans_centroids(c), k * d * sizeof(float)),
-	      name);
+	CHECK(rc == 0 && memcmp(vt_kmeans_centroids(b), vt_kmeans_centroids(c), k * d * sizeof(float)),
+	      "%s", name);
 	if (mode == VT_KMEANS_HIER) {
 		int ok = vt_kmeans_was_hierarchical(b);
 		const double *w = vt_kmeans_weights(b);
 		for (size_t j = 0; j < k; j++)
 			ok &= w[j] > 0;
 		snprintf(name, sizeof name, "%s: hierarchical, no empty cluster", tag);
-		check(ok, name);
+		CHECK(ok, "%s", name);
 		/* the loss is not far above a flat run's */
 		vt_kmeans *f = make(k, 2, 99);
 		vt_kmeans_set_mode(f, VT_KMEANS_FLAT);
@@ -162,10 +154,10 @@ static void test_determinism(int mode, size_t k, size_t n, size_t d, const char 
 		rc = vt_kmeans_run(f, x, n, d, NULL, NULL, NULL);
 		snprintf(name, sizeof name, "%s: loss within 1.1x of flat (%.4g vs %.4g)", tag,
 		         vt_kmeans_loss(b), vt_kmeans_loss(f));
-		check(rc == 0 && vt_kmeans_loss(b) < 1.1 * vt_kmeans_loss(f), name);
+		CHECK(rc == 0 && vt_kmeans_loss(b) < 1.1 * vt_kmeans_loss(f), "%s", name);
 		double bl = brute_loss(x, n, d, NULL, vt_kmeans_centroids(b), k);
 		snprintf(name, sizeof name, "%s: loss matches brute force", tag);
-		check(fabs(bl - vt_kmeans_loss(b)) <= 1e-6 * bl, name);
+		CHECK(fabs(bl - vt_kmeans_loss(b)) <= 1e-6 * bl, "%s", name);
 		vt_kmeans_free(f);
 	}
 	vt_kmeans_free(a);
@@ -203,22 +195,22 @@ static void test_weights(void)
 	int ok = rc == 0;
 	for (size_t i = 0; ok && i < k * d; i++)
 		ok = fabs(vt_kmeans_centroids(a)[i] - vt_kmeans_centroids(b)[i]) < 1e-4;
-	check(ok && fabs(vt_kmeans_loss(a) - vt_kmeans_loss(b)) < 1e-9 * vt_kmeans_loss(b),
+	CHECK(ok && fabs(vt_kmeans_loss(a) - vt_kmeans_loss(b)) < 1e-9 * vt_kmeans_loss(b),
 	      "weighted points give the result of replicated points");
 	double bl = brute_loss(x, n, d, w, vt_kmeans_centroids(a), k);
-	check(fabs(vt_kmeans_loss(a) - bl) <= 1e-6 * bl, "weighted loss matches brute force");
+	CHECK(fabs(vt_kmeans_loss(a) - bl) <= 1e-6 * bl, "weighted loss matches brute force");
 	/* local losses add to the objective and leave the centroids alone */
 	rc = vt_kmeans_run(b, x, n, d, w, ll, NULL);
 	double sl = 0;
 	for (size_t i = 0; i < n; i++)
 		sl += ll[i];
-	check(rc == 0 && !memcmp(vt_kmeans_centroids(a), vt_kmeans_centroids(b), k * d * sizeof(float)) &&
+	CHECK(rc == 0 && !memcmp(vt_kmeans_centroids(a), vt_kmeans_centroids(b), k * d * sizeof(float)) &&
 	          fabs(vt_kmeans_loss(b) - (bl + sl)) <= 1e-9 * (bl + sl),
 	      "local losses: loss = sum(local) + sum w ||x - c||^2");
 	/* weighted k-means++ runs and is deterministic over threads */
 	vt_kmeans *c1 = make(k, 1, 3), *c2 = make(k, 2, 3);
 	rc = vt_kmeans_run(c1, x, n, d, w, ll, NULL) | vt_kmeans_run(c2, x, n, d, w, ll, NULL);
-	check(rc == 0 && !memcmp(vt_kmeans_centroids(c1), vt_kmeans_centroids(c2), k * d * sizeof(float)),
+	CHECK(rc == 0 && !memcmp(vt_kmeans_centroids(c1), vt_kmeans_centroids(c2), k * d * sizeof(float)),
 	      "weighted k-means++: -j1 and -j2 give the same bytes");
 	vt_kmeans_free(a);
 	vt_kmeans_free(b);
@@ -253,7 +245,7 @@ static void test_misc(void)
 	int ok = rc == 0;
 	for (size_t j = 0; j < 4; j++)
 		ok &= vt_kmeans_weights(km)[j] > 0;
-	check(ok, "an empty cluster is refilled by splitting the heaviest");
+	CHECK(ok, "an empty cluster is refilled by splitting the heaviest");
 	vt_kmeans_set_initial(km, NULL, 0);
 
 	/* random init, and the callback can stop the run */
@@ -261,10 +253,10 @@ static void test_misc(void)
 	vt_kmeans_set_tol(km, 0);
 	vt_kmeans_set_callback(km, count_cb, NULL);
 	rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
-	check(rc == VT_EINTR && cb_calls == 3, "the callback sees each iteration and can stop");
+	CHECK(rc == VT_EINTR && cb_calls == 3, "the callback sees each iteration and can stop");
 	vt_kmeans_set_callback(km, NULL, NULL);
 	rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
-	check(rc == 0 && vt_kmeans_iterations(km) == 25, "random init runs 25 iterations with tol 0");
+	CHECK(rc == 0 && vt_kmeans_iterations(km) == 25, "random init runs 25 iterations with tol 0");
 
 	/* balance penalty evens out the sizes */
 	{
@@ -278,7 +270,7 @@ static void test_misc(void)
 		vt_cluster_stats_compute(vt_kmeans_weights(b1), 8, &s1);
 		char name[128];
 		snprintf(name, sizeof name, "balance lowers the size CV (%.3f -> %.3f)", s0.cv, s1.cv);
-		check(rc == 0 && s1.cv < s0.cv, name);
+		CHECK(rc == 0 && s1.cv < s0.cv, "%s", name);
 		vt_kmeans_free(b0);
 		vt_kmeans_free(b1);
 		free(xs);
@@ -286,35 +278,35 @@ static void test_misc(void)
 
 	/* errors */
 	vt_kmeans *bad = NULL;
-	check(vt_kmeans_new(&bad, 0) == VT_EINVAL && bad == NULL, "k < 1 is VT_EINVAL");
-	check(vt_kmeans_run(km, x, 0, d, NULL, NULL, NULL) == VT_EINVAL, "n == 0 is VT_EINVAL");
-	check(vt_kmeans_centroids(km) == NULL, "no centroids after a failed run");
+	CHECK(vt_kmeans_new(&bad, 0) == VT_EINVAL && bad == NULL, "k < 1 is VT_EINVAL");
+	CHECK(vt_kmeans_run(km, x, 0, d, NULL, NULL, NULL) == VT_EINVAL, "n == 0 is VT_EINVAL");
+	CHECK(vt_kmeans_centroids(km) == NULL, "no centroids after a failed run");
 	float *dup = xmalloc(100 * d * sizeof *dup);
 	for (size_t i = 0; i < 100; i++)
 		memcpy(dup + i * d, x + (i % 5) * d, d * sizeof *dup);
 	vt_kmeans *k6 = make(6, 2, 1);
-	check(vt_kmeans_run(k6, dup, 100, d, NULL, NULL, NULL) == VT_EINVAL,
+	CHECK(vt_kmeans_run(k6, dup, 100, d, NULL, NULL, NULL) == VT_EINVAL,
 	      "k > number of distinct points is VT_EINVAL");
 	vt_kmeans_set_allow_duplicates(k6, 1);
-	check(vt_kmeans_run(k6, dup, 100, d, NULL, NULL, NULL) == 0,
+	CHECK(vt_kmeans_run(k6, dup, 100, d, NULL, NULL, NULL) == 0,
 	      "... and runs when duplicates are allowed");
 	vt_kmeans *k5 = make(5, 2, 1);
 	rc = vt_kmeans_run(k5, dup, 100, d, NULL, NULL, NULL);
-	check(rc == 0 && vt_kmeans_loss(k5) < 1e-6, "k == distinct points gives loss 0");
+	CHECK(rc == 0 && vt_kmeans_loss(k5) < 1e-6, "k == distinct points gives loss 0");
 	x[7] = NAN;
-	check(vt_kmeans_run(km, x, n, d, NULL, NULL, NULL) == VT_EDATA, "NaN is VT_EDATA");
+	CHECK(vt_kmeans_run(km, x, n, d, NULL, NULL, NULL) == VT_EDATA, "NaN is VT_EDATA");
 	x[7] = INFINITY;
-	check(vt_kmeans_run(km, x, n, d, NULL, NULL, NULL) == VT_EDATA, "Inf is VT_EDATA");
+	CHECK(vt_kmeans_run(km, x, n, d, NULL, NULL, NULL) == VT_EDATA, "Inf is VT_EDATA");
 	x[7] = 0;
 	double *w = xmalloc(n * sizeof *w);
 	for (size_t i = 0; i < n; i++)
 		w[i] = 1;
 	w[5] = -1;
-	check(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EDATA, "a negative weight is VT_EDATA");
+	CHECK(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EDATA, "a negative weight is VT_EDATA");
 	for (size_t i = 0; i < n; i++)
 		w[i] = 0;
-	check(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EINVAL, "total weight 0 is VT_EINVAL");
-	check(vt_kmeans_set_iters(km, -1) == VT_EINVAL && vt_kmeans_set_tol(km, -1) == VT_EINVAL &&
+	CHECK(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EINVAL, "total weight 0 is VT_EINVAL");
+	CHECK(vt_kmeans_set_iters(km, -1) == VT_EINVAL && vt_kmeans_set_tol(km, -1) == VT_EINVAL &&
 	          vt_kmeans_set_hier_k(km, 1) == VT_EINVAL && vt_kmeans_set_init(km, 7) == VT_EINVAL &&
 	          vt_kmeans_set_balance(km, NAN) == VT_EINVAL,
 	      "setters reject values out of range");
@@ -347,7 +339,7 @@ static void test_accum_stats(void)
 	int ok = rc == 0 && p1->rows == n && fabs(p1->total_loss - all->total_loss) < 1e-9;
 	for (size_t i = 0; ok && i < k * d; i++)
 		ok = fabs(p1->sum[i] - all->sum[i]) < 1e-9;
-	check(ok, "accumulators of two blocks merge into the whole");
+	CHECK(ok, "accumulators of two blocks merge into the whole");
 	float old[12], out[12];
 	for (size_t i = 0; i < 12; i++)
 		old[i] = 7.0f;
@@ -358,16 +350,16 @@ static void test_accum_stats(void)
 		s0 += w[i] * x[i * d];
 		w0 += w[i];
 	}
-	check(ne == 1 && out[9] == 7.0f && fabs(out[0] - s0 / w0) < 1e-5,
+	CHECK(ne == 1 && out[9] == 7.0f && fabs(out[0] - s0 / w0) < 1e-5,
 	      "centroids are the weighted means; an empty one keeps its old place");
 	int32_t badl[1] = {9};
-	check(vt_accum_add(all, x, 1, NULL, NULL, badl, NULL) == VT_EINVAL,
+	CHECK(vt_accum_add(all, x, 1, NULL, NULL, badl, NULL) == VT_EINVAL,
 	      "a label out of range is VT_EINVAL");
 	vt_accum *other;
 	vt_accum_new(&other, k, d + 1);
-	check(vt_accum_merge(all, other) == VT_EDIM, "merging different shapes is VT_EDIM");
+	CHECK(vt_accum_merge(all, other) == VT_EDIM, "merging different shapes is VT_EDIM");
 	vt_accum_reset(all);
-	check(all->rows == 0 && all->weight[0] == 0, "reset zeroes");
+	CHECK(all->rows == 0 && all->weight[0] == 0, "reset zeroes");
 	vt_accum_free(all);
 	vt_accum_free(p1);
 	vt_accum_free(p2);
@@ -378,12 +370,12 @@ static void test_accum_stats(void)
 	double h[4] = {1, 3, 0, 4};
 	vt_cluster_stats s;
 	rc = vt_cluster_stats_compute(h, 4, &s);
-	check(rc == 0 && s.min == 0 && s.max == 4 && s.empty == 1 && s.mean == 2 &&
+	CHECK(rc == 0 && s.min == 0 && s.max == 4 && s.empty == 1 && s.mean == 2 &&
 	          fabs(s.max_mean - 2) < 1e-12 && fabs(s.imbalance - 4 * 26.0 / 64) < 1e-12 &&
 	          fabs(s.cv - sqrt((1 + 1 + 4 + 4) / 4.0) / 2) < 1e-12,
 	      "cluster statistics");
 	h[1] = -1;
-	check(vt_cluster_stats_compute(h, 4, &s) == VT_EDATA &&
+	CHECK(vt_cluster_stats_compute(h, 4, &s) == VT_EDATA &&
 	          vt_cluster_stats_compute(h, 0, &s) == VT_EINVAL,
 	      "cluster statistics reject bad sizes");
 }
@@ -396,6 +388,5 @@ int main(void)
 	test_weights();
 	test_misc();
 	test_accum_stats();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return check_done();
 }
