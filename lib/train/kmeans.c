@@ -1146,9 +1146,20 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 			goto out;
 		}
 		update(&L); /* moves C; a split clears bounds_ok */
-		if (L.bias)
+		if (L.bias) {
+			/* Scale-free penalty: lambda x (mean loss per unit weight) x
+			 * (cluster weight / mean cluster weight), smoothed by halves
+			 * over iterations so that sizes settle instead of swinging. */
+			double wsum = 0;
 			for (size_t j = 0; j < k; j++)
-				L.bias[j] = (float)(km->balance * L.W[j]);
+				wsum += L.W[j];
+			double unit = wsum > 0 ? (loss - lsum) / wsum : 0;
+			double scale = wsum > 0 ? km->balance * unit * (double)k / wsum : 0;
+			for (size_t j = 0; j < k; j++) {
+				double target = scale * L.W[j];
+				L.bias[j] = it == 0 ? (float)target : (float)(0.5 * L.bias[j] + 0.5 * target);
+			}
+		}
 		if (fabs(prev - loss) < km->tol * loss) {
 			it++;
 			break;

@@ -130,9 +130,14 @@ int vt_kmeans_set_hier_k(vt_kmeans *km, size_t hier_k);
 int vt_kmeans_set_hier_iters(vt_kmeans *km, int iters);
 /* Global Lloyd iterations after a hierarchical build, >= 0. */
 int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
-/* Balance penalty lambda >= 0: while assigning, lambda * weight(cluster j)
- * (from the previous assignment) is added to the squared distance to c_j.
- * With lambda > 0 every assignment is a full one (no bounds). */
+/* Balance penalty lambda >= 0: while assigning, the squared distance to c_j
+ * gets the penalty  lambda * (loss / W) * (W_j / (W / k))  where W_j is
+ * cluster j's weight in the previous assignment, W the total weight and
+ * loss the objective, so lambda is scale-free (1: a cluster of twice the
+ * mean size pays twice the mean loss per point).  The penalty is averaged
+ * with its previous value each iteration, so sizes settle.  Useful values
+ * are about 0.05 to 0.3; larger ones trade much loss and can empty
+ * clusters.  With lambda > 0 every assignment is a full one (no bounds). */
 int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
 /* Nonzero: accept k > number of distinct points (centroids may repeat). */
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);

@@ -262,7 +262,7 @@ static void test_misc(void)
 	{
 		vt_kmeans *b0 = make(8, 2, 1), *b1 = make(8, 2, 1);
 		float *xs = planted(2000, 2, 3, 1.0, 1.0, 51, NULL);
-		vt_kmeans_set_balance(b1, 0.002);
+		vt_kmeans_set_balance(b1, 0.2);   /* scale-free units */
 		rc = vt_kmeans_run(b0, xs, 2000, 2, NULL, NULL, NULL) |
 		     vt_kmeans_run(b1, xs, 2000, 2, NULL, NULL, NULL);
 		vt_cluster_stats s0, s1;
