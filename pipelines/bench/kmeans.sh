@@ -46,8 +46,10 @@ run_case() {
   [ "$hier" = flat ] && sides+=(sklearn)
   for s in "${sides[@]}"; do rm -f "$work/$name-$s.times"; done
   for r in $(seq "$reps"); do
+    local mode=off
+    [ "$hier" = flat ] || mode=on
     timed "$name-vtrain" "$bin/vkmeans" -q -k "$k" --iters "$iters" --tol 0 --seed 1 \
-      -j "$threads" -o "$work/$name-vtrain.vt" "$data.npy"
+      --hierarchical=$mode -j "$threads" -o "$work/$name-vtrain.vt" "$data.npy"
     OMP_WAIT_POLICY=PASSIVE timed "$name-faiss" "$py" "$here/peers.py" faiss "$data.npy" \
       "$k" "$iters" 1234 "$work/$name-faiss.npy"
     if [ "$hier" = flat ]; then
