@@ -783,3 +783,30 @@ EOF
 	run -2 --separate-stderr vcat --to
 	assert_usage_error vcat "'--to' needs an argument"
 }
+
+# --- row ranges -------------------------------------------------------------
+
+@test "vcat: --rows A:B keeps rows A to B-1, with their ids" {
+	vgen -n 1000 -d 4 --ids -o r.vt
+	run -0 bash -c 'vcat --rows 100:250 r.vt | vcat --count'
+	assert_output 150
+	run -0 bash -c 'vcat --rows 100:250 --to text r.vt | head -1 | cut -d" " -f1'
+	assert_output 100
+	run -0 bash -c 'vcat --rows 990: r.vt | vcat --count'
+	assert_output 10
+	# The pieces, concatenated, are the whole.
+	vcat --rows 0:333 r.vt >p1.vt
+	vcat --rows 333:1000 r.vt >p2.vt
+	vcat p1.vt p2.vt --to raw >joined.raw
+	vcat r.vt --to raw >whole.raw
+	assert_files_equal joined.raw whole.raw
+}
+
+@test "vcat: --rows usage errors" {
+	run -2 --separate-stderr vcat --rows 5:3 x.vt
+	assert_usage_error vcat "--rows"
+	run -2 --separate-stderr vcat --rows abc x.vt
+	assert_usage_error vcat "--rows"
+	run -2 --separate-stderr vcat --rows -1:4 x.vt
+	assert_usage_error vcat "--rows"
+}

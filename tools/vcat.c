@@ -24,6 +24,8 @@ static const char usage[] =
 "  -z, --compress=CODEC  frame compression of a stream: none (default), lz4,\n"
 "                        lz4-shuffle (-z)\n"
 "      --frame-bytes N   target raw bytes per frame (default 1M)\n"
+"      --rows A:B        only rows A to B-1 of the input (from 0; B may be\n"
+"                        left out: to the end); reading stops after row B-1\n"
 "      --info            print each input's header, metadata, frames, rows and\n"
 "                        compression ratio, verifying every checksum\n"
 "      --count           print the total row count (verifying checksums)\n"
@@ -35,13 +37,15 @@ static const char usage[] =
 "Exit status: 0 ok, 1 failure (bad or truncated input, I/O error), 2 usage.\n"
 "See vcat(1), vgen(1), docs/FORMAT.md.\n";
 
-enum { OPT_TO = 0x2000, OPT_FROM, OPT_DIM, OPT_IDS, OPT_INFO, OPT_COUNT, OPT_FRAME };
+enum { OPT_TO = 0x2000, OPT_FROM, OPT_DIM, OPT_IDS, OPT_INFO, OPT_COUNT, OPT_FRAME, OPT_ROWS };
 
 typedef struct {
 	vt_format to, from;
 	uint32_t dim;
 	int ids, info, count;
 	size_t frame_bytes;
+	int range;                /* --rows given */
+	uint64_t row_lo, row_hi;  /* --rows A:B, half-open */
 } opts;
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -62,6 +66,23 @@ static int on_opt(int c, const char *arg, void *ctx)
 	case OPT_IDS: o->ids = 1; return 0;
 	case OPT_INFO: o->info = 1; return 0;
 	case OPT_COUNT: o->count = 1; return 0;
+	case OPT_ROWS: {
+		char *end;
+		errno = 0;
+		unsigned long long lo = strtoull(arg, &end, 10), hi = UINT64_MAX;
+		if (end == arg || *end != ':' || arg[0] == '-')
+			vt_cli_usage_error("--rows: '%s' is not A:B or A: (row numbers from 0)", arg);
+		if (end[1]) {
+			char *e2;
+			hi = strtoull(end + 1, &e2, 10);
+			if (*e2 || end[1] == '-' || hi < lo)
+				vt_cli_usage_error("--rows: '%s' is not A:B with A <= B", arg);
+		}
+		if (errno)
+			vt_cli_usage_error("--rows: '%s' is out of range", arg);
+		o->range = 1, o->row_lo = lo, o->row_hi = hi;
+		return 0;
+	}
 	case OPT_FRAME:
 		o->frame_bytes = vt_cli_size("--frame-bytes", arg);
 		if (o->frame_bytes > VT_MAX_FRAME_RAW)
@@ -79,6 +100,7 @@ static const struct option longopts[] = {
 	{"info", no_argument, NULL, OPT_INFO},
 	{"count", no_argument, NULL, OPT_COUNT},
 	{"frame-bytes", required_argument, NULL, OPT_FRAME},
+	{"rows", required_argument, NULL, OPT_ROWS},
 	{0},
 };
 
@@ -92,6 +114,29 @@ static vt_input *open_input(const vt_cli *c, const opts *o, const char *const *p
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
 	return in;
+}
+
+/* Cut block b down to the global rows [lo, hi).  Returns -1 when the block
+ * starts at or after hi (nothing more to read), else 0 (b.rows may be 0). */
+static int slice(vt_block *b, const vt_header *h, uint64_t lo, uint64_t hi)
+{
+	uint64_t first = b->first_row, end = first + b->rows;
+	if (first >= hi)
+		return -1;
+	uint64_t a = lo > first ? lo - first : 0;
+	uint64_t z = (hi < end ? hi : end) - first;
+	if (a >= z) {
+		b->rows = 0;
+		return 0;
+	}
+	size_t rb = (size_t)h->dim * vt_elem_size(h->elem);
+	b->ids = b->ids ? b->ids + a : NULL;
+	b->weight = b->weight ? b->weight + a : NULL;
+	b->loss = b->loss ? b->loss + a : NULL;
+	b->data = (const char *)b->data + a * rb;
+	b->first_row += a;
+	b->rows = (size_t)(z - a);
+	return 0;
 }
 
 /* Flush a printed report; a write error is a failure with a message. */
@@ -262,7 +307,7 @@ static int do_convert(const vt_cli *c, const opts *o)
 	vt_block b;
 	long n;
 	for (;;) {
-		if (w && !add_ids && !o->frame_bytes) {
+		if (w && !add_ids && !o->frame_bytes && !o->range) {
 			/* Same codec in and out: copy verified frames without decoding. */
 			int codec;
 			const unsigned char *stored;
@@ -285,6 +330,10 @@ static int do_convert(const vt_cli *c, const opts *o)
 		}
 		if (n <= 0)
 			break;
+		if (o->range && slice(&b, ih, o->row_lo, o->row_hi) < 0)
+			break;   /* past the range: stop reading */
+		if (b.rows == 0)
+			continue;
 		if (w) {
 			const uint64_t *ids = b.ids;
 			if (add_ids) {
