@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config liblz4-dev libopenblas-dev libxxhash-dev
       bats bats-assert bats-support bats-file python3-numpy python3-xxhash util-linux
-      dataset-fashion-mnist bc
+      dataset-fashion-mnist bc gnuplot-nox
       lz4 time)
 missing=()
 for p in "${pkgs[@]}"; do
