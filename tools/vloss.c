@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "vtrain.h"
 #include "accumio.h"
-#include "train/kernel.h"
+#include "assign.h"
 #include "train/pool.h"
 #include "train/stats.h"
 #include "train/vecops.h"
@@ -82,6 +82,12 @@ static void report(FILE *f, const vt_accum *a, int json)
 		        "loss=%.10g mean=%.10g n=%.17g k=%zu min=%.17g max=%.17g empty=%zu "
 		        "max_mean=%.6g cv=%.6g imbalance=%.6g\n",
 		        loss, mean, n, a->k, st.min, st.max, st.empty, st.max_mean, st.cv, st.imbalance);
+}
+
+static int on_progress(void *ctx, uint64_t rows)
+{
+	vt_progress_update(ctx, rows, 0);
+	return 0;
 }
 
 /* Sum accumulator streams; with -c, check they were made against it. */
@@ -157,44 +163,17 @@ int main(int argc, char **argv)
 		a = from_accumulators(in, c.centroids ? &cent : NULL);
 	} else {
 		size_t k = cent.rows, d = cent.dim;
-		size_t batch = o.batch ? o.batch : ((16u << 20) / (d * 4) + 255) / 256 * 256;
 		vt_pool *pool;
 		if (vt_pool_new(&pool, c.threads) < 0 || vt_accum_new(&a, k, d) < 0)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-		float *x = malloc(batch * d * sizeof *x), *cn = malloc(k * sizeof *cn);
-		double *w = malloc(batch * sizeof *w), *l = malloc(batch * sizeof *l);
-		double *dist = malloc(batch * sizeof *dist);
-		int32_t *lab = malloc(batch * sizeof *lab);
-		if (!x || !cn || !w || !l || !dist || !lab)
-			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-		vt_sqnorms(cent.x, k, d, cn);
-		int weighted = ih->kind == VT_KIND_POINTS;
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
-		long n;
-		while ((n = vt_input_read(in, batch, x, NULL, weighted ? w : NULL, weighted ? l : NULL,
-		                          err, sizeof err)) > 0) {
-			size_t bad = vt_first_nonfinite_row(x, (size_t)n, d);
-			if (bad < (size_t)n)
-				vt_cli_fail(VT_EDATA, "%s: row %llu has a NaN or infinite value",
-				            vt_input_path(in),
-				            (unsigned long long)(vt_input_rows(in) - (uint64_t)n + bad));
-			if (c.metric == VT_METRIC_COSINE)
-				vt_normalize_rows(x, (size_t)n, d);
-			rc = vt_assign(pool, x, (size_t)n, d, cent.x, k, cn, NULL, lab, NULL, NULL, NULL);
-			if (rc == 0)
-				rc = vt_sqdist_labels(pool, x, (size_t)n, d, cent.x, k, lab, dist, NULL);
-			if (rc == 0)
-				rc = vt_accum_add(a, x, (size_t)n, weighted ? w : NULL, weighted ? l : NULL, lab,
-				                  dist);
-			if (rc < 0)
-				vt_cli_fail(rc, "%s", vt_strerror(rc));
-			vt_progress_update(&pg, vt_input_rows(in), 0);
-		}
+		vt_assign_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
+		                     .progress = on_progress, .progress_ctx = &pg};
+		rc = vt_assign_input(in, pool, cent.x, k, d, &ao, a, NULL, err, sizeof err);
 		vt_progress_end(&pg);
-		if (n < 0)
-			vt_cli_fail((int)n, "%s", err);
-		free(x), free(cn), free(w), free(l), free(dist), free(lab);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s", err);
 		vt_pool_free(pool);
 	}
 
