@@ -45,6 +45,7 @@ set output "$dir/loss.png"
 set title "loss per iteration and pass"
 set xlabel "iteration"
 set ylabel "loss"
+set offsets 0.5, 0.5, 0, 0
 set grid
 plot $(IFS=,; echo "${plots[*]}")
 GP

@@ -3,7 +3,8 @@
 # default data set, Fashion-MNIST (Debian's dataset-fashion-mnist):
 #   1. convert the 60,000 x 784 training images to a compressed vtrain stream;
 #   2. inspect it (header, frames, compression ratio, checksums);
-#   3. train IVF centroids and score them, as far as the programs are built.
+#   3. train 256 IVF centroids with the streaming pipeline
+#      (pipelines/stream-train.mk), score them, export .npy, plot.
 # Outputs go to ${OUT:-out/quickstart}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,9 @@ echo "== Fashion-MNIST -> $out/fmnist.vt (lz4-shuffle)"
 zcat "$src" | "$bin/vcat" -z -o "$out/fmnist.vt"
 "$bin/vcat" --info "$out/fmnist.vt"
 
-if [ -x "$bin/vkmeans" ] && [ -x "$bin/vloss" ]; then
-  k=${K:-256}
-  echo "== vkmeans -k $k"
-  "$bin/vkmeans" -k "$k" --seed 1 -o "$out/ivf.vt" "$out/fmnist.vt"
-  "$bin/vloss" -c "$out/ivf.vt" "$out/fmnist.vt" | tee "$out/report.txt"
-  "$bin/vcat" --to npy -o "$out/ivf.npy" "$out/ivf.vt"
-  echo "centroids: $out/ivf.vt and $out/ivf.npy; report: $out/report.txt"
-fi
+k=${K:-256}
+echo "== streaming IVF training, k=$k: sample -> coresets -> merge -> vkmeans -> refine -> report"
+make -s -f pipelines/stream-train.mk DATA="$out/fmnist.vt" K="$k" OUT="$out/ivf" BIN="$bin" \
+  -j"$(nproc)" all plots
+echo "centroids: $out/ivf/ivf.vt and $out/ivf/ivf.npy; report: $out/ivf/report.txt;" \
+  "plots: $out/ivf/sizes.png $out/ivf/loss.png"

@@ -1,0 +1,98 @@
+# Streaming IVF training (LanceStream as Unix tools):
+#   sample -> chunked coresets (in parallel under make -j) -> merge ->
+#   vkmeans -> refine passes -> vloss report, .npy export, plots.
+#
+#   make -f pipelines/stream-train.mk DATA=data.vt K=1024 OUT=out/ivf \
+#        [SAMPLE_RATE=256] [STREAM_RATE=64] [CORESET_RATE=16] \
+#        [REFINE_PASSES=1] [SEED=1] [J=1] [BIN=build/bin]
+#
+# DATA is any file vcat reads (.vt, .npy, .fvecs, .fbin, ...).  The sample
+# holds m = min(n, K x SAMPLE_RATE) rows; it is cut into chunks of
+# K x STREAM_RATE rows, and each chunk becomes a coreset of its share of
+# K x CORESET_RATE weighted points.  Chunks are separate targets, so
+# `make -j N` runs N of them at once (memory: N chunks); J is the threads
+# each program uses.  The result is the same bytes for any -j and J.
+# Leaves OUT/ivf.vt, OUT/ivf.npy, OUT/report.txt, the logs, and with
+# `plots`, OUT/sizes.png and OUT/loss.png.
+
+SHELL := bash
+.SHELLFLAGS := -o pipefail -ec
+.DELETE_ON_ERROR:
+
+BIN ?= build/bin
+OUT ?= out/stream-train
+SAMPLE_RATE ?= 256
+STREAM_RATE ?= 64
+CORESET_RATE ?= 16
+REFINE_PASSES ?= 1
+SEED ?= 1
+J ?= 1
+PLOT ?= $(dir $(lastword $(MAKEFILE_LIST)))plot.sh
+
+ifeq ($(strip $(DATA)),)
+$(error DATA= is required: the vectors to train on)
+endif
+ifeq ($(strip $(K)),)
+$(error K= is required: the number of IVF centroids)
+endif
+
+# Sizes, from the data's row count (read once, when make starts).
+N := $(shell $(BIN)/vcat --count '$(DATA)')
+ifeq ($(strip $(N)),)
+$(error cannot count the rows of $(DATA))
+endif
+M := $(shell n=$(N) m=$$(( $(K) * $(SAMPLE_RATE) )); echo $$(( n < m ? n : m )))
+C := $(shell echo $$(( $(K) * $(STREAM_RATE) )))
+NCHUNK := $(shell echo $$(( ($(M) + $(C) - 1) / $(C) )))
+CHUNKS := $(shell seq 0 $$(( $(NCHUNK) - 1 )))
+CORESETS := $(foreach i,$(CHUNKS),$(OUT)/coreset-$(i).vt)
+LAST := $(OUT)/ivf-$(REFINE_PASSES).vt
+
+.PHONY: all plots clean
+all: $(OUT)/ivf.vt $(OUT)/ivf.npy $(OUT)/report.txt
+
+$(OUT):
+	mkdir -p $@
+
+$(OUT)/sample.vt: $(DATA) | $(OUT)
+	$(BIN)/vsample -q -k $(K) --sample-rate $(SAMPLE_RATE) --seed $(SEED) --total $(N) \
+		-o $@ '$(DATA)'
+
+# Chunk i: rows [i C, (i+1) C) of the sample; the coreset budget is shared by
+# all chunks (vcoreset reads the sample size from vsample's metadata).
+$(OUT)/coreset-%.vt: $(OUT)/sample.vt
+	$(BIN)/vcat --rows $$(( $* * $(C) )):$$(( ($* + 1) * $(C) )) $< | \
+	$(BIN)/vcoreset -q -k $(K) --stream-rate $(STREAM_RATE) --coreset-rate $(CORESET_RATE) \
+		--first-chunk $* --seed $(SEED) -j $(J) -o $@
+
+$(OUT)/coreset.vt: $(CORESETS)
+	$(BIN)/vmerge -o $@ $^
+
+$(OUT)/ivf-0.vt: $(OUT)/coreset.vt
+	$(BIN)/vkmeans -v -k $(K) --seed $(SEED) -j $(J) -o $@ $< 2>$(OUT)/vkmeans.log
+	: >$(OUT)/refine.log
+
+# Refine pass p: one Lloyd pass of the sample against pass p-1's centroids.
+define refine_rule
+$(OUT)/ivf-$(1).vt: $(OUT)/ivf-$(shell echo $$(( $(1) - 1 ))).vt $(OUT)/sample.vt
+	$(BIN)/vrefine -c $$< -j $(J) -o $$@ $(OUT)/sample.vt 2>>$(OUT)/refine.log
+endef
+$(foreach p,$(shell seq 1 $(REFINE_PASSES)),$(eval $(call refine_rule,$(p))))
+
+$(OUT)/ivf.vt: $(LAST)
+	cp $< $@
+
+$(OUT)/ivf.npy: $(OUT)/ivf.vt
+	$(BIN)/vcat --to npy -o $@ $<
+
+$(OUT)/report.txt: $(OUT)/ivf.vt $(OUT)/sample.vt
+	{ echo "data=$(DATA) n=$(N) m=$(M) k=$(K) chunks=$(NCHUNK) chunk_rows=$(C)" \
+	       "coreset_rate=$(CORESET_RATE) refine_passes=$(REFINE_PASSES) seed=$(SEED)"; \
+	  $(BIN)/vloss -c $< -j $(J) $(OUT)/sample.vt; } >$@
+	cat $@
+
+plots: $(OUT)/ivf.vt $(OUT)/report.txt
+	BIN=$(BIN) $(PLOT) $(OUT)
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bats
+# The pipelines of pipelines/: streaming IVF training with make.
+
+load helpers
+
+MK="$VT_TESTS_DIR/../pipelines/stream-train.mk"
+
+train() { # train OUT [make args...]
+	local out=$1
+	shift
+	make -s -f "$MK" DATA=x.vt K=16 OUT="$out" BIN="$VT_BIN" SAMPLE_RATE=64 STREAM_RATE=16 \
+		CORESET_RATE=8 "$@"
+}
+
+@test "stream-train.mk: sample, coresets, merge, vkmeans, refine and report" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	run -0 train out
+	assert_file_exists out/ivf.vt
+	assert_file_exists out/ivf.npy
+	assert_file_exists out/report.txt
+	assert_file_exists out/vkmeans.log
+	# m = min(3000, 16 x 64) = 1024 rows in chunks of 256: 4 coresets.
+	for i in 0 1 2 3; do assert_file_exists out/coreset-$i.vt; done
+	assert_file_not_exists out/coreset-4.vt
+	run -0 cat out/report.txt
+	assert_line --index 0 --partial "n=3000 m=1024 k=16 chunks=4 chunk_rows=256"
+	assert_line --index 1 --regexp '^loss=[0-9.e+]+ mean=[0-9.e+]+ n=1024 k=16 '
+	run -0 vcat --info out/ivf.vt
+	assert_line "kind: centroids"
+	assert_line "rows: 16"
+	assert_line "meta.vrefine.passes: 1"
+	# The coreset's weights add up to the sample's rows.
+	run -0 bash -c "vcat --to text out/coreset.vt | awk '{w += \$2} END {print w}'"
+	assert_output 1024
+}
+
+@test "stream-train.mk: the same bytes for make -j1 and -j3, J=1 and J=2" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	train a -j1 J=1 >/dev/null
+	train b -j3 J=2 >/dev/null
+	assert_files_equal a/ivf.vt b/ivf.vt
+	assert_files_equal a/coreset.vt b/coreset.vt
+}
+
+@test "stream-train.mk: the streamed model is close to vkmeans on the whole sample" {
+	vgen -n 4000 -d 8 --means 40 --seed 2 -o x.vt
+	train out REFINE_PASSES=2 >/dev/null
+	vkmeans -q -k 16 -o full.vt out/sample.vt
+	s=$(vloss -c out/ivf.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	f=$(vloss -c full.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	run -0 awk -v s="$s" -v f="$f" 'BEGIN {print (s <= 1.05 * f) ? "close" : "far " s / f}'
+	assert_output close
+	# Each refine pass lowers (or keeps) the loss.
+	l1=$(vloss -c out/ivf-1.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	l2=$(vloss -c out/ivf-2.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	run -0 awk -v a="$l1" -v b="$l2" 'BEGIN {print (b <= a * (1 + 1e-9)) ? "ok" : "rose"}'
+	assert_output ok
+}
+
+@test "stream-train.mk: a truncated data file stops the run with no model" {
+	vgen -n 3000 -d 8 --seed 2 -o whole.vt
+	head -c 50000 whole.vt >x.vt
+	run ! train out
+	assert_file_not_exists out/ivf.vt
+	assert_file_not_exists out/sample.vt
+}
+
+@test "stream-train.mk: DATA and K are required" {
+	run ! make -s -f "$MK" K=4 BIN="$VT_BIN"
+	assert_output --partial "DATA= is required"
+	run ! make -s -f "$MK" DATA=x.vt BIN="$VT_BIN"
+	assert_output --partial "K= is required"
+}
+
+@test "plot.sh: draws the cluster sizes and the loss" {
+	command -v gnuplot >/dev/null || skip "needs gnuplot (Debian gnuplot-nox)"
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	train out plots >/dev/null
+	assert_file_exists out/sizes.png
+	assert_file_exists out/loss.png
+	run -0 bash -c "head -c 4 out/sizes.png | od -An -c | tr -d ' '"
+	assert_output --partial "PNG"
+}
