@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Streaming IVF training against FAISS flat k-means on the full sample (issue 4).
+#
+# Case "k4096": vgen 4M x 128 (10,000 means) as the data set; k = 4096;
+# sample_rate 256 (1,048,576 sampled rows); stream_rate 64 (chunks of
+# 262,144 rows); coreset_rate 16; 0 and 1 refine passes.  Compared with
+# FAISS flat k-means (25 iterations) and vkmeans (flat, 25 iterations) on the
+# full sample.  Prints each step's wall time and peak RSS against the chunk
+# bound  k x stream_rate x d x 4  (+ coreset + centroids), the losses (all by
+# vloss on the sample) and the ratios.
+# Case "scale": vgen | vsample | vcoreset | vkmeans at k = 131,072, d = 128,
+# sample_rate 256 (33.5M streamed rows), stream_rate 64, no disk for the data.
+#
+# Usage: pipelines/bench/stream.sh [k4096] [scale]
+# Env: VT_BIN (build/bin), THREADS (2), WORK (a temp dir; ~2.5 GB for k4096).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+bin=${VT_BIN:-$top/build/bin}
+threads=${THREADS:-2}
+py=/usr/bin/python3
+work=${WORK:-$(mktemp -d)}
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] || cases=(k4096)
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+
+echo "# streaming IVF benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads"
+echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; one run per side (the FAISS run alone takes minutes)"
+
+# step NAME CMD...: run under /usr/bin/time, print "NAME secs MiB"
+step() {
+  local name=$1; shift
+  /usr/bin/time -f '%e %M' -o "$work/$name.t" "$@" 2>"$work/$name.err" || {
+    echo "failed: $*" >&2; cat "$work/$name.err" >&2; exit 1; }
+  local secs_ kib_
+  read -r secs_ kib_ <"$work/$name.t"
+  printf '%-34s %9.2f s %9.1f MiB\n' "$name" "$secs_" "$(awk -v k="$kib_" 'BEGIN {print k / 1024}')"
+}
+secs() { cut -d' ' -f1 "$work/$1.t"; }
+mib() { awk -v k="$(cut -d' ' -f2 "$work/$1.t")" 'BEGIN {printf "%.1f", k / 1024}'; }
+loss() { "$bin/vloss" -q -j "$threads" -c "$1" "$2" | sed -n 's/^loss=\([^ ]*\).*/\1/p'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", a / b}'; }
+
+k4096() {
+  local k=4096 d=128 n=4194304
+  echo
+  echo "## k4096: vgen -n $n -d $d --means 10000; k=$k sample_rate=256 stream_rate=64 coreset_rate=16"
+  [ -f "$work/data.vt" ] || "$bin/vgen" -n $n -d $d --means 10000 --seed 7 -o "$work/data.vt"
+  step vsample "$bin/vsample" -q -k $k --sample-rate 256 --seed 1 --total $n -o "$work/sample.vt" "$work/data.vt"
+  step vcoreset "$bin/vcoreset" -q -k $k --stream-rate 64 --coreset-rate 16 --seed 1 -j "$threads" \
+    -o "$work/coreset.vt" "$work/sample.vt"
+  step vkmeans-coreset "$bin/vkmeans" -q -k $k --seed 1 -j "$threads" -o "$work/ivf0.vt" "$work/coreset.vt"
+  step vrefine "$bin/vrefine" -q -j "$threads" -c "$work/ivf0.vt" -o "$work/ivf1.vt" "$work/sample.vt"
+  step vkmeans-full "$bin/vkmeans" -q -k $k --hierarchical=off --iters 25 --tol 0 --seed 1 -j "$threads" \
+    -o "$work/full.vt" "$work/sample.vt"
+  "$bin/vcat" --to npy -o "$work/sample.npy" "$work/sample.vt"
+  OMP_WAIT_POLICY=PASSIVE step faiss-flat "$py" "$here/peers.py" faiss "$work/sample.npy" $k 25 1234 "$work/faiss.npy"
+  local l0 l1 lf lv
+  l0=$(loss "$work/ivf0.vt" "$work/sample.vt")
+  l1=$(loss "$work/ivf1.vt" "$work/sample.vt")
+  lf=$(loss "$work/faiss.npy" "$work/sample.vt")
+  lv=$(loss "$work/full.vt" "$work/sample.vt")
+  local chunk=$((k * 64 * d * 4)) coreset=$((k * 16 * (d * 4 + 24))) cent=$((k * d * 4 * 2))
+  local bound_mib
+  bound_mib=$(awk -v a=$chunk -v b=$coreset -v c=$cent 'BEGIN {printf "%.1f", (a + b + c) / 1048576}')
+  echo "chunk bound (k x 64 x d x 4 + coreset + centroids) = $bound_mib MiB;" \
+    "target per step <= 1.25 x bound + 32 MiB = $(awk -v b="$bound_mib" 'BEGIN {printf "%.1f", 1.25 * b + 32}') MiB"
+  for s in vsample vcoreset vkmeans-coreset vrefine; do
+    echo "  $s: $(mib $s) MiB = $(ratio "$(mib $s)" "$bound_mib") x bound"
+  done
+  local t0 t1
+  t0=$(awk -v a="$(secs vsample)" -v b="$(secs vcoreset)" -v c="$(secs vkmeans-coreset)" 'BEGIN {print a + b + c}')
+  t1=$(awk -v a="$t0" -v b="$(secs vrefine)" 'BEGIN {print a + b}')
+  echo "loss: stream 0 passes $l0, 1 pass $l1, vkmeans full $lv, FAISS flat $lf"
+  echo "loss ratio to FAISS flat: 0 passes $(ratio "$l0" "$lf") (target <= 1.03), 1 pass $(ratio "$l1" "$lf") (target <= 1.01)"
+  echo "loss ratio to vkmeans full: 0 passes $(ratio "$l0" "$lv"), 1 pass $(ratio "$l1" "$lv")"
+  echo "time: pipeline with sampling, 0 passes $t0 s, 1 pass $t1 s; FAISS flat $(secs faiss-flat) s; vkmeans full $(secs vkmeans-full) s"
+  echo "speed-up over FAISS flat: 0 passes $(ratio "$(secs faiss-flat)" "$t0")x, 1 pass $(ratio "$(secs faiss-flat)" "$t1")x (target >= 5)"
+}
+
+scale() {
+  local k=131072 d=128 m=$((131072 * 256))
+  local n=$m
+  echo
+  echo "## scale: vgen -n $n -d $d --means 100000 | vsample | vcoreset | vkmeans, k=$k, no refine"
+  step scale-pipeline bash -o pipefail -c "'$bin/vgen' -q -n $n -d $d --means 100000 --seed 7 |
+    /usr/bin/time -f 'vsample %e %M' -o '$work/scale-vsample.t2' '$bin/vsample' -q -k $k --sample-rate 256 --total $n |
+    /usr/bin/time -f 'vcoreset %e %M' -o '$work/scale-vcoreset.t2' '$bin/vcoreset' -q -k $k --stream-rate 64 -j $threads |
+    /usr/bin/time -f 'vkmeans %e %M' -o '$work/scale-vkmeans.t2' '$bin/vkmeans' -q -k $k -j $threads -o '$work/scale.vt'"
+  for s in vsample vcoreset vkmeans; do
+    local name e kb
+    read -r name e kb <"$work/scale-$s.t2"
+    printf '  %-10s %9.2f s %9.1f MiB peak RSS\n' "$name" "$e" "$(awk -v k="$kb" 'BEGIN {print k / 1024}')"
+  done
+  echo "  chunk: k x 64 x d x 4 = $((k * 64 * d * 4 / 1048576)) MiB (Lance reported 7.12 GB for this chunk)"
+}
+
+for c in "${cases[@]}"; do
+  case $c in
+    k4096) k4096 ;;
+    scale) scale ;;
+    *) echo "unknown case $c" >&2; exit 2 ;;
+  esac
+done
