@@ -159,6 +159,10 @@ static int flat_labels(const float *x, size_t n, size_t d, const double *w,
 	vt_kmeans_set_threads(km, params->threads);
 	vt_kmeans_set_mode(km, VT_KMEANS_FLAT);
 	vt_kmeans_set_allow_duplicates(km, 1);
+	/* Bounds of at most a quarter of the rows' bytes, so that the chunk, not
+	 * the bounds, sets vcoreset's memory. */
+	size_t bb = n * d * sizeof(float) / 4;
+	vt_kmeans_set_bounds_bytes(km, bb < ((size_t)64 << 20) ? (bb < 1024 ? 1024 : bb) : (size_t)64 << 20);
 	if ((rc = vt_kmeans_set_iters(km, params->iters)) == 0 &&
 	    (rc = vt_kmeans_set_tol(km, params->tol)) == 0) {
 		/* a total weight of 0 is no error here: group unweighted */

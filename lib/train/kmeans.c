@@ -27,6 +27,7 @@
 struct vt_kmeans {
 	size_t k, d;
 	int iters, hier_iters, refine_iters, threads, init, mode, allow_dup;
+	size_t bounds_bytes;   /* budget of the per-point lower bounds */
 	size_t hier_k;
 	double tol, balance;
 	uint64_t seed;
@@ -72,6 +73,7 @@ int vt_kmeans_new(vt_kmeans **out, size_t k)
 	km->tol = 1e-4;
 	km->init = VT_KMEANS_INIT_PP;
 	km->mode = VT_KMEANS_AUTO;
+	km->bounds_bytes = (size_t)64 << 20;
 	*out = km;
 	return 0;
 }
@@ -196,6 +198,14 @@ int vt_kmeans_set_balance(vt_kmeans *km, double lambda)
 }
 
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow) { km->allow_dup = allow != 0; }
+
+int vt_kmeans_set_bounds_bytes(vt_kmeans *km, size_t bytes)
+{
+	if (bytes < 1024)
+		return VT_EINVAL;
+	km->bounds_bytes = bytes;
+	return 0;
+}
 
 void vt_kmeans_set_callback(vt_kmeans *km, vt_kmeans_cb cb, void *user)
 {
@@ -1083,11 +1093,11 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 	L.k = k;
 	L.C = C;
 	size_t ntasks = (n + ROWS - 1) / ROWS;
-	/* Elkan's bounds (one per centroid) while n x k floats fit in 64 MiB,
-	 * else groups of centroids (Yinyang) */
-	size_t G = k;
-	if (n * k > ((size_t)16 << 20)) {
-		G = ((size_t)16 << 20) / n;
+	/* Elkan's bounds (one per centroid) while n x k floats fit in the
+	 * bounds budget (64 MiB by default), else groups of centroids (Yinyang) */
+	size_t G = k, budget = km->bounds_bytes / sizeof(float);
+	if (n * k > budget) {
+		G = budget / n;
 		G = G < 1 ? 1 : G;
 	}
 	L.gs = (k + G - 1) / G;

@@ -141,6 +141,11 @@ int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
 int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
 /* Nonzero: accept k > number of distinct points (centroids may repeat). */
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
+/* Memory for the per-point lower bounds that let Lloyd skip work, in bytes
+ * (default 64 MiB; at least 1024): Elkan's bounds (n x k floats) when they
+ * fit, else bounds per group of centroids (Yinyang), as many groups as fit
+ * (at least one).  A smaller budget saves memory and skips less work. */
+int vt_kmeans_set_bounds_bytes(vt_kmeans *km, size_t bytes);
 /* Per-iteration callback (NULL to clear); user is passed back. */
 void vt_kmeans_set_callback(vt_kmeans *km, vt_kmeans_cb cb, void *user);
 
