@@ -45,7 +45,7 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: about C x (4d + 96) + min(4 C g, 64 MiB) + 24 k d + 8 MiB bytes for\n"
+"Memory: about C x (4d + 96) + min(4 C g, C d, 64 MiB) + 24 k d + 8 MiB bytes for\n"
 "chunks of C rows of dimension d reduced to k points by g = ceil(sqrt k)\n"
 "first-level groups, plus the threads' groups; --mem takes the largest C\n"
 "that fits (see vcoreset(1)).\n"
@@ -55,7 +55,7 @@ static const char usage[] =
  * dimension d, with k points for a full chunk and T threads:
  *   C (4d + 96)               the chunk, its ids, weights, losses, labels,
  *                             and the k-means' per-row state
- *   min(4 C g, 64 MiB)        the k-means' lower bounds, g = k (k <= 64) or
+ *   min(4 C g, C d, 64 MiB)   the k-means' lower bounds, g = k (k <= 64) or
  *                             ceil(sqrt k) first-level groups
  *   T (2C/g) (4d + 4k/g + 96) two levels: each thread's group, taken as
  *                             twice the mean group
@@ -69,6 +69,8 @@ static unsigned long long peak_bytes(unsigned long long C, unsigned long long d,
 		for (g = 1; g * g < k; g++)
 			;
 	unsigned long long lb = 4 * C * g < (64ULL << 20) ? 4 * C * g : 64ULL << 20;
+	if (lb > (unsigned long long)C * d)   /* capped at a quarter of the chunk */
+		lb = (unsigned long long)C * d;
 	unsigned long long grp = k > 64 ? T * (2 * C / g) * (4 * d + 4 * k / g + 96) : 0;
 	return C * (4 * d + 96) + lb + grp + 24 * k * d + (8ULL << 20);
 }
