@@ -127,7 +127,7 @@ EOF
 			function peak(c, k, g, lb, grp) {
 				k = int(2000 * c / 200000); g = k
 				if (k > 64) for (g = 1; g * g < k; g++) ;
-				lb = 4 * c * g; if (lb > 64 * 2^20) lb = 64 * 2^20
+				lb = 4 * c * g; if (lb > 64 * 2^20) lb = 64 * 2^20; if (lb > c * 16) lb = c * 16
 				grp = k > 64 ? 2 * int(2 * c / g) * (4 * 16 + int(4 * k / g) + 96) : 0
 				return c * (4 * 16 + 96) + lb + grp + 24 * k * 16 + 8 * 2^20 }
 			BEGIN { print (peak(C) <= M * 2^20 && peak(C + 1) > M * 2^20) }'
