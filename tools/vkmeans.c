@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "vtrain.h"
+#include "train/cindex.h"
 #include "train/kmeans.h"
 #include "train/vecops.h"
 
@@ -28,6 +29,10 @@ static const char usage[] =
 "      --hierarchical-k N  children per split (default 16)\n"
 "      --split-iters N   iterations of each split (default 20)\n"
 "      --refine-iters N  global Lloyd iterations after the hierarchy (default 5)\n"
+"      --probe N         refine through an index of ceil(sqrt K) groups of\n"
+"                        centroids, probing the N nearest groups and each\n"
+"                        row's own (0: compare with all K; default: 8 when\n"
+"                        K >= 8192 and no --balance, else 0)\n"
 "      --balance F       penalise large clusters while assigning, for more\n"
 "                        even partitions: F x (mean loss per row) x (cluster\n"
 "                        size / mean size); useful 0.05 to 0.3 (default 0)\n"
@@ -48,11 +53,11 @@ static const char usage[] =
 
 enum {
 	OPT_ITERS = 0x2000, OPT_TOL, OPT_INIT, OPT_HIER, OPT_HIERK, OPT_SPLIT, OPT_REFINE,
-	OPT_BALANCE, OPT_DUP,
+	OPT_BALANCE, OPT_DUP, OPT_PROBE,
 };
 
 typedef struct {
-	int iters, split_iters, refine_iters, init, mode, dup;
+	int iters, split_iters, refine_iters, init, mode, dup, probe;
 	long long hier_k;
 	double tol, balance;
 } opts;
@@ -86,6 +91,7 @@ static int on_opt(int c, const char *arg, void *ctx)
 	case OPT_REFINE: o->refine_iters = (int)vt_cli_int("--refine-iters", arg, 0, 100000); return 0;
 	case OPT_BALANCE: o->balance = vt_cli_double("--balance", arg, 0, 1e30); return 0;
 	case OPT_DUP: o->dup = 1; return 0;
+	case OPT_PROBE: o->probe = (int)vt_cli_int("--probe", arg, 0, VT_CINDEX_MAX_PROBE); return 0;
 	}
 	return -1;
 }
@@ -100,6 +106,7 @@ static const struct option longopts[] = {
 	{"refine-iters", required_argument, NULL, OPT_REFINE},
 	{"balance", required_argument, NULL, OPT_BALANCE},
 	{"allow-duplicates", no_argument, NULL, OPT_DUP},
+	{"probe", required_argument, NULL, OPT_PROBE},
 	{0},
 };
 
@@ -114,7 +121,7 @@ int main(int argc, char **argv)
 {
 	vt_cli_init("vkmeans");
 	opts o = {.iters = 25, .tol = 1e-4, .split_iters = 20, .refine_iters = 5, .hier_k = 16,
-	          .mode = VT_KMEANS_AUTO};
+	          .mode = VT_KMEANS_AUTO, .probe = -1};
 	vt_cli_spec spec = {
 		.name = "vkmeans",
 		.usage = usage,
@@ -186,6 +193,7 @@ int main(int argc, char **argv)
 	vt_kmeans_set_refine_iters(km, o.refine_iters);
 	vt_kmeans_set_balance(km, o.balance);
 	vt_kmeans_set_allow_duplicates(km, o.dup);
+	vt_kmeans_set_probe(km, o.probe);
 	vt_kmeans_set_callback(km, on_iter, &c);
 	double t0 = vt_now();
 	rc = vt_kmeans_run(km, x, n, d, w, l, NULL);
@@ -223,6 +231,7 @@ int main(int argc, char **argv)
 		vt_header_setf(&h, "vkmeans.hierarchical_k", "%lld", o.hier_k);
 		vt_header_setf(&h, "vkmeans.split_iters", "%d", o.split_iters);
 		vt_header_setf(&h, "vkmeans.refine_iters", "%d", o.refine_iters);
+		vt_header_setf(&h, "vkmeans.probe", "%d", vt_kmeans_probe_used(km));
 	}
 	vt_header_setf(&h, "vkmeans.balance", "%.17g", o.balance);
 	vt_header_set(&h, "vkmeans.input", vt_kind_name(ih->kind));
@@ -239,9 +248,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
 	if (!c.quiet)
-		vt_cli_msg("k=%zu n=%zu d=%zu %s iters=%d loss=%.10g time=%.2fs", k, n, d,
+		vt_cli_msg("k=%zu n=%zu d=%zu %s iters=%d probe=%d loss=%.10g time=%.2fs", k, n, d,
 		           vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat",
-		           vt_kmeans_iterations(km), vt_kmeans_loss(km), secs);
+		           vt_kmeans_iterations(km), vt_kmeans_probe_used(km), vt_kmeans_loss(km),
+		           secs);
 	vt_kmeans_free(km);
 	vt_input_free(in);
 	free(x), free(w), free(l), free(cent);

@@ -11,11 +11,17 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include "train/cindex.h"
 #include "train/kernel.h"
 #include "train/pool.h"
 #include "train/rng.h"
 
 #define HIER_AUTO_K 256
+/* automatic narrowing: the global refinement of a hierarchical run assigns
+ * through a centroid index (cindex.h) from this k on, probing this many
+ * groups */
+#define NARROW_AUTO_K 8192
+#define NARROW_AUTO_P 8
 #define SPLIT_EPS (1.0 / 1024.0)
 #define ROWS VT_KERNEL_ROWS
 #define BROWS (8 * ROWS) /* rows per task of a bounded pass */
@@ -27,6 +33,7 @@
 struct vt_kmeans {
 	size_t k, d;
 	int iters, hier_iters, refine_iters, threads, init, mode, allow_dup;
+	int probe;             /* -1 automatic, 0 exact, > 0 groups probed */
 	size_t bounds_bytes;   /* budget of the per-point lower bounds */
 	size_t hier_k;
 	double tol, balance;
@@ -39,7 +46,7 @@ struct vt_kmeans {
 	float *c;
 	double *cw, *closs;
 	double loss;
-	int iters_done, was_hier;
+	int iters_done, was_hier, probe_used;
 	double work_rows, pass_rows;
 	/* run state */
 	vt_pool *pool;
@@ -74,6 +81,7 @@ int vt_kmeans_new(vt_kmeans **out, size_t k)
 	km->init = VT_KMEANS_INIT_PP;
 	km->mode = VT_KMEANS_AUTO;
 	km->bounds_bytes = (size_t)64 << 20;
+	km->probe = -1;
 	*out = km;
 	return 0;
 }
@@ -198,6 +206,16 @@ int vt_kmeans_set_balance(vt_kmeans *km, double lambda)
 }
 
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow) { km->allow_dup = allow != 0; }
+
+int vt_kmeans_set_probe(vt_kmeans *km, int nprobe)
+{
+	if (nprobe < -1 || nprobe > VT_CINDEX_MAX_PROBE)
+		return VT_EINVAL;
+	km->probe = nprobe;
+	return 0;
+}
+
+int vt_kmeans_probe_used(const vt_kmeans *km) { return km->probe_used; }
 
 int vt_kmeans_set_bounds_bytes(vt_kmeans *km, size_t bytes)
 {
@@ -1054,6 +1072,25 @@ static int centroid_gaps(struct lloyd *L)
 	return rc;
 }
 
+/* One assignment through a centroid index built on the current centroids,
+ * probing P groups (and each row's current group once it has a label).
+ * *work receives the full-row equivalents of the distances computed. */
+static int narrow_pass(struct lloyd *L, size_t P, int keep, double *work)
+{
+	const size_t n = L->p->n, k = L->k, d = L->p->d;
+	vt_cindex *ix = NULL;
+	int rc = vt_cindex_new(&ix, L->pool, L->C, k, d, 0, L->km->seed);
+	if (rc)
+		return rc;
+	if (P > vt_cindex_groups(ix))
+		P = vt_cindex_groups(ix);
+	double ev = 0;
+	rc = vt_cindex_assign(ix, L->pool, L->p->x, n, P, keep, L->a, NULL, &ev);
+	vt_cindex_free(ix);
+	*work = ev / (double)k;
+	return rc;
+}
+
 static void lloyd_release(struct lloyd *L)
 {
 	free(L->cn);
@@ -1082,7 +1119,7 @@ static void lloyd_release(struct lloyd *L)
 static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
                      const double *lloss, size_t k, float *C, int iters, int report,
                      int32_t *labels_out, double *cw, double *closs_out,
-                     double *loss_out, int *iters_done)
+                     double *loss_out, int *iters_done, size_t narrow, const int32_t *a0)
 {
 	const size_t n = p->n, d = p->d;
 	struct lloyd L;
@@ -1096,7 +1133,9 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 	/* Elkan's bounds (one per centroid) while n x k floats fit in the
 	 * bounds budget (64 MiB by default), else groups of centroids (Yinyang) */
 	size_t G = k, budget = km->bounds_bytes / sizeof(float);
-	if (n * k > budget) {
+	if (narrow)
+		G = 1; /* no bounds: every pass goes through the index */
+	else if (n * k > budget) {
 		G = budget / n;
 		G = G < 1 ? 1 : G;
 	}
@@ -1137,16 +1176,29 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 		for (size_t i = 0; i < n; i++)
 			lsum += lloss[i];
 
+	int have_labels = 0;
+	if (narrow && a0) {
+		memcpy(L.a, a0, n * sizeof *L.a);
+		have_labels = 1;
+	}
+
 	double prev = INFINITY;
 	int it = 0;
 	for (it = 0; it < iters; it++) {
 		vt_sqnorms(C, k, d, L.cn);
-		if (L.bounds_ok && (rc = centroid_gaps(&L)))
-			goto out;
-		size_t w = assign_pass(&L);
-		L.bounds_ok = !L.bias; /* the bounds now hold for C */
+		double w;
+		if (narrow) {
+			if ((rc = narrow_pass(&L, narrow, have_labels, &w)))
+				goto out;
+			have_labels = 1;
+		} else {
+			if (L.bounds_ok && (rc = centroid_gaps(&L)))
+				goto out;
+			w = (double)assign_pass(&L);
+			L.bounds_ok = !L.bias; /* the bounds now hold for C */
+		}
 		if (report) {
-			km->work_rows += (double)w;
+			km->work_rows += w;
 			km->pass_rows += (double)n;
 		}
 		double loss = (L.sums_ok ? sum_moved(&L) : sum_pass(&L)) + lsum;
@@ -1178,12 +1230,18 @@ static int lloyd_run(vt_kmeans *km, vt_pool *pool, const struct prob *p,
 	}
 	/* final assignment against the final centroids */
 	vt_sqnorms(C, k, d, L.cn);
-	if (L.bounds_ok && (rc = centroid_gaps(&L)))
-		goto out;
 	{
-		size_t w = assign_pass(&L);
+		double w;
+		if (narrow) {
+			if ((rc = narrow_pass(&L, narrow, have_labels, &w)))
+				goto out;
+		} else {
+			if (L.bounds_ok && (rc = centroid_gaps(&L)))
+				goto out;
+			w = (double)assign_pass(&L);
+		}
 		if (report) {
-			km->work_rows += (double)w;
+			km->work_rows += w;
 			km->pass_rows += (double)n;
 		}
 	}
@@ -1332,7 +1390,7 @@ static int split_leaf(struct hier *H, size_t li, size_t kk, size_t *first_new, s
 	rc = seed_pp(H->pool, &sp, kk, &r, H->cC);
 	if (!rc)
 		rc = lloyd_run(km, H->pool, &sp, NULL, kk, H->cC, km->hier_iters, 0, H->lab,
-		               H->cw, H->cl, NULL, NULL);
+		               H->cw, H->cl, NULL, NULL, 0, NULL);
 	prob_release(&sp);
 	if (rc)
 		return rc;
@@ -1419,7 +1477,7 @@ static size_t share_quota(struct hier *H, const size_t *ids, size_t c, size_t q)
 }
 
 static int hier_build(vt_kmeans *km, vt_pool *pool, const float *x, const double *w,
-                      size_t n, size_t d, float *C)
+                      size_t n, size_t d, float *C, int32_t *labels)
 {
 	const size_t k = km->k, hk = km->hier_k < k ? km->hier_k : k;
 	struct hier H;
@@ -1508,6 +1566,10 @@ static int hier_build(vt_kmeans *km, vt_pool *pool, const float *x, const double
 			spare -= made - 1;
 	}
 	memcpy(C, H.LC, H.nleaves * d * sizeof *C);
+	if (labels)
+		for (size_t j = 0; j < H.nleaves; j++)
+			for (size_t q = H.leaves[j].lo; q < H.leaves[j].hi; q++)
+				labels[H.perm[q]] = (int32_t)j;
 	/* still short (only with duplicates allowed): copies of the heaviest
 	 * leaf, which the Lloyd loop then splits as empty clusters */
 	for (size_t j = H.nleaves; j < k; j++) {
@@ -1550,6 +1612,7 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	km->loss = 0;
 	km->iters_done = 0;
 	km->was_hier = 0;
+	km->probe_used = 0;
 	km->work_rows = km->pass_rows = 0;
 	km->d = d;
 	const size_t k = km->k;
@@ -1565,6 +1628,7 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	struct prob p;
 	memset(&p, 0, sizeof p);
 	float *C = NULL;
+	int32_t *a0 = NULL;   /* the hierarchy's labels, for a narrowed refinement */
 	size_t nchk = (n + CHECK_ROWS - 1) / CHECK_ROWS;
 	int *bad = calloc(nchk, sizeof *bad);
 	if (!bad) {
@@ -1609,9 +1673,18 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	int hier = !km->initial && (km->mode == VT_KMEANS_HIER ||
 	                            (km->mode == VT_KMEANS_AUTO && k > HIER_AUTO_K));
 	int iters = km->iters;
+	size_t narrow = 0;
 	if (hier) {
 		km->was_hier = 1;
-		if ((rc = hier_build(km, pool, x, w, n, d, C)))
+		if (km->probe > 0)
+			narrow = (size_t)km->probe;
+		else if (km->probe < 0 && k >= NARROW_AUTO_K && !(km->balance > 0))
+			narrow = NARROW_AUTO_P;
+		if (narrow && !(a0 = malloc(n * sizeof *a0))) {
+			rc = VT_ENOMEM;
+			goto out;
+		}
+		if ((rc = hier_build(km, pool, x, w, n, d, C, a0)))
 			goto out;
 		iters = km->refine_iters;
 	} else if (km->initial) {
@@ -1624,8 +1697,9 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 		if (rc)
 			goto out;
 	}
+	km->probe_used = (int)narrow;
 	if ((rc = lloyd_run(km, pool, &p, lloss, k, C, iters, 1, labels, km->cw, km->closs,
-	                    &km->loss, &km->iters_done)))
+	                    &km->loss, &km->iters_done, narrow, a0)))
 		goto out;
 	km->c = C;
 	C = NULL;
@@ -1637,6 +1711,7 @@ out:
 		km->cw = km->closs = NULL;
 	}
 	free(C);
+	free(a0);
 	free(bad);
 	prob_release(&p);
 	vt_pool_free(pool);

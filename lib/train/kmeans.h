@@ -101,6 +101,8 @@ double vt_kmeans_loss(const vt_kmeans *km);
 int vt_kmeans_iterations(const vt_kmeans *km);
 /* 1 if the last run went hierarchical. */
 int vt_kmeans_was_hierarchical(const vt_kmeans *km);
+/* Groups probed by the last run's refinement (0: it assigned exactly). */
+int vt_kmeans_probe_used(const vt_kmeans *km);
 /* The share of point-to-all-centroid evaluations the bounds could not skip,
  * over the assignments of the last run's main Lloyd loop (1 = plain Lloyd). */
 double vt_kmeans_work_fraction(const vt_kmeans *km);
@@ -141,6 +143,15 @@ int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
 int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
 /* Nonzero: accept k > number of distinct points (centroids may repeat). */
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
+/* Narrowed refinement of a hierarchical run: each global assignment goes
+ * through a centroid index (cindex.h: ceil(sqrt k) groups of centroids by
+ * k-means over the centroids, rebuilt for every pass), probing the nprobe
+ * nearest groups and each point's current group, instead of comparing every
+ * point with all k centroids; the bounds are not used then.  nprobe 0: exact
+ * (all k, with bounds); -1 (the default): automatic, nprobe 8 when
+ * k >= 8192 and no balance penalty is set, else exact.  A flat run always
+ * assigns exactly.  Returns 0 or VT_EINVAL (nprobe < -1 or > 256). */
+int vt_kmeans_set_probe(vt_kmeans *km, int nprobe);
 /* Memory for the per-point lower bounds that let Lloyd skip work, in bytes
  * (default 64 MiB; at least 1024): Elkan's bounds (n x k floats) when they
  * fit, else bounds per group of centroids (Yinyang), as many groups as fit

@@ -1,0 +1,359 @@
+#define _POSIX_C_SOURCE 200809L
+#include "train/cindex.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "train/kernel.h"
+#include "train/kmeans.h"
+
+#define ROWS VT_KERNEL_ROWS
+/* rows per batch: the unit whose probe lists are inverted into per-group
+ * row lists, so that every group's rows go through sgemm together */
+#define BATCH 65536
+#define GROUP_ITERS 10
+
+struct vt_cindex {
+	size_t k, d, G, maxg;
+	float *gc, *gcn;    /* G x d group centres, their squared norms */
+	size_t *start;      /* G + 1: group g holds sorted members start[g].. */
+	int32_t *member;    /* k centroid ids, by group, ascending within one */
+	int32_t *grp;       /* k: the group of each centroid */
+	float *cs, *csn;    /* k x d centroids in member order, their norms */
+};
+
+void vt_cindex_free(vt_cindex *ix)
+{
+	if (!ix)
+		return;
+	free(ix->gc);
+	free(ix->gcn);
+	free(ix->start);
+	free(ix->member);
+	free(ix->grp);
+	free(ix->cs);
+	free(ix->csn);
+	free(ix);
+}
+
+size_t vt_cindex_groups(const vt_cindex *ix) { return ix->G; }
+size_t vt_cindex_largest(const vt_cindex *ix) { return ix->maxg; }
+
+/* Labels of the centroids by group: a flat k-means over them. */
+static int group_labels(const float *c, size_t k, size_t d, size_t G, uint64_t seed,
+                        int threads, int32_t *lab)
+{
+	if (G == 1) {
+		memset(lab, 0, k * sizeof *lab);
+		return 0;
+	}
+	if (G == k) {
+		for (size_t j = 0; j < k; j++)
+			lab[j] = (int32_t)j;
+		return 0;
+	}
+	vt_kmeans *km = NULL;
+	int rc = vt_kmeans_new(&km, G);
+	if (rc)
+		return rc;
+	vt_kmeans_set_mode(km, VT_KMEANS_FLAT);
+	vt_kmeans_set_iters(km, GROUP_ITERS);
+	vt_kmeans_set_seed(km, seed);
+	vt_kmeans_set_threads(km, threads);
+	vt_kmeans_set_allow_duplicates(km, 1);
+	rc = vt_kmeans_run(km, c, k, d, NULL, NULL, lab);
+	vt_kmeans_free(km);
+	return rc;
+}
+
+int vt_cindex_new(vt_cindex **out, vt_pool *pool, const float *c, size_t k, size_t d,
+                  size_t groups, uint64_t seed)
+{
+	*out = NULL;
+	if (k == 0 || d == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX)
+		return VT_EINVAL;
+	if (groups > VT_CINDEX_MAX_GROUPS)
+		return VT_EINVAL;
+	size_t G = groups;
+	if (G == 0)
+		for (G = 1; G * G < k; G++)
+			;
+	if (G > k)
+		G = k;
+	if (G > VT_CINDEX_MAX_GROUPS)
+		G = VT_CINDEX_MAX_GROUPS;
+	for (size_t i = 0; i < k * d; i++)
+		if (!isfinite(c[i]))
+			return VT_EDATA;
+	vt_cindex *ix = calloc(1, sizeof *ix);
+	if (!ix)
+		return VT_ENOMEM;
+	ix->k = k;
+	ix->d = d;
+	ix->G = G;
+	int rc = VT_ENOMEM;
+	ix->gc = calloc(G * d, sizeof *ix->gc);
+	ix->gcn = malloc(G * sizeof *ix->gcn);
+	ix->start = calloc(G + 1, sizeof *ix->start);
+	ix->member = malloc(k * sizeof *ix->member);
+	ix->grp = malloc(k * sizeof *ix->grp);
+	ix->cs = malloc(k * d * sizeof *ix->cs);
+	ix->csn = malloc(k * sizeof *ix->csn);
+	double *mean = calloc(d, sizeof *mean);
+	if (!ix->gc || !ix->gcn || !ix->start || !ix->member || !ix->grp || !ix->cs ||
+	    !ix->csn || !mean)
+		goto fail;
+	if ((rc = group_labels(c, k, d, G, seed, vt_pool_size(pool), ix->grp)))
+		goto fail;
+	/* members by group (counting sort keeps ids ascending in a group) */
+	for (size_t j = 0; j < k; j++)
+		ix->start[ix->grp[j] + 1]++;
+	for (size_t g = 0; g < G; g++)
+		ix->start[g + 1] += ix->start[g];
+	{
+		size_t *cur = malloc(G * sizeof *cur);
+		if (!cur) {
+			rc = VT_ENOMEM;
+			goto fail;
+		}
+		memcpy(cur, ix->start, G * sizeof *cur);
+		for (size_t j = 0; j < k; j++)
+			ix->member[cur[ix->grp[j]]++] = (int32_t)j;
+		free(cur);
+	}
+	for (size_t q = 0; q < k; q++)
+		memcpy(ix->cs + q * d, c + (size_t)ix->member[q] * d, d * sizeof *ix->cs);
+	vt_sqnorms(ix->cs, k, d, ix->csn);
+	/* centres: the members' means, in double (an empty group keeps 0 and is
+	 * never probed with profit; it costs one distance per row) */
+	for (size_t g = 0; g < G; g++) {
+		size_t lo = ix->start[g], hi = ix->start[g + 1];
+		if (hi - lo > ix->maxg)
+			ix->maxg = hi - lo;
+		if (hi == lo)
+			continue;
+		memset(mean, 0, d * sizeof *mean);
+		for (size_t q = lo; q < hi; q++)
+			for (size_t e = 0; e < d; e++)
+				mean[e] += ix->cs[q * d + e];
+		for (size_t e = 0; e < d; e++)
+			ix->gc[g * d + e] = (float)(mean[e] / (double)(hi - lo));
+	}
+	vt_sqnorms(ix->gc, G, d, ix->gcn);
+	free(mean);
+	*out = ix;
+	return 0;
+fail:
+	free(mean);
+	vt_cindex_free(ix);
+	return rc;
+}
+
+/* ---- assignment ---- */
+
+struct job {
+	const vt_cindex *ix;
+	const float *x;
+	size_t b0, nb;          /* this batch: rows b0 .. b0 + nb - 1 */
+	size_t P, S;            /* probes, slots per row (P + keep) */
+	int keep;
+	int32_t *labels;
+	float *dists;
+	int32_t *probe;         /* nb x S group ids, -1 for an unused slot */
+	uint32_t *list;         /* slots by group, rows ascending in a group */
+	size_t *lstart;         /* G + 1 */
+	size_t *tg, *to, ntask; /* phase 3 tasks: group, offset in its list */
+	float *rd;              /* nb x S: best distance found in each slot */
+	int32_t *rl;            /* nb x S: its centroid */
+	double *ev;             /* per phase-1 task: distances computed */
+	float *scratch;
+	size_t stride;
+};
+
+/* Phase 1: the nearest groups of ROWS rows. */
+static void coarse_task(void *arg, size_t t, int worker)
+{
+	struct job *J = arg;
+	const vt_cindex *ix = J->ix;
+	const size_t d = ix->d, G = ix->G, P = J->P, S = J->S;
+	size_t r0 = t * ROWS, m = J->nb - r0 < ROWS ? J->nb - r0 : ROWS;
+	float *ip = J->scratch + (size_t)worker * J->stride;
+	const float *xb = J->x + (J->b0 + r0) * d;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)G, (int)d, -2.0f, xb,
+	            (int)d, ix->gc, (int)d, 0.0f, ip, (int)G);
+	float bv[VT_CINDEX_MAX_PROBE];
+	double ev = 0;
+	for (size_t f = 0; f < m; f++) {
+		float *v = ip + f * G;
+		int32_t *pr = J->probe + (r0 + f) * S;
+		size_t np = 0;
+		/* the P smallest of ||c_g||^2 - 2 x.c_g, ascending (ties: lower g) */
+		for (size_t g = 0; g < G; g++) {
+			float val = v[g] + ix->gcn[g];
+			if (np == P && !(val < bv[P - 1]))
+				continue;
+			size_t q = np < P ? np++ : P - 1;
+			while (q > 0 && val < bv[q - 1]) {
+				bv[q] = bv[q - 1];
+				pr[q] = pr[q - 1];
+				q--;
+			}
+			bv[q] = val;
+			pr[q] = (int32_t)g;
+		}
+		for (size_t s = np; s < S; s++)
+			pr[s] = -1;
+		if (J->keep) {
+			int32_t g = ix->grp[J->labels[J->b0 + r0 + f]], in = 0;
+			for (size_t s = 0; s < np; s++)
+				in |= pr[s] == g;
+			if (!in)
+				pr[np] = g;
+		}
+		ev += (double)G;
+		for (size_t s = 0; s < S; s++)
+			if (pr[s] >= 0)
+				ev += (double)(ix->start[pr[s] + 1] - ix->start[pr[s]]);
+	}
+	J->ev[t] = ev;
+}
+
+/* Phase 3: up to ROWS rows of one group's list against its members. */
+static void fine_task(void *arg, size_t t, int worker)
+{
+	struct job *J = arg;
+	const vt_cindex *ix = J->ix;
+	const size_t d = ix->d, g = J->tg[t];
+	const size_t lo = J->lstart[g] + J->to[t];
+	const size_t hi = lo + ROWS < J->lstart[g + 1] ? lo + ROWS : J->lstart[g + 1];
+	const size_t m = hi - lo, c0 = ix->start[g], ng = ix->start[g + 1] - c0;
+	float *xg = J->scratch + (size_t)worker * J->stride;
+	float *dd = xg + ROWS * d;
+	int32_t *ll = (int32_t *)(void *)(dd + ROWS);
+	float *ks = (float *)(ll + ROWS);
+	for (size_t f = 0; f < m; f++)
+		memcpy(xg + f * d, J->x + (J->b0 + J->list[lo + f] / J->S) * d, d * sizeof *xg);
+	vt_assign_serial(xg, m, d, ix->cs + c0 * d, ng, ix->csn + c0, NULL, ll, dd, NULL, NULL,
+	                 ks);
+	for (size_t f = 0; f < m; f++) {
+		uint32_t slot = J->list[lo + f];
+		J->rd[slot] = dd[f];
+		J->rl[slot] = ix->member[c0 + (size_t)ll[f]];
+	}
+}
+
+/* Phase 4: each row takes its best slot, by (distance, centroid id). */
+static void pick_task(void *arg, size_t t, int worker)
+{
+	(void)worker;
+	struct job *J = arg;
+	const size_t S = J->S;
+	size_t r0 = t * ROWS, r1 = r0 + ROWS < J->nb ? r0 + ROWS : J->nb;
+	for (size_t r = r0; r < r1; r++) {
+		float best = INFINITY;
+		int32_t bl = INT32_MAX;
+		for (size_t s = 0; s < S; s++) {
+			if (J->probe[r * S + s] < 0)
+				continue;
+			float v = J->rd[r * S + s];
+			int32_t l = J->rl[r * S + s];
+			if (v < best || (v == best && l < bl)) {
+				best = v;
+				bl = l;
+			}
+		}
+		J->labels[J->b0 + r] = bl;
+		if (J->dists)
+			J->dists[J->b0 + r] = best;
+	}
+}
+
+int vt_cindex_assign(const vt_cindex *ix, vt_pool *pool, const float *x, size_t n,
+                     size_t nprobe, int keep, int32_t *labels, float *dists,
+                     double *evals)
+{
+	const size_t d = ix->d, G = ix->G;
+	if (evals)
+		*evals = 0;
+	if (n == 0 || nprobe == 0 || nprobe > VT_CINDEX_MAX_PROBE || nprobe > G || !labels)
+		return VT_EINVAL;
+	if (keep)
+		for (size_t i = 0; i < n; i++)
+			if (labels[i] < 0 || (size_t)labels[i] >= ix->k)
+				return VT_EINVAL;
+	const size_t S = nprobe + (keep ? 1 : 0);
+	const size_t T = (size_t)vt_pool_size(pool);
+	size_t fine = ROWS * d + 2 * (size_t)ROWS + vt_assign_scratch_floats(ix->maxg);
+	size_t coarse = ROWS * G;
+	struct job J;
+	memset(&J, 0, sizeof J);
+	J.ix = ix;
+	J.x = x;
+	J.P = nprobe;
+	J.S = S;
+	J.keep = keep;
+	J.labels = labels;
+	J.dists = dists;
+	J.stride = (fine > coarse ? fine : coarse) + 16;
+	size_t cap = n < BATCH ? n : BATCH;
+	int rc = VT_ENOMEM;
+	J.probe = malloc(cap * S * sizeof *J.probe);
+	J.list = malloc(cap * S * sizeof *J.list);
+	J.lstart = malloc((G + 1) * sizeof *J.lstart);
+	J.tg = malloc((G + cap * S / ROWS + 1) * sizeof *J.tg);
+	J.to = malloc((G + cap * S / ROWS + 1) * sizeof *J.to);
+	J.rd = malloc(cap * S * sizeof *J.rd);
+	J.rl = malloc(cap * S * sizeof *J.rl);
+	J.ev = malloc(((cap + ROWS - 1) / ROWS) * sizeof *J.ev);
+	J.scratch = malloc(T * J.stride * sizeof *J.scratch);
+	size_t *cur = malloc(G * sizeof *cur);
+	if (!J.probe || !J.list || !J.lstart || !J.tg || !J.to || !J.rd || !J.rl || !J.ev ||
+	    !J.scratch || !cur)
+		goto out;
+	double ev = 0;
+	for (size_t b0 = 0; b0 < n; b0 += BATCH) {
+		J.b0 = b0;
+		J.nb = n - b0 < BATCH ? n - b0 : BATCH;
+		size_t nt = (J.nb + ROWS - 1) / ROWS;
+		vt_pool_run(pool, nt, coarse_task, &J);
+		for (size_t t = 0; t < nt; t++)
+			ev += J.ev[t];
+		/* invert the probe lists: slots by group, rows ascending */
+		memset(J.lstart, 0, (G + 1) * sizeof *J.lstart);
+		for (size_t s = 0; s < J.nb * S; s++)
+			if (J.probe[s] >= 0)
+				J.lstart[J.probe[s] + 1]++;
+		for (size_t g = 0; g < G; g++)
+			J.lstart[g + 1] += J.lstart[g];
+		memcpy(cur, J.lstart, G * sizeof *cur);
+		for (size_t s = 0; s < J.nb * S; s++)
+			if (J.probe[s] >= 0)
+				J.list[cur[J.probe[s]]++] = (uint32_t)s;
+		J.ntask = 0;
+		for (size_t g = 0; g < G; g++)
+			for (size_t o = 0; J.lstart[g] + o < J.lstart[g + 1]; o += ROWS) {
+				J.tg[J.ntask] = g;
+				J.to[J.ntask++] = o;
+			}
+		vt_pool_run(pool, J.ntask, fine_task, &J);
+		vt_pool_run(pool, nt, pick_task, &J);
+	}
+	if (evals)
+		*evals = ev;
+	rc = 0;
+out:
+	free(J.probe);
+	free(J.list);
+	free(J.lstart);
+	free(J.tg);
+	free(J.to);
+	free(J.rd);
+	free(J.rl);
+	free(J.ev);
+	free(J.scratch);
+	free(cur);
+	return rc;
+}
