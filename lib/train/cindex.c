@@ -69,6 +69,57 @@ static int group_labels(const float *c, size_t k, size_t d, size_t G, uint64_t s
 	return rc;
 }
 
+/* Members by group from the labels grp (a counting sort, so ids stay
+ * ascending within a group), and the largest group. */
+static int regroup(vt_cindex *ix)
+{
+	const size_t k = ix->k, G = ix->G;
+	size_t *cur = malloc(G * sizeof *cur);
+	if (!cur)
+		return VT_ENOMEM;
+	memset(ix->start, 0, (G + 1) * sizeof *ix->start);
+	for (size_t j = 0; j < k; j++)
+		ix->start[ix->grp[j] + 1]++;
+	for (size_t g = 0; g < G; g++)
+		ix->start[g + 1] += ix->start[g];
+	memcpy(cur, ix->start, G * sizeof *cur);
+	for (size_t j = 0; j < k; j++)
+		ix->member[cur[ix->grp[j]]++] = (int32_t)j;
+	free(cur);
+	ix->maxg = 0;
+	for (size_t g = 0; g < G; g++)
+		if (ix->start[g + 1] - ix->start[g] > ix->maxg)
+			ix->maxg = ix->start[g + 1] - ix->start[g];
+	return 0;
+}
+
+/* The centroids c in member order, their norms, and each group's centre,
+ * the mean of its members in double (an empty group keeps its centre). */
+static int place(vt_cindex *ix, const float *c)
+{
+	const size_t k = ix->k, d = ix->d, G = ix->G;
+	double *mean = malloc(d * sizeof *mean);
+	if (!mean)
+		return VT_ENOMEM;
+	for (size_t q = 0; q < k; q++)
+		memcpy(ix->cs + q * d, c + (size_t)ix->member[q] * d, d * sizeof *ix->cs);
+	vt_sqnorms(ix->cs, k, d, ix->csn);
+	for (size_t g = 0; g < G; g++) {
+		size_t lo = ix->start[g], hi = ix->start[g + 1];
+		if (hi == lo)
+			continue;
+		memset(mean, 0, d * sizeof *mean);
+		for (size_t q = lo; q < hi; q++)
+			for (size_t e = 0; e < d; e++)
+				mean[e] += ix->cs[q * d + e];
+		for (size_t e = 0; e < d; e++)
+			ix->gc[g * d + e] = (float)(mean[e] / (double)(hi - lo));
+	}
+	vt_sqnorms(ix->gc, G, d, ix->gcn);
+	free(mean);
+	return 0;
+}
+
 int vt_cindex_new(vt_cindex **out, vt_pool *pool, const float *c, size_t k, size_t d,
                   size_t groups, uint64_t seed)
 {
@@ -102,52 +153,14 @@ int vt_cindex_new(vt_cindex **out, vt_pool *pool, const float *c, size_t k, size
 	ix->grp = malloc(k * sizeof *ix->grp);
 	ix->cs = malloc(k * d * sizeof *ix->cs);
 	ix->csn = malloc(k * sizeof *ix->csn);
-	double *mean = calloc(d, sizeof *mean);
-	if (!ix->gc || !ix->gcn || !ix->start || !ix->member || !ix->grp || !ix->cs ||
-	    !ix->csn || !mean)
+	if (!ix->gc || !ix->gcn || !ix->start || !ix->member || !ix->grp || !ix->cs || !ix->csn)
 		goto fail;
-	if ((rc = group_labels(c, k, d, G, seed, vt_pool_size(pool), ix->grp)))
+	if ((rc = group_labels(c, k, d, G, seed, vt_pool_size(pool), ix->grp)) ||
+	    (rc = regroup(ix)) || (rc = place(ix, c)))
 		goto fail;
-	/* members by group (counting sort keeps ids ascending in a group) */
-	for (size_t j = 0; j < k; j++)
-		ix->start[ix->grp[j] + 1]++;
-	for (size_t g = 0; g < G; g++)
-		ix->start[g + 1] += ix->start[g];
-	{
-		size_t *cur = malloc(G * sizeof *cur);
-		if (!cur) {
-			rc = VT_ENOMEM;
-			goto fail;
-		}
-		memcpy(cur, ix->start, G * sizeof *cur);
-		for (size_t j = 0; j < k; j++)
-			ix->member[cur[ix->grp[j]]++] = (int32_t)j;
-		free(cur);
-	}
-	for (size_t q = 0; q < k; q++)
-		memcpy(ix->cs + q * d, c + (size_t)ix->member[q] * d, d * sizeof *ix->cs);
-	vt_sqnorms(ix->cs, k, d, ix->csn);
-	/* centres: the members' means, in double (an empty group keeps 0 and is
-	 * never probed with profit; it costs one distance per row) */
-	for (size_t g = 0; g < G; g++) {
-		size_t lo = ix->start[g], hi = ix->start[g + 1];
-		if (hi - lo > ix->maxg)
-			ix->maxg = hi - lo;
-		if (hi == lo)
-			continue;
-		memset(mean, 0, d * sizeof *mean);
-		for (size_t q = lo; q < hi; q++)
-			for (size_t e = 0; e < d; e++)
-				mean[e] += ix->cs[q * d + e];
-		for (size_t e = 0; e < d; e++)
-			ix->gc[g * d + e] = (float)(mean[e] / (double)(hi - lo));
-	}
-	vt_sqnorms(ix->gc, G, d, ix->gcn);
-	free(mean);
 	*out = ix;
 	return 0;
 fail:
-	free(mean);
 	vt_cindex_free(ix);
 	return rc;
 }

@@ -649,6 +649,7 @@ struct lloyd {
 	float *scratch;
 	size_t stride;
 	size_t *nwork;     /* per task */
+	vt_cindex *ix;     /* narrowed passes: the index over C */
 };
 
 static size_t worker_stride(size_t k, size_t d, size_t G, size_t cb)
@@ -1072,27 +1073,35 @@ static int centroid_gaps(struct lloyd *L)
 	return rc;
 }
 
-/* One assignment through a centroid index built on the current centroids,
- * probing P groups (and each row's current group once it has a label).
- * *work receives the full-row equivalents of the distances computed. */
+/* One assignment through a centroid index over the current centroids,
+ * probing P of its ceil(sqrt(P k)) groups (the G that makes the G + P k / G
+ * distances per row least), and each row's current group once it has a
+ * label.  The index is built anew for every pass: keeping its groups and
+ * moving their centres (one Lloyd step of the grouping) cost 3.6 % of loss
+ * in tests/unit/test_cindex.c, against 0.7 %.  *work receives the full-row
+ * equivalents of the distances computed. */
 static int narrow_pass(struct lloyd *L, size_t P, int keep, double *work)
 {
 	const size_t n = L->p->n, k = L->k, d = L->p->d;
-	vt_cindex *ix = NULL;
-	int rc = vt_cindex_new(&ix, L->pool, L->C, k, d, 0, L->km->seed);
+	size_t G = 1;
+	while (G * G < P * k)
+		G++;
+	vt_cindex_free(L->ix);
+	L->ix = NULL;
+	int rc = vt_cindex_new(&L->ix, L->pool, L->C, k, d, G, L->km->seed);
 	if (rc)
 		return rc;
-	if (P > vt_cindex_groups(ix))
-		P = vt_cindex_groups(ix);
+	if (P > vt_cindex_groups(L->ix))
+		P = vt_cindex_groups(L->ix);
 	double ev = 0;
-	rc = vt_cindex_assign(ix, L->pool, L->p->x, n, P, keep, L->a, NULL, &ev);
-	vt_cindex_free(ix);
+	rc = vt_cindex_assign(L->ix, L->pool, L->p->x, n, P, keep, L->a, NULL, &ev);
 	*work = ev / (double)k;
 	return rc;
 }
 
 static void lloyd_release(struct lloyd *L)
 {
+	vt_cindex_free(L->ix);
 	free(L->cn);
 	free(L->bias);
 	free(L->a);

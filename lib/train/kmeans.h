@@ -144,8 +144,9 @@ int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
 /* Nonzero: accept k > number of distinct points (centroids may repeat). */
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
 /* Narrowed refinement of a hierarchical run: each global assignment goes
- * through a centroid index (cindex.h: ceil(sqrt k) groups of centroids by
- * k-means over the centroids, rebuilt for every pass), probing the nprobe
+ * through a centroid index (cindex.h: ceil(sqrt(nprobe k)) groups of
+ * centroids by k-means over the centroids, built anew for every pass),
+ * probing the nprobe
  * nearest groups and each point's current group, instead of comparing every
  * point with all k centroids; the bounds are not used then.  nprobe 0: exact
  * (all k, with bounds); -1 (the default): automatic, nprobe 8 when
