@@ -119,6 +119,26 @@ print('ok')"
 	assert_files_equal a.vt b.vt
 }
 
+@test "vkmeans: --probe narrows the hierarchical refinement; 0 is exact, and the default below 8192" {
+	vgen -n 20000 -d 8 --means 400 --seed 3 -o x.vt
+	vkmeans -q -k 600 --seed 2 -o auto.vt x.vt
+	vkmeans -q -k 600 --seed 2 --probe 0 -o exact.vt x.vt
+	assert_files_equal auto.vt exact.vt
+	run -0 vcat --info exact.vt
+	assert_line "meta.vkmeans.probe: 0"
+	run -0 --separate-stderr vkmeans -k 600 --seed 2 --probe 6 -o p.vt x.vt
+	assert_err "probe=6 loss="
+	run -0 vcat --info p.vt
+	assert_line "meta.vkmeans.probe: 6"
+	# the narrowed model is close to the exact one: within 2 % of its loss
+	le=$(vloss -c exact.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	lp=$(vloss -c p.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	assert [ "$(echo "$lp <= $le * 1.02" | bc -l)" = 1 ]
+	# and deterministic whatever the threads
+	vkmeans -q -k 600 --seed 2 --probe 6 -j 1 -o p1.vt x.vt
+	assert_files_equal p.vt p1.vt
+}
+
 # --- errors -----------------------------------------------------------------
 
 @test "vkmeans: -k is required and must be at least 1" {
@@ -130,6 +150,10 @@ print('ok')"
 	assert_usage_error vkmeans "--init"
 	run -2 --separate-stderr vkmeans -k 4 --frobnicate x.vt
 	assert_usage_error vkmeans "unknown option"
+	run -2 --separate-stderr vkmeans -k 4 --probe 257 x.vt
+	assert_usage_error vkmeans "--probe"
+	run -2 --separate-stderr vkmeans -k 4 --probe -1 x.vt
+	assert_usage_error vkmeans "--probe"
 }
 
 @test "vkmeans: k larger than the rows, or than the distinct rows" {

@@ -86,14 +86,22 @@ scale() {
   echo "## scale: vgen -n $n -d $d --means 100000 | vsample | vcoreset | vkmeans, k=$k, no refine"
   step scale-pipeline bash -o pipefail -c "'$bin/vgen' -q -n $n -d $d --means 100000 --seed 7 |
     /usr/bin/time -f 'vsample %e %M' -o '$work/scale-vsample.t2' '$bin/vsample' -q -k $k --sample-rate 256 --total $n |
-    /usr/bin/time -f 'vcoreset %e %M' -o '$work/scale-vcoreset.t2' '$bin/vcoreset' -q -k $k --stream-rate 64 -j $threads |
-    /usr/bin/time -f 'vkmeans %e %M' -o '$work/scale-vkmeans.t2' '$bin/vkmeans' -q -k $k -j $threads -o '$work/scale.vt'"
+    /usr/bin/time -f 'vcoreset %e %M' -o '$work/scale-vcoreset.t2' '$bin/vcoreset' -v -k $k --stream-rate 64 -j $threads |
+    /usr/bin/time -f 'vkmeans %e %M' -o '$work/scale-vkmeans.t2' '$bin/vkmeans' -v -k $k -j $threads -o '$work/scale.vt'"
   for s in vsample vcoreset vkmeans; do
     local name e kb
     read -r name e kb <"$work/scale-$s.t2"
     printf '  %-10s %9.2f s %9.1f MiB peak RSS\n' "$name" "$e" "$(awk -v k="$kb" 'BEGIN {print k / 1024}')"
   done
   echo "  chunk: k x 64 x d x 4 = $((k * 64 * d * 4 / 1048576)) MiB (Lance reported 7.12 GB for this chunk)"
+  echo "  log (vcoreset -v, vkmeans -v):"
+  sed 's/^/    /' "$work/scale-pipeline.err"
+  # The narrowed assignment against brute force over all k, on 20,000 rows
+  # of the same data (vgen row i depends only on (seed, i)).
+  "$bin/vgen" -q -n $n -d $d --means 100000 --seed 7 |
+    "$bin/vsample" -q -m 20000 --seed 99 --total $n -o "$work/scale-sub.vt"
+  echo "  narrowed (cindex) against brute-force assignment, 20,000 sampled rows, the model's centroids:"
+  "$top/build/bench/bench_probe" "$work/scale.vt" "$work/scale-sub.vt" 4 8 16 | sed 's/^/    /'
 }
 
 for c in "${cases[@]}"; do
