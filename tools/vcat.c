@@ -293,8 +293,18 @@ static int do_convert(const vt_cli *c, const opts *o)
 		if (rc < 0)
 			vt_cli_fail(rc, "%s: %s", oname, vt_strerror(rc));
 	} else if (o->to != VT_FMT_TEXT || text_plain) {
-		rc = vt_vecwriter_open(&vw, &out, o->to, ih->dim, vt_input_rows_hint(in), err,
-		                       sizeof err);
+		/* a PQ codebook goes to .npy as (M, 2^nbits, d/M) */
+		uint32_t group = 1;
+		const char *nb = vt_header_get(ih, "nbits");
+		if (o->to == VT_FMT_NPY && ih->kind == VT_KIND_PQ && nb) {
+			long bits = strtol(nb, NULL, 10);
+			if (bits < 1 || bits > 16)
+				vt_cli_fail(VT_EFORMAT, "%s: PQ metadata nbits=%s is not 1..16",
+				            vt_input_path(in), nb);
+			group = 1u << bits;
+		}
+		rc = vt_vecwriter_open_grouped(&vw, &out, o->to, group, ih->dim,
+		                               vt_input_rows_hint(in), err, sizeof err);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s: %s", oname, err);
 	}

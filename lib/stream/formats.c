@@ -1129,6 +1129,7 @@ struct vt_vecwriter {
 	vt_format fmt;
 	vt_out *o;
 	uint32_t dim;
+	uint32_t group;       /* npy: rows grouped as (rows / group, group, dim) */
 	int64_t hint;
 	uint64_t rows;
 	uint64_t hdr_off;     /* where our header starts in o */
@@ -1137,21 +1138,25 @@ struct vt_vecwriter {
 	size_t buf_cap, buf_len;
 };
 
-/* The npy header for rows x dim '<f4'.  With fixed, the row count takes
- * NPY_COUNT_WIDTH characters (padded with spaces) so that it can be
- * rewritten in place.  Returns the length (a multiple of 64). */
-static size_t npy_header(char *h, size_t cap, uint64_t rows, uint32_t dim,
-                         int fixed)
+/* The npy header for rows x dim '<f4', or (rows / group) x group x dim
+ * when group > 1.  With fixed, the first extent takes NPY_COUNT_WIDTH
+ * characters (padded with spaces) so that it can be rewritten in place.
+ * Returns the length (a multiple of 64). */
+static size_t npy_header(char *h, size_t cap, uint64_t rows, uint32_t group,
+                         uint32_t dim, int fixed)
 {
-	char count[32];
+	char count[32], mid[16] = "";
+	uint64_t first = group > 1 ? rows / group : rows;
 	if (fixed)
-		snprintf(count, sizeof count, "%-*" PRIu64, NPY_COUNT_WIDTH, rows);
+		snprintf(count, sizeof count, "%-*" PRIu64, NPY_COUNT_WIDTH, first);
 	else
-		snprintf(count, sizeof count, "%" PRIu64, rows);
+		snprintf(count, sizeof count, "%" PRIu64, first);
+	if (group > 1)
+		snprintf(mid, sizeof mid, "%u, ", group);
 	memcpy(h, "\x93NUMPY\x01\x00", 8);
 	int n = snprintf(h + 10, cap - 10,
 	                 "{'descr': '<f4', 'fortran_order': False, "
-	                 "'shape': (%s, %u), }", count, dim);
+	                 "'shape': (%s, %s%u), }", count, mid, dim);
 	size_t len = 10 + (size_t)n + 1;   /* + '\n' */
 	size_t total = (len + 63) / 64 * 64;
 	memset(h + 10 + n, ' ', total - 10 - (size_t)n - 1);
@@ -1177,7 +1182,7 @@ static int w_header(vt_vecwriter *w, int final, char *err, size_t errlen)
 	size_t len;
 	uint64_t rows = final ? w->rows : (w->hint >= 0 ? (uint64_t)w->hint : 0);
 	if (w->fmt == VT_FMT_NPY) {
-		len = npy_header((char *)h, sizeof h, rows, w->dim, w->hint < 0);
+		len = npy_header((char *)h, sizeof h, rows, w->group, w->dim, w->hint < 0);
 	} else {
 		vt_put32(h, (uint32_t)rows);
 		vt_put32(h + 4, w->dim);
@@ -1205,7 +1210,18 @@ int vt_vecwriter_open(vt_vecwriter **out, vt_out *o, vt_format fmt,
                       uint32_t dim, int64_t rows_hint, char *err,
                       size_t errlen)
 {
+	return vt_vecwriter_open_grouped(out, o, fmt, 1, dim, rows_hint, err, errlen);
+}
+
+int vt_vecwriter_open_grouped(vt_vecwriter **out, vt_out *o, vt_format fmt,
+                              uint32_t group, uint32_t dim, int64_t rows_hint,
+                              char *err, size_t errlen)
+{
 	*out = NULL;
+	if (group == 0 || (group > 1 && fmt != VT_FMT_NPY) ||
+	    (group > 1 && rows_hint >= 0 && rows_hint % group))
+		return fmt_err(err, errlen, VT_EINVAL,
+		               "rows cannot be grouped by %u", (unsigned)group);
 	if (err && errlen)
 		err[0] = 0;
 	if (fmt != VT_FMT_NPY && fmt != VT_FMT_FVECS && fmt != VT_FMT_FBIN &&
@@ -1232,6 +1248,7 @@ int vt_vecwriter_open(vt_vecwriter **out, vt_out *o, vt_format fmt,
 		return fmt_err(err, errlen, VT_ENOMEM, "out of memory");
 	w->fmt = fmt;
 	w->o = o;
+	w->group = group;
 	w->dim = dim;
 	w->hint = rows_hint;
 	if (fmt == VT_FMT_FVECS || fmt == VT_FMT_TEXT || !host_le()) {
@@ -1472,6 +1489,10 @@ int vt_vecwriter_finish(vt_vecwriter *w, char *err, size_t errlen)
 	int rc = w_flush(w, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (w->group > 1 && w->rows % w->group)
+		return fmt_err(err, errlen, VT_EINVAL,
+		               "%" PRIu64 " rows are not groups of %u", w->rows,
+		               (unsigned)w->group);
 	if (w->hint >= 0) {
 		if (w->rows != (uint64_t)w->hint)
 			return fmt_err(err, errlen, VT_ETRUNC,

@@ -95,6 +95,14 @@ int vt_vecwriter_open(vt_vecwriter **out, vt_out *o, vt_format fmt,
                       uint32_t dim, int64_t rows_hint, char *err,
                       size_t errlen);
 
+/* The same, for npy only, with the rows grouped: shape (rows / group,
+ * group, dim), as a PQ codebook's (M, 2^nbits, d/M).  group 1 is
+ * vt_vecwriter_open; a row count that is not a multiple of group is
+ * VT_EINVAL (at open when rows_hint tells, else at finish). */
+int vt_vecwriter_open_grouped(vt_vecwriter **out, vt_out *o, vt_format fmt,
+                              uint32_t group, uint32_t dim, int64_t rows_hint,
+                              char *err, size_t errlen);
+
 /* Write rows (rows x dim float32). */
 int vt_vecwriter_write(vt_vecwriter *w, const float *x, size_t rows,
                        char *err, size_t errlen);

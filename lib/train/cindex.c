@@ -205,6 +205,8 @@ static void coarse_task(void *arg, size_t t, int worker)
 		size_t np = 0;
 		/* the P smallest of ||c_g||^2 - 2 x.c_g, ascending (ties: lower g) */
 		for (size_t g = 0; g < G; g++) {
+			if (ix->start[g + 1] == ix->start[g])
+				continue; /* an empty group has nothing to offer */
 			float val = v[g] + ix->gcn[g];
 			if (np == P && !(val < bv[P - 1]))
 				continue;

@@ -147,6 +147,23 @@ static void test_index(void)
 	CHECK(rc == 0 && zero, "one centroid: every row gets label 0");
 	vt_cindex_free(bad);
 	vt_cindex_free(NULL);
+	/* edge: many equal centroids (groups may stay empty) */
+	{
+		float *same = xmalloc(100 * d * sizeof *same);
+		for (size_t j = 0; j < 100; j++)
+			memcpy(same + j * d, c, d * sizeof *same);
+		bad = NULL;
+		rc = vt_cindex_new(&bad, p2, same, 100, d, 10, 1);
+		rc |= vt_cindex_assign(bad, p2, x, 500, 3, 0, la, da, NULL);
+		int fine = 1;
+		for (size_t i = 0; i < 500; i++)
+			fine &= la[i] >= 0 && la[i] < 100 &&
+			        fabs(da[i] - d2(x + i * d, c, d)) <= 1e-3 * (1 + da[i]);
+		CHECK(rc == 0 && fine, "equal centroids: valid labels and distances (largest group %zu of 100)",
+		      vt_cindex_largest(bad));
+		vt_cindex_free(bad);
+		free(same);
+	}
 
 	vt_cindex_free(ix);
 	vt_cindex_free(iy);
