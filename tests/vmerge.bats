@@ -188,7 +188,7 @@ make_coresets() {
 	assert_no_leftovers m.vt
 }
 
-@test "vmerge: kinds and dimensions must agree; SQ bounds not yet; centroids never" {
+@test "vmerge: kinds and dimensions must agree; centroids never" {
 	vgen -n 100 -d 4 --ids -o x.vt
 	vgen -n 100 -d 5 --ids -o y.vt
 	run -1 --separate-stderr vmerge -o m.vt x.vt y.vt
@@ -201,6 +201,68 @@ make_coresets() {
 	assert_err "c.vt: is a centroids stream"
 	run -1 --separate-stderr vmerge -o m.vt missing.vt
 	assert_err "missing.vt: No such file or directory"
+}
+
+@test "vmerge: SQ statistics merge whatever the order of the files" {
+	vgen -n 500 -d 4 --seed 2 -o a.vt
+	vgen -n 300 -d 4 --seed 2 --first 500 -o b.vt
+	vgen -n 900 -d 4 --seed 2 --first 800 -o c.vt
+	vgen -n 1700 -d 4 --seed 2 -o all.vt
+	for m in global dim meanstd quantile; do
+		for s in a b c; do vsqbounds -q --mode $m --partial -o $s.$m $s.vt; done
+		run -0 --separate-stderr vmerge -o m1.$m a.$m b.$m c.$m
+		assert_err "vmerge: inputs=3 mode=$m"
+		vmerge -q -o m2.$m c.$m a.$m b.$m
+		cmp m1.$m m2.$m
+		run -0 vcat --info m1.$m
+		assert_line "meta.mode: $m"
+		assert_line "meta.made_by: vmerge 0.1.0"
+		refute_line --partial "vsqbounds.rows"
+	done
+	# min of mins and max of maxes, and exact sums: the whole's bytes
+	for m in global dim meanstd; do
+		vsqbounds -q --mode $m --partial -o all.$m all.vt
+		run -0 bash -c "vcat --to text m1.$m | md5sum; vcat --to text all.$m | md5sum"
+		assert_equal "${lines[0]}" "${lines[1]}"
+	done
+	# a merge of merges is the same statistic
+	vmerge -q -o ab.meanstd a.meanstd b.meanstd
+	vmerge -q -o abc.meanstd c.meanstd ab.meanstd
+	run -0 bash -c "vcat --to text abc.meanstd | md5sum; vcat --to text m1.meanstd | md5sum"
+	assert_equal "${lines[0]}" "${lines[1]}"
+}
+
+@test "vmerge: SQ statistics of other modes, dimensions or forms are refused, naming the file" {
+	vgen -n 100 -d 4 -o x.vt
+	vgen -n 100 -d 5 -o y.vt
+	vsqbounds -q --mode dim -o dim.sq x.vt
+	vsqbounds -q --mode meanstd --partial -o ms.sq x.vt
+	vsqbounds -q --mode meanstd --partial -o ms5.sq y.vt
+	vsqbounds -q --mode meanstd -o final.sq x.vt
+	vsqbounds -q --mode quantile --partial -o q1.sq x.vt
+	vsqbounds -q --mode quantile --partial --sketch-k 100 -o q2.sq x.vt
+	vsqbounds -q --mode dim --metric cosine -o cos.sq x.vt
+	run -1 --separate-stderr vmerge -o m.sq dim.sq ms.sq
+	assert_output ''
+	assert_err "ms.sq: cannot be merged with dim.sq: SQ statistics with mode meanstd, but the first input has dim"
+	assert_no_leftovers m.sq
+	run -1 --separate-stderr vmerge -o m.sq ms.sq ms5.sq
+	assert_err "ms5.sq: cannot be merged with ms.sq: has dimension 5"
+	assert_no_leftovers m.sq
+	run -1 --separate-stderr vmerge -o m.sq final.sq
+	assert_err "final.sq: holds final meanstd bounds, which cannot be merged"
+	run -1 --separate-stderr vmerge -o m.sq q1.sq q2.sq
+	assert_err "q2.sq: a sketch of sketch_k 100"
+	assert_no_leftovers m.sq
+	run -1 --separate-stderr vmerge -o m.sq dim.sq cos.sq
+	assert_err "cos.sq: cannot be merged with dim.sq: SQ statistics with metric cosine"
+	head -c 200 ms.sq >cut.sq
+	run -1 --separate-stderr vmerge -o m.sq ms.sq cut.sq
+	assert_err "cut.sq"
+	assert_err "truncated"
+	assert_no_leftovers m.sq
+	run -2 --separate-stderr vmerge --budget 3 ms.sq
+	assert_usage_error vmerge "holds SQ statistics"
 }
 
 @test "vmerge: usage errors print nothing on stdout and exit 2" {

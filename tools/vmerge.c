@@ -1,7 +1,7 @@
 /* vmerge: merge streams of one kind into one whose bytes do not depend on
  * the order of the arguments: the union of vectors or weighted points in
  * global id order (optionally reduced to a budget), or the sum of Lloyd
- * accumulators. */
+ * accumulators, or the merge of SQ statistics. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "vtrain.h"
 #include "accumio.h"
+#include "sqio.h"
 #include "train/coreset.h"
 #include "train/vecops.h"
 
@@ -24,6 +25,10 @@ static const char usage[] =
 "                            reduces weighted points to at most N by weighted\n"
 "                            k-means, carrying weights and losses exactly\n"
 "  accumulators              the sum (all computed against the same centroids)\n"
+"  SQ statistics             min of mins and max of maxes, exact sums of\n"
+"                            meanstd, the union of quantile sketches (all of\n"
+"                            one mode, metric and dimension); vsqbounds then\n"
+"                            turns merged statistics into bounds\n"
 "Every input is read to its end and verified; a truncated or corrupt one fails\n"
 "the merge.  The output has the metadata of the input that comes first (the\n"
 "smallest first id; for accumulators, the smallest content hash).\n"
@@ -411,6 +416,38 @@ static void merge_accum(vt_input **ins, const char **paths, size_t nin, const vt
 	free(P);
 }
 
+/* ---- SQ statistics -------------------------------------------------- */
+
+/* min of mins, max of maxes, exact sums, or one union of all the sketches
+ * (lib/sqio.c); the header is rebuilt, so no input's own keys leak. */
+static void merge_sq(vt_input **ins, size_t nin, const vt_cli *c)
+{
+	char err[512];
+	vt_sq *s;
+	int rc = vt_sq_read_merged(ins, nin, &s, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	const vt_header *h0 = vt_input_header(ins[0]);
+	const char *metric = vt_header_get(h0, "metric"), *cid = vt_header_get(h0, "centroids_id");
+	vt_header h;
+	if ((rc = vt_sq_header(&h, s, 0)) == 0 && (rc = vt_header_set(&h, "made_by",
+	                                                              "vmerge " VT_VERSION_STRING)) == 0 &&
+	    (!metric || (rc = vt_header_set(&h, "metric", metric)) == 0) && cid)
+		rc = vt_header_set(&h, "centroids_id", cid);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	vt_out out;
+	if ((rc = vt_out_open(&out, c->output)) < 0)
+		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
+	if ((rc = vt_sq_write(&out, &h, s, 0, 0)) < 0 || (rc = vt_out_commit(&out)) < 0)
+		write_failed(rc);
+	if (!c->quiet)
+		vt_cli_msg("inputs=%zu mode=%s values=%" PRIu64 " d=%zu", nin,
+		           vt_sq_mode_name(vt_sq_mode(s)), vt_sq_count(s), vt_sq_dim(s));
+	vt_header_free(&h);
+	vt_sq_free(s);
+}
+
 int main(int argc, char **argv)
 {
 	vt_cli_init("vmerge");
@@ -477,10 +514,14 @@ int main(int argc, char **argv)
 		merge_accum(ins, paths, nin, &c);
 		break;
 	case VT_KIND_SQ:
-		vt_cli_fail(VT_EUNSUP, "%s: merging SQ bounds is not yet supported", paths[0]);
+		if (o.budget)
+			vt_cli_usage_error("--budget reduces weighted points, and %s holds SQ statistics",
+			                   paths[0]);
+		merge_sq(ins, nin, &c);
+		break;
 	default:
-		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vmerge merges vectors, weighted points "
-		            "and accumulators", paths[0], vt_kind_name(kind));
+		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vmerge merges vectors, weighted points, "
+		            "accumulators and SQ statistics", paths[0], vt_kind_name(kind));
 	}
 	for (size_t i = 0; i < nin; i++)
 		vt_input_free(ins[i]);

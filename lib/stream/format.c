@@ -260,6 +260,18 @@ int vt_header_compatible(const vt_header *a, const vt_header *b, char *err, size
 			return VT_EFORMAT;
 		}
 	}
+	if (a->kind == VT_KIND_SQ) {
+		/* the rows of SQ streams mean what these say */
+		static const char *const keys[] = {"mode", "form", "metric", "centroids_id"};
+		for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+			const char *va = vt_header_get(a, keys[i]), *vb = vt_header_get(b, keys[i]);
+			if ((va || vb) && (!va || !vb || strcmp(va, vb) != 0)) {
+				snprintf(err, errlen, "SQ statistics with %s %s, but the first input has %s",
+				         keys[i], vb ? vb : "(none)", va ? va : "(none)");
+				return VT_EFORMAT;
+			}
+		}
+	}
 	return 0;
 }
 

@@ -1,0 +1,299 @@
+/* vpq: PQ codebook training on the residuals of vectors against IVF
+ * centroids (or on the vectors themselves), from a seeded reservoir sample
+ * taken while the input streams by. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtrain.h"
+#include "accumio.h"
+#include "train/kernel.h"
+#include "train/pool.h"
+#include "train/pq.h"
+#include "train/reservoir.h"
+#include "train/vecops.h"
+
+static const char usage[] =
+"Usage: vpq -c IVF_CENTROIDS -m M [OPTIONS] [FILE...]\n"
+"       vpq --no-residual -m M [OPTIONS] [FILE...]\n"
+"Train a product-quantizer codebook of M sub-spaces with 2^B centroids each\n"
+"on the residuals x - c(x) of the vectors in FILE, c(x) being the nearest of\n"
+"the IVF centroids, by one k-means per sub-space.  The training rows are a\n"
+"seeded reservoir sample of the input, taken while it streams by.  Writes a\n"
+"PQ codebook stream (M x 2^B rows of d/M) and prints the reconstruction MSE\n"
+"on the training rows.\n"
+"\n"
+"  -c, --centroids FILE  IVF centroids (a centroids stream, or vectors in any\n"
+"                        format) to take residuals against\n"
+"  -m M                  sub-spaces (required; must divide d)\n"
+"      --nbits B         bits per sub-space code, 1 to 8 (default 8)\n"
+"      --sample N        training rows (default 256 x 2^B: 65536 at 8 bits);\n"
+"                        an input of at most N rows is used whole\n"
+"      --iters N         Lloyd iterations per sub-space (default 25)\n"
+"      --no-residual     train on the vectors themselves (no -c)\n"
+"      --metric=METRIC   l2 (default) or cosine (normalise rows; the centroids\n"
+"                        must be normalised, as vkmeans --metric=cosine makes)\n"
+"      --seed N          random seed of the sample and the k-means (default 1)\n"
+"  -j, --threads N       threads (default: all cores)\n"
+"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+"  -q, --quiet           no summary on stderr\n"
+"  -v, --verbose         one line per sub-space on stderr\n"
+"  -h, --help            this help\n"
+"      --version         version\n"
+"\n"
+"Memory: about N x (4d + 12) + k x 4d + min(j, M) x (N x (4d/M + 64)\n"
+"+ min(N x 2^B x 4, 64 MiB)) bytes (see vpq(1)).\n"
+"Exit status: 0 ok, 1 failure, 2 usage.  See vpq(1), vkmeans(1).\n";
+
+enum { OPT_NBITS = 0x2000, OPT_SAMPLE, OPT_ITERS, OPT_NORES };
+
+typedef struct {
+	long long m, sample;
+	int nbits, iters, nores;
+} opts;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	opts *o = ctx;
+	switch (c) {
+	case 'm': o->m = vt_cli_int("-m", arg, 1, 1 << 20); return 0;
+	case OPT_NBITS: o->nbits = (int)vt_cli_int("--nbits", arg, 1, VT_PQ_MAX_NBITS); return 0;
+	case OPT_SAMPLE: o->sample = vt_cli_int("--sample", arg, 1, 1LL << 40); return 0;
+	case OPT_ITERS: o->iters = (int)vt_cli_int("--iters", arg, 0, 1000000); return 0;
+	case OPT_NORES: o->nores = 1; return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{"nbits", required_argument, NULL, OPT_NBITS},
+	{"sample", required_argument, NULL, OPT_SAMPLE},
+	{"iters", required_argument, NULL, OPT_ITERS},
+	{"no-residual", no_argument, NULL, OPT_NORES},
+	{0},
+};
+
+static const char *metric_name(int metric)
+{
+	return metric == VT_METRIC_COSINE ? "cosine" : "l2";
+}
+
+/* Load the IVF centroids and check them against the input and the metric. */
+static void load_centroids(vt_model *cent, const vt_cli *c, const vt_input *in)
+{
+	char err[512];
+	int rc = vt_model_load(cent, c->centroids,
+	                       VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS),
+	                       1u << 28, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	if (cent->rows == 0)
+		vt_cli_fail(VT_EFORMAT, "%s: no centroids", c->centroids);
+	if (cent->dim != vt_input_header(in)->dim)
+		vt_cli_fail(VT_EDIM, "%s: centroids have dimension %u, but %s has %u", c->centroids,
+		            cent->dim, vt_input_path(in), vt_input_header(in)->dim);
+	size_t bad = vt_first_nonfinite_row(cent->x, cent->rows, cent->dim);
+	if (bad < cent->rows)
+		vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c->centroids, bad);
+	const char *mt = vt_header_get(&cent->h, "metric");
+	if (mt && strcmp(mt, metric_name(c->metric)) != 0)
+		vt_cli_fail(VT_EINVAL, "%s: centroids were trained with --metric=%s; give the same "
+		            "--metric to vpq", c->centroids, mt);
+	if (c->metric != VT_METRIC_COSINE)
+		return;
+	for (size_t j = 0; j < cent->rows; j++) {
+		const float *r = cent->x + j * cent->dim;
+		double s = 0;
+		for (uint32_t t = 0; t < cent->dim; t++)
+			s += (double)r[t] * r[t];
+		if (fabs(sqrt(s) - 1) > 1e-3)
+			vt_cli_fail(VT_EDATA, "%s: centroid %zu has norm %.6g; --metric=cosine needs "
+			            "normalised centroids (vkmeans --metric=cosine makes them)",
+			            c->centroids, j, sqrt(s));
+	}
+}
+
+/* Stream the input into the reservoir, dropping non-finite rows. */
+static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uint64_t *dropped)
+{
+	char err[512];
+	size_t d = vt_input_header(in)->dim;
+	vt_reservoir *res;
+	int rc = vt_reservoir_new(&res, cap, d, c->seed);
+	if (rc < 0)
+		vt_cli_fail(rc, "--sample %zu: %s", cap, vt_strerror(rc));
+	vt_progress pg;
+	vt_progress_start(&pg, c, "rows");
+	vt_block b;
+	long r;
+	*dropped = 0;
+	while ((r = vt_input_next(in, &b, err, sizeof err)) > 0) {
+		const float *x = b.data;
+		size_t run = 0; /* start of the current run of finite rows */
+		for (size_t i = 0; i <= (size_t)r; i++) {
+			if (i < (size_t)r && vt_first_nonfinite_row(x + i * d, 1, d) == 1)
+				continue;
+			if (i > run && (rc = vt_reservoir_add(res, x + run * d, i - run)) < 0)
+				vt_cli_fail(rc, "--sample %zu: %s", cap, vt_strerror(rc));
+			if (i < (size_t)r)
+				++*dropped;
+			run = i + 1;
+		}
+		vt_progress_update(&pg, vt_input_rows(in), 0);
+	}
+	vt_progress_end(&pg);
+	if (r < 0)
+		vt_cli_fail((int)r, "%s", err);
+	if ((rc = vt_reservoir_finish(res)) < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	return res;
+}
+
+int main(int argc, char **argv)
+{
+	vt_cli_init("vpq");
+	opts o = {.nbits = 8, .iters = VT_PQ_ITERS};
+	vt_cli_spec spec = {
+		.name = "vpq",
+		.usage = usage,
+		.shared = VT_CLI_OUTPUT | VT_CLI_CENTROIDS | VT_CLI_SEED | VT_CLI_THREADS |
+		          VT_CLI_METRIC,
+		.shortopts = "m:",
+		.longopts = longopts,
+		.opt = on_opt,
+		.ctx = &o,
+	};
+	vt_cli c;
+	vt_cli_parse(argc, argv, &spec, &c);
+	if (o.m < 1)
+		vt_cli_usage_error("-m is required (the number of sub-spaces, at least 1)");
+	if (!c.centroids && !o.nores)
+		vt_cli_usage_error("-c IVF_CENTROIDS is required (or --no-residual)");
+	if (c.centroids && o.nores)
+		vt_cli_usage_error("--no-residual trains on the vectors themselves; drop -c");
+	const size_t K = (size_t)1 << o.nbits;
+	if (!o.sample)
+		o.sample = 256LL << o.nbits;
+	if ((size_t)o.sample < K)
+		vt_cli_usage_error("--sample %lld is smaller than the 2^%d = %zu centroids of a "
+		                   "sub-space", o.sample, o.nbits, K);
+	if (!c.seed_given)
+		c.seed = 1;
+	vt_cli_no_tty(c.output);
+
+	int rc;
+	vt_input *in = vt_cli_open_input(&c, NULL);
+	const vt_header *ih = vt_input_header(in);
+	if (ih->kind != VT_KIND_VECTORS)
+		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vpq reads vectors", vt_input_path(in),
+		            vt_kind_name(ih->kind));
+	const size_t d = ih->dim, M = (size_t)o.m;
+	if (d % M != 0)
+		vt_cli_fail(VT_EDIM, "%s: d=%zu is not divisible by -m %zu", vt_input_path(in), d, M);
+	vt_model cent = {0};
+	if (c.centroids)
+		load_centroids(&cent, &c, in);
+
+	/* The training rows. */
+	double t0 = vt_now();
+	uint64_t dropped;
+	vt_reservoir *res = sample_input(&c, in, (size_t)o.sample, &dropped);
+	size_t n = vt_reservoir_count(res);
+	uint64_t seen = vt_reservoir_seen(res);
+	float *x = vt_reservoir_rows(res);
+	if (!c.quiet && dropped)
+		vt_cli_msg("dropped %llu rows with NaN or infinite values", (unsigned long long)dropped);
+	if (n < K)
+		vt_cli_fail(VT_EINVAL, "%s: %zu rows: PQ with %d bits needs at least %zu",
+		            vt_input_path(in), n, o.nbits, K);
+	if (c.metric == VT_METRIC_COSINE) {
+		size_t zero = vt_normalize_rows(x, n, d);
+		if (zero && !c.quiet)
+			vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", zero);
+	}
+	if (c.centroids) {
+		vt_pool *pool;
+		int32_t *lab = malloc(n * sizeof *lab);
+		if (!lab || vt_pool_new(&pool, c.threads) < 0)
+			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+		rc = vt_assign(pool, x, n, d, cent.x, cent.rows, NULL, NULL, lab, NULL, NULL, NULL);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s", vt_strerror(rc));
+		for (size_t i = 0; i < n; i++) {
+			const float *cr = cent.x + (size_t)lab[i] * d;
+			float *xr = x + i * d;
+			for (size_t t = 0; t < d; t++)
+				xr[t] -= cr[t];
+		}
+		vt_pool_free(pool);
+		free(lab);
+	}
+
+	/* One k-means per sub-space. */
+	vt_pq_opts po;
+	vt_pq_opts_init(&po, M);
+	po.nbits = o.nbits;
+	po.iters = o.iters;
+	po.seed = c.seed;
+	po.threads = c.threads;
+	const size_t ds = d / M;
+	float *cb = malloc(M * K * ds * sizeof *cb);
+	vt_pq_sub *sub = malloc(M * sizeof *sub);
+	if (!cb || !sub)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	double mse;
+	rc = vt_pq_train(&po, x, n, d, cb, sub, &mse);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", vt_input_path(in), vt_strerror(rc));
+	double secs = vt_now() - t0;
+	for (size_t m = 0; m < M; m++)
+		vt_cli_verbose(&c, "sub-space %zu: loss=%.10g mse=%.10g iters=%d time=%.2fs", m,
+		               sub[m].loss, sub[m].loss / (double)n, sub[m].iters, sub[m].seconds);
+
+	vt_header h;
+	vt_header_init(&h, VT_KIND_PQ, VT_ELEM_F32, 0, (uint32_t)ds);
+	vt_header_set(&h, "made_by", "vpq " VT_VERSION_STRING);
+	vt_header_setf(&h, "m", "%zu", M);
+	vt_header_setf(&h, "nbits", "%d", o.nbits);
+	vt_header_setf(&h, "d", "%zu", d);
+	vt_header_set(&h, "metric", metric_name(c.metric));
+	vt_header_setf(&h, "seed", "%llu", (unsigned long long)c.seed);
+	vt_header_setf(&h, "iters", "%d", o.iters);
+	vt_header_set(&h, "residual", c.centroids ? "yes" : "no");
+	if (c.centroids) {
+		char id[17];
+		vt_centroids_id_hex(cent.x, cent.rows, cent.dim, id);
+		vt_header_set(&h, "centroids_id", id);
+		vt_header_setf(&h, "vpq.ivf_k", "%zu", cent.rows);
+	}
+	vt_header_setf(&h, "mse", "%.17g", mse);
+	vt_header_setf(&h, "n", "%zu", n);
+	vt_header_setf(&h, "vpq.sample", "%lld", o.sample);
+	vt_header_setf(&h, "vpq.input_rows", "%llu", (unsigned long long)(seen + dropped));
+	vt_header_setf(&h, "vpq.nonfinite", "%llu", (unsigned long long)dropped);
+
+	vt_out out;
+	const char *oname = c.output ? c.output : "(stdout)";
+	rc = vt_out_open(&out, c.output);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
+	rc = vt_model_write(&out, &h, M * K, cb, NULL, NULL, NULL);
+	vt_header_free(&h);
+	if (rc == 0)
+		rc = vt_out_commit(&out);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	if (!c.quiet)
+		vt_cli_msg("m=%zu nbits=%d d=%zu n=%zu mse=%.10g time=%.2fs", M, o.nbits, d, n, mse,
+		           secs);
+	free(cb);
+	free(sub);
+	vt_reservoir_free(res);
+	vt_model_free(&cent);
+	vt_input_free(in);
+	return 0;
+}

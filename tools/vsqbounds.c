@@ -1,0 +1,279 @@
+/* vsqbounds: scalar-quantizer bounds of vectors (global or per-dimension
+ * min/max, mean +- r std, or quantiles), or their mergeable statistics
+ * (--partial); and the bounds of merged statistics. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vtrain.h"
+#include "accumio.h"
+#include "sqio.h"
+#include "train/kernel.h"
+#include "train/sq.h"
+#include "train/vecops.h"
+
+static const char usage[] =
+"Usage: vsqbounds [--mode MODE] [--partial] [OPTIONS] [FILE...]\n"
+"       vsqbounds [--r R | --quantile Q] [OPTIONS] PARTIAL...\n"
+"Compute the bounds [vmin, vmax] of each dimension that a scalar quantizer\n"
+"scales into, over the vectors in FILE, streaming.  MODE is\n"
+"  global    one min and max over all values of all dimensions (as Lance)\n"
+"  dim       the min and max of each dimension (FAISS QT_8bit, RS_minmax)\n"
+"            (the default)\n"
+"  meanstd   mean -/+ r std of each dimension, from exact sums\n"
+"  quantile  the q and 1-q quantiles of each dimension, from a KLL sketch\n"
+"The output is an SQ stream of 2 rows (vmin, vmax).  With --partial, it holds\n"
+"the mergeable statistics instead; merge those of shards with vmerge or cat,\n"
+"and vsqbounds on them (one or several) writes the bounds.  Rows holding a NaN\n"
+"or an infinity are dropped and counted.\n"
+"\n"
+"      --mode MODE       global, dim (default), meanstd or quantile\n"
+"      --partial         write the mergeable statistics\n"
+"      --r R             meanstd: bounds at mean -/+ R std (default 3)\n"
+"      --quantile Q      quantile: bounds at the Q and 1-Q quantiles\n"
+"                        (0 <= Q <= 0.5, default 0.001)\n"
+"      --sketch-k K      quantile: KLL sketch size (8..65536, default 200: rank\n"
+"                        error about 1%)\n"
+"      --seed N          quantile: seed of the sketch (default 1)\n"
+"  -c, --centroids FILE  bound the residuals x - c(x) to the nearest centroid\n"
+"      --metric=METRIC   l2 (default) or cosine (normalise rows first)\n"
+"      --batch-rows N    rows read at once (default: about 4 MiB of rows)\n"
+"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+"  -q, --quiet           no summary on stderr\n"
+"  -v, --verbose         more detail\n"
+"  -h, --help            this help\n"
+"      --version         version\n"
+"\n"
+"Memory: batch x 4d (+ batch x 4 and k x 4d with -c) + the statistic: 16d bytes\n"
+"(minmax), 248d (meanstd), at most 48 K d (quantile); see vsqbounds(1).\n"
+"Exit status: 0 ok, 1 failure, 2 usage.  See vsqbounds(1), vmerge(1), vcat(1).\n";
+
+enum { OPT_MODE = 0x2000, OPT_R, OPT_QUANTILE, OPT_SKETCH_K, OPT_BATCH };
+
+typedef struct {
+	int mode;
+	double r, q;
+	int r_given, q_given;
+	unsigned sketch_k;
+	size_t batch;
+} opts;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	opts *o = ctx;
+	switch (c) {
+	case OPT_MODE:
+		if (!(o->mode = vt_sq_mode_parse(arg)))
+			vt_cli_usage_error("--mode: '%s' is not global, dim, meanstd or quantile", arg);
+		return 0;
+	case OPT_R: o->r = vt_cli_double("--r", arg, 0, 1e6); o->r_given = 1; return 0;
+	case OPT_QUANTILE: o->q = vt_cli_double("--quantile", arg, 0, 0.5); o->q_given = 1; return 0;
+	case OPT_SKETCH_K:
+		o->sketch_k = (unsigned)vt_cli_int("--sketch-k", arg, VT_SQ_MIN_SKETCH_K,
+		                                   VT_SQ_MAX_SKETCH_K);
+		return 0;
+	case OPT_BATCH: o->batch = (size_t)vt_cli_int("--batch-rows", arg, 1, 1 << 24); return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"r", required_argument, NULL, OPT_R},
+	{"quantile", required_argument, NULL, OPT_QUANTILE},
+	{"sketch-k", required_argument, NULL, OPT_SKETCH_K},
+	{"batch-rows", required_argument, NULL, OPT_BATCH},
+	{0},
+};
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	return p;
+}
+
+/* Merge the partial statistics of an SQ input into one. */
+static vt_sq *from_partials(vt_input *in)
+{
+	char err[512];
+	vt_sq *s;
+	int rc = vt_sq_read_merged(&in, 1, &s, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	vt_cli_init("vsqbounds");
+	opts o = {.r = VT_SQ_DEFAULT_R, .q = VT_SQ_DEFAULT_QUANTILE,
+	          .sketch_k = VT_SQ_DEFAULT_SKETCH_K};
+	vt_cli_spec spec = {
+		.name = "vsqbounds",
+		.usage = usage,
+		.shared = VT_CLI_OUTPUT | VT_CLI_CENTROIDS | VT_CLI_SEED | VT_CLI_METRIC |
+		          VT_CLI_PARTIAL,
+		.longopts = longopts,
+		.opt = on_opt,
+		.ctx = &o,
+	};
+	vt_cli c;
+	vt_cli_parse(argc, argv, &spec, &c);
+	if (!c.seed_given)
+		c.seed = 1;
+	int given = o.mode;
+	if (!o.mode)
+		o.mode = VT_SQ_DIM;
+	vt_cli_no_tty(c.output);
+
+	char err[512];
+	int rc;
+	vt_input *in = vt_cli_open_input(&c, NULL);
+	const vt_header *ih = vt_input_header(in);
+	const char *ipath = vt_input_path(in);
+	vt_model cent = {0};
+	char cid[17] = "";
+	const char *metric = c.metric == VT_METRIC_COSINE ? "cosine" : "l2";
+	uint64_t rows = 0, dropped = 0;
+	vt_sq *s = NULL;
+
+	if (ih->kind == VT_KIND_SQ) {
+		/* finalise merged statistics */
+		if (c.partial)
+			vt_cli_usage_error("the input is SQ statistics already; merge them with vmerge");
+		if (c.centroids || c.metric == VT_METRIC_COSINE)
+			vt_cli_usage_error("-c and --metric apply to vectors, and %s holds SQ statistics",
+			                   ipath);
+		int m = vt_sq_mode_parse(vt_header_get(ih, "mode"));
+		if (given && m && m != given)
+			vt_cli_usage_error("--mode %s, but %s holds %s statistics",
+			                   vt_sq_mode_name(given), ipath, vt_sq_mode_name(m));
+		if (o.r_given && m != VT_SQ_MEANSTD)
+			vt_cli_usage_error("--r is for meanstd statistics");
+		if (o.q_given && m != VT_SQ_QUANTILE)
+			vt_cli_usage_error("--quantile is for quantile statistics");
+		const char *im = vt_header_get(ih, "metric"), *ic = vt_header_get(ih, "centroids_id");
+		metric = im ? im : "l2";
+		if (ic)
+			snprintf(cid, sizeof cid, "%s", ic);
+		s = from_partials(in);
+		o.mode = vt_sq_mode(s);
+	} else {
+		if (o.r_given && o.mode != VT_SQ_MEANSTD)
+			vt_cli_usage_error("--r is for --mode meanstd");
+		if (o.q_given && o.mode != VT_SQ_QUANTILE)
+			vt_cli_usage_error("--quantile is for --mode quantile");
+		if (ih->kind != VT_KIND_VECTORS)
+			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vsqbounds reads vectors or SQ "
+			            "statistics", ipath, vt_kind_name(ih->kind));
+		size_t d = ih->dim, k = 0;
+		if (c.centroids) {
+			rc = vt_model_load(&cent, c.centroids,
+			                   VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS),
+			                   1u << 24, err, sizeof err);
+			if (rc < 0)
+				vt_cli_fail(rc, "%s", err);
+			if (cent.rows == 0)
+				vt_cli_fail(VT_EFORMAT, "%s: no centroids", c.centroids);
+			if (cent.dim != d)
+				vt_cli_fail(VT_EDIM, "%s: centroids have dimension %u, but %s has %zu",
+				            c.centroids, cent.dim, ipath, d);
+			if (vt_first_nonfinite_row(cent.x, cent.rows, d) < cent.rows)
+				vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c.centroids,
+				            vt_first_nonfinite_row(cent.x, cent.rows, d));
+			k = cent.rows;
+			vt_centroids_id_hex(cent.x, k, d, cid);
+		}
+		if ((rc = vt_sq_new(&s, o.mode, d, o.sketch_k, c.seed)) < 0)
+			vt_cli_fail(rc, "%s", vt_strerror(rc));
+		size_t batch = o.batch ? o.batch : (4u << 20) / (4 * d);
+		if (batch == 0)
+			batch = 1;
+		float *x = xmalloc(batch * d * sizeof *x);
+		int32_t *lab = k ? xmalloc(batch * sizeof *lab) : NULL;
+		vt_progress pg;
+		vt_progress_start(&pg, &c, "rows");
+		long got;
+		while ((got = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {
+			size_t n = 0;
+			for (size_t i = 0; i < (size_t)got; i++) {
+				if (vt_first_nonfinite_row(x + i * d, 1, d) == 0) {
+					if (dropped++ == 0)
+						vt_cli_verbose(&c, "%s: row %" PRIu64 " has a NaN or infinite value; "
+						               "dropped", ipath, rows + i);
+					continue;
+				}
+				if (n != i)
+					memcpy(x + n * d, x + i * d, d * sizeof *x);
+				n++;
+			}
+			rows += (uint64_t)got;
+			if (c.metric == VT_METRIC_COSINE)
+				vt_normalize_rows(x, n, d);
+			if (k && n) {
+				if ((rc = vt_assign(NULL, x, n, d, cent.x, k, NULL, NULL, lab, NULL, NULL,
+				                    NULL)) < 0)
+					vt_cli_fail(rc, "%s", vt_strerror(rc));
+				for (size_t i = 0; i < n; i++)
+					for (size_t t = 0; t < d; t++)
+						x[i * d + t] -= cent.x[(size_t)lab[i] * d + t];
+			}
+			if ((rc = vt_sq_add(s, x, n)) < 0)
+				vt_cli_fail(rc, "%s", vt_strerror(rc));
+			vt_progress_update(&pg, rows, 0);
+		}
+		vt_progress_end(&pg);
+		if (got < 0)
+			vt_cli_fail((int)got, "%s", err);
+		free(x);
+		free(lab);
+	}
+
+	int final = !c.partial;
+	vt_header h;
+	if ((rc = vt_sq_header(&h, s, final)) < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	vt_header_set(&h, "made_by", "vsqbounds " VT_VERSION_STRING);
+	vt_header_set(&h, "metric", metric);
+	if (*cid)
+		vt_header_set(&h, "centroids_id", cid);
+	if (final && o.mode == VT_SQ_MEANSTD)
+		vt_header_setf(&h, "r", "%.17g", o.r);
+	if (final && o.mode == VT_SQ_QUANTILE)
+		vt_header_setf(&h, "quantile", "%.17g", o.q);
+	if (ih->kind != VT_KIND_SQ) {
+		vt_header_setf(&h, "vsqbounds.rows", "%" PRIu64, rows);
+		vt_header_setf(&h, "vsqbounds.dropped", "%" PRIu64, dropped);
+	}
+
+	const char *oname = c.output ? c.output : "(stdout)";
+	vt_out out;
+	if (final && vt_sq_count(s) == 0)
+		vt_cli_fail(VT_EDATA, "%s: no finite rows to bound", ipath);
+	if ((rc = vt_out_open(&out, c.output)) < 0)
+		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
+	rc = vt_sq_write(&out, &h, s, final, o.mode == VT_SQ_MEANSTD ? o.r : o.q);
+	if (rc == 0)
+		rc = vt_out_commit(&out);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	if (!c.quiet) {
+		if (ih->kind == VT_KIND_SQ)
+			vt_cli_msg("mode=%s values=%" PRIu64 " d=%zu", vt_sq_mode_name(o.mode),
+			           vt_sq_count(s), vt_sq_dim(s));
+		else
+			vt_cli_msg("mode=%s rows=%" PRIu64 " dropped=%" PRIu64 " d=%zu",
+			           vt_sq_mode_name(o.mode), rows, dropped, vt_sq_dim(s));
+	}
+	vt_header_free(&h);
+	vt_sq_free(s);
+	vt_model_free(&cent);
+	vt_input_free(in);
+	return 0;
+}
