@@ -1,10 +1,13 @@
-# Streaming IVF training (LanceStream as Unix tools):
+# Streaming IVF training (LanceStream as Unix tools), then the quantizers:
 #   sample -> chunked coresets (in parallel under make -j) -> merge ->
-#   vkmeans -> refine passes -> vloss report, .npy export, plots.
+#   vkmeans -> refine passes -> vloss report, .npy export, plots;
+#   PQ: a sample of 256 x 2^NBITS rows -> vpq on residuals against the IVF
+#   centroids; SQ: a sample of 65,536 rows -> vsqbounds.
 #
 #   make -f pipelines/stream-train.mk DATA=data.vt K=1024 OUT=out/ivf \
 #        [SAMPLE_RATE=256] [STREAM_RATE=64] [CORESET_RATE=16] \
-#        [REFINE_PASSES=1] [SEED=1] [J=1] [BIN=build/bin]
+#        [REFINE_PASSES=1] [SEED=1] [J=1] [BIN=build/bin] \
+#        [PQ_M=16] [NBITS=8] [SQ_MODE=dim] [all|ivf|pq|sq|plots]
 #
 # DATA is any file vcat reads (.vt, .npy, .fvecs, .fbin, ...).  The sample
 # holds m = min(n, K x SAMPLE_RATE) rows; it is cut into chunks of
@@ -12,8 +15,10 @@
 # K x CORESET_RATE weighted points.  Chunks are separate targets, so
 # `make -j N` runs N of them at once (memory: N chunks); J is the threads
 # each program uses.  The result is the same bytes for any -j and J.
-# Leaves OUT/ivf.vt, OUT/ivf.npy, OUT/report.txt, the logs, and with
-# `plots`, OUT/sizes.png and OUT/loss.png.
+# `all` (the default) leaves the three models OUT/ivf.vt, OUT/pq.vt and
+# OUT/sq.vt with their .npy exports (docs/INTEROP.md), OUT/report.txt and
+# the logs; `ivf`, `pq` and `sq` make one model (pq needs ivf); `plots`
+# adds OUT/sizes.png and OUT/loss.png.  PQ_M must divide the dimension.
 
 SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
@@ -27,6 +32,9 @@ CORESET_RATE ?= 16
 REFINE_PASSES ?= 1
 SEED ?= 1
 J ?= 1
+PQ_M ?= 16
+NBITS ?= 8
+SQ_MODE ?= dim
 PLOT ?= $(dir $(lastword $(MAKEFILE_LIST)))plot.sh
 
 ifeq ($(strip $(DATA)),)
@@ -48,8 +56,11 @@ CHUNKS := $(shell seq 0 $$(( $(NCHUNK) - 1 )))
 CORESETS := $(foreach i,$(CHUNKS),$(OUT)/coreset-$(i).vt)
 LAST := $(OUT)/ivf-$(REFINE_PASSES).vt
 
-.PHONY: all plots clean
-all: $(OUT)/ivf.vt $(OUT)/ivf.npy $(OUT)/report.txt
+.PHONY: all ivf pq sq plots clean
+all: ivf pq sq
+ivf: $(OUT)/ivf.vt $(OUT)/ivf.npy $(OUT)/report.txt
+pq: $(OUT)/pq.vt $(OUT)/pq.npy
+sq: $(OUT)/sq.vt $(OUT)/sq.npy
 
 $(OUT):
 	mkdir -p $@
@@ -82,8 +93,23 @@ $(foreach p,$(shell seq 1 $(REFINE_PASSES)),$(eval $(call refine_rule,$(p))))
 $(OUT)/ivf.vt: $(LAST)
 	cp $< $@
 
-$(OUT)/ivf.npy: $(OUT)/ivf.vt
+$(OUT)/%.npy: $(OUT)/%.vt
 	$(BIN)/vcat --to npy -o $@ $<
+
+# PQ: its own fixed sample (vsample --for pq), residuals against the model.
+$(OUT)/pq-sample.vt: $(DATA) | $(OUT)
+	$(BIN)/vsample -q --for pq --nbits $(NBITS) --seed $(SEED) --total $(N) -o $@ '$(DATA)'
+
+$(OUT)/pq.vt: $(OUT)/ivf.vt $(OUT)/pq-sample.vt
+	$(BIN)/vpq -v -c $(OUT)/ivf.vt -m $(PQ_M) --nbits $(NBITS) --seed $(SEED) -j $(J) \
+		-o $@ $(OUT)/pq-sample.vt 2>$(OUT)/vpq.log || { cat $(OUT)/vpq.log >&2; exit 1; }
+
+# SQ: bounds over a fixed sample of 65,536 rows, as Lance takes them.
+$(OUT)/sq-sample.vt: $(DATA) | $(OUT)
+	$(BIN)/vsample -q --for sq --seed $(SEED) --total $(N) -o $@ '$(DATA)'
+
+$(OUT)/sq.vt: $(OUT)/sq-sample.vt
+	$(BIN)/vsqbounds -q --mode $(SQ_MODE) -o $@ $<
 
 $(OUT)/report.txt: $(OUT)/ivf.vt $(OUT)/sample.vt
 	{ echo "data=$(DATA) n=$(N) m=$(M) k=$(K) chunks=$(NCHUNK) chunk_rows=$(C)" \

@@ -9,7 +9,7 @@ train() { # train OUT [make args...]
 	local out=$1
 	shift
 	make -s -f "$MK" DATA=x.vt K=16 OUT="$out" BIN="$VT_BIN" SAMPLE_RATE=64 STREAM_RATE=16 \
-		CORESET_RATE=8 "$@"
+		CORESET_RATE=8 PQ_M=4 NBITS=6 "$@"
 }
 
 @test "stream-train.mk: sample, coresets, merge, vkmeans, refine and report" {
@@ -32,6 +32,28 @@ train() { # train OUT [make args...]
 	# The coreset's weights add up to the sample's rows.
 	run -0 bash -c "vcat --to text out/coreset.vt | awk '{w += \$2} END {print w}'"
 	assert_output 1024
+	# One make call also leaves the PQ and SQ models and their exports.
+	for f in pq.vt pq.npy sq.vt sq.npy; do assert_file_exists out/$f; done
+	run -0 vcat --info out/pq.vt
+	assert_line "kind: pq"
+	assert_line "rows: 256"
+	assert_line "meta.m: 4"
+	assert_line "meta.nbits: 6"
+	run -0 vcat --info out/sq.vt
+	assert_line "kind: sq"
+	run -0 /usr/bin/python3 -c "import numpy as np; print(np.load('out/pq.npy').shape, np.load('out/sq.npy').shape)"
+	assert_output "(4, 64, 2) (2, 8)"
+}
+
+@test "stream-train.mk: pq and sq alone; a PQ_M that does not divide d fails with no model" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	run -0 train out sq
+	assert_file_exists out/sq.vt
+	assert_file_not_exists out/ivf.vt
+	run ! train out pq PQ_M=3
+	assert_output --partial "not divisible"
+	assert_file_exists out/ivf.vt
+	assert_file_not_exists out/pq.vt
 }
 
 @test "stream-train.mk: the same bytes for make -j1 and -j3, J=1 and J=2" {
@@ -40,6 +62,8 @@ train() { # train OUT [make args...]
 	train b -j3 J=2 >/dev/null
 	assert_files_equal a/ivf.vt b/ivf.vt
 	assert_files_equal a/coreset.vt b/coreset.vt
+	assert_files_equal a/pq.vt b/pq.vt
+	assert_files_equal a/sq.vt b/sq.vt
 }
 
 @test "stream-train.mk: the streamed model is close to vkmeans on the whole sample" {
