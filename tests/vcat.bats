@@ -78,6 +78,27 @@ make_m() {
 	assert_line 'a.fbin: shape=(1000, 8) dtype=float32 equal=True'
 }
 
+@test "vcat: a PQ codebook goes to npy as (M, 2^nbits, d/M), models as (rows, d)" {
+	need_numpy
+	vgen -n 3000 -d 16 --means 20 --seed 1 -o x.vt
+	vkmeans -q -k 8 -o c.vt x.vt
+	vpq -q -c c.vt -m 4 --nbits 5 -o pq.vt x.vt
+	vsqbounds -q --mode dim -o sq.vt x.vt
+	for f in c pq sq; do vcat --to npy -o $f.npy $f.vt; vcat --to text -o $f.txt $f.vt; done
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+for f in ('c', 'pq', 'sq'):
+    a = np.load(f + '.npy')
+    t = np.loadtxt(f + '.txt', ndmin=2)
+    if f == 'c':
+        t = t[:, 2:]          # weight and loss columns first
+    print(f, a.shape, a.dtype, bool((a.reshape(t.shape) == t.astype(np.float32)).all()))
+"
+	assert_line "c (8, 16) float32 True"
+	assert_line "pq (4, 32, 4) float32 True"
+	assert_line "sq (2, 16) float32 True"
+}
+
 @test "vcat: reads .npy of every dtype numpy writes (f4 f8 f2 u1 i1) and versions 1-3" {
 	need_numpy
 	"$PY" - <<'EOF'
