@@ -4,7 +4,8 @@
 #   1. convert the 60,000 x 784 training images to a compressed vtrain stream;
 #   2. inspect it (header, frames, compression ratio, checksums);
 #   3. train 256 IVF centroids with the streaming pipeline
-#      (pipelines/stream-train.mk), score them, export .npy, plot.
+#      (pipelines/stream-train.mk), score them, then a PQ codebook on
+#      residuals and SQ bounds; export .npy, plot.
 # Outputs go to ${OUT:-out/quickstart}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +23,6 @@ k=${K:-256}
 echo "== streaming IVF training, k=$k: sample -> coresets -> merge -> vkmeans -> refine -> report"
 make -s -f pipelines/stream-train.mk DATA="$out/fmnist.vt" K="$k" OUT="$out/ivf" BIN="$bin" \
   -j"$(nproc)" all plots
-echo "centroids: $out/ivf/ivf.vt and $out/ivf/ivf.npy; report: $out/ivf/report.txt;" \
-  "plots: $out/ivf/sizes.png $out/ivf/loss.png"
+cat "$out/ivf/vpq.log"
+echo "models: $out/ivf/ivf.vt pq.vt sq.vt (and .npy of each; docs/INTEROP.md);" \
+  "report: $out/ivf/report.txt; plots: $out/ivf/sizes.png $out/ivf/loss.png"
