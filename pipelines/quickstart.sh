@@ -23,6 +23,6 @@ k=${K:-256}
 echo "== streaming IVF training, k=$k: sample -> coresets -> merge -> vkmeans -> refine -> report"
 make -s -f pipelines/stream-train.mk DATA="$out/fmnist.vt" K="$k" OUT="$out/ivf" BIN="$bin" \
   -j"$(nproc)" all plots
-cat "$out/ivf/vpq.log"
+tail -n 1 "$out/ivf/vpq.log"
 echo "models: $out/ivf/ivf.vt pq.vt sq.vt (and .npy of each; docs/INTEROP.md);" \
   "report: $out/ivf/report.txt; plots: $out/ivf/sizes.png $out/ivf/loss.png"
