@@ -217,20 +217,11 @@ int main(int argc, char **argv)
 	}
 	if (c.centroids) {
 		vt_pool *pool;
-		int32_t *lab = malloc(n * sizeof *lab);
-		if (!lab || vt_pool_new(&pool, c.threads) < 0)
-			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-		rc = vt_assign(pool, x, n, d, cent.x, cent.rows, NULL, NULL, lab, NULL, NULL, NULL);
-		if (rc < 0)
+		if ((rc = vt_pool_new(&pool, c.threads)) < 0)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
-		for (size_t i = 0; i < n; i++) {
-			const float *cr = cent.x + (size_t)lab[i] * d;
-			float *xr = x + i * d;
-			for (size_t t = 0; t < d; t++)
-				xr[t] -= cr[t];
-		}
+		if ((rc = vt_subtract_nearest(pool, x, n, d, cent.x, cent.rows, NULL)) < 0)
+			vt_cli_fail(rc, "%s", vt_strerror(rc));
 		vt_pool_free(pool);
-		free(lab);
 	}
 
 	/* One k-means per sub-space. */

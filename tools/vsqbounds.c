@@ -216,14 +216,8 @@ int main(int argc, char **argv)
 			rows += (uint64_t)got;
 			if (c.metric == VT_METRIC_COSINE)
 				vt_normalize_rows(x, n, d);
-			if (k && n) {
-				if ((rc = vt_assign(NULL, x, n, d, cent.x, k, NULL, NULL, lab, NULL, NULL,
-				                    NULL)) < 0)
-					vt_cli_fail(rc, "%s", vt_strerror(rc));
-				for (size_t i = 0; i < n; i++)
-					for (size_t t = 0; t < d; t++)
-						x[i * d + t] -= cent.x[(size_t)lab[i] * d + t];
-			}
+			if (k && n && (rc = vt_subtract_nearest(NULL, x, n, d, cent.x, k, lab)) < 0)
+				vt_cli_fail(rc, "%s", vt_strerror(rc));
 			if ((rc = vt_sq_add(s, x, n)) < 0)
 				vt_cli_fail(rc, "%s", vt_strerror(rc));
 			vt_progress_update(&pg, rows, 0);

@@ -339,3 +339,38 @@ int vt_sqdist_labels(vt_pool *pool, const float *x, size_t n, size_t d,
 	}
 	return 0;
 }
+
+#define RESID_BLOCK 65536
+
+int vt_subtract_nearest(vt_pool *pool, float *x, size_t n, size_t d, const float *c,
+                        size_t k, int32_t *labels)
+{
+	if (n == 0)
+		return 0;
+	int32_t *own = labels ? NULL : malloc((n < RESID_BLOCK ? n : RESID_BLOCK) * sizeof *own);
+	if (!labels && !own)
+		return VT_ENOMEM;
+	float *cn = malloc(k * sizeof *cn);
+	if (!cn) {
+		free(own);
+		return VT_ENOMEM;
+	}
+	vt_sqnorms(c, k, d, cn);
+	int rc = 0;
+	for (size_t r0 = 0; r0 < n && !rc; r0 += RESID_BLOCK) {
+		size_t m = n - r0 < RESID_BLOCK ? n - r0 : RESID_BLOCK;
+		int32_t *lab = labels ? labels + r0 : own;
+		float *xb = x + r0 * d;
+		if ((rc = vt_assign(pool, xb, m, d, c, k, cn, NULL, lab, NULL, NULL, NULL)))
+			break;
+		for (size_t i = 0; i < m; i++) {
+			const float *cr = c + (size_t)lab[i] * d;
+			float *xr = xb + i * d;
+			for (size_t t = 0; t < d; t++)
+				xr[t] -= cr[t];
+		}
+	}
+	free(cn);
+	free(own);
+	return rc;
+}

@@ -71,6 +71,14 @@ int vt_assign_serial(const float *x, size_t n, size_t d, const float *c,
                      int32_t *labels, float *dists, int32_t *labels2,
                      float *dists2, float *scratch);
 
+/* Residuals: each row of x (n x d, in place) minus its nearest centroid of
+ * c (k x d), x_i <- x_i - c_{nearest(x_i)}, the nearest as vt_assign finds
+ * it.  labels (n, or NULL) receives the nearest centroids.  Works in blocks
+ * of 65,536 rows (memory: 256 KiB of labels when labels is NULL, plus
+ * vt_assign's).  Returns 0, VT_EINVAL or VT_ENOMEM. */
+int vt_subtract_nearest(vt_pool *pool, float *x, size_t n, size_t d, const float *c,
+                        size_t k, int32_t *labels);
+
 /* Exact squared distance of each row to its assigned centroid, in double:
  *     out[i] = sum_t (x[i*d+t] - c[labels[i]*d+t])^2
  * Labels must be in [0, k) (VT_EINVAL otherwise, checked first).  out holds
