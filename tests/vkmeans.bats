@@ -126,8 +126,9 @@ print('ok')"
 	assert_files_equal auto.vt exact.vt
 	run -0 vcat --info exact.vt
 	assert_line "meta.vkmeans.probe: 0"
-	run -0 --separate-stderr vkmeans -k 600 --seed 2 --probe 6 -o p.vt x.vt
+	run -0 --separate-stderr vkmeans -v -k 600 --seed 2 --probe 6 -o p.vt x.vt
 	assert_err "probe=6 loss="
+	assert_err "probe check: on 20000 rows (every 1-th), the final labels are a nearest centroid"
 	run -0 vcat --info p.vt
 	assert_line "meta.vkmeans.probe: 6"
 	# the narrowed model is close to the exact one: within 2 % of its loss

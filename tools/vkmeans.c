@@ -9,7 +9,9 @@
 #include "cli.h"
 #include "vtrain.h"
 #include "train/cindex.h"
+#include "train/kernel.h"
 #include "train/kmeans.h"
+#include "train/pool.h"
 #include "train/vecops.h"
 
 static const char usage[] =
@@ -195,8 +197,12 @@ int main(int argc, char **argv)
 	vt_kmeans_set_allow_duplicates(km, o.dup);
 	vt_kmeans_set_probe(km, o.probe);
 	vt_kmeans_set_callback(km, on_iter, &c);
+	/* with -v, the labels of a narrowed run are checked against brute force */
+	int32_t *labels = c.verbose ? malloc(n * sizeof *labels) : NULL;
+	if (c.verbose && !labels)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 	double t0 = vt_now();
-	rc = vt_kmeans_run(km, x, n, d, w, l, NULL);
+	rc = vt_kmeans_run(km, x, n, d, w, l, labels);
 	if (rc == VT_EINVAL && (size_t)c.k > n)
 		vt_cli_fail(rc, "k=%lld is larger than the %zu input rows", c.k, n);
 	if (rc == VT_EINVAL)
@@ -205,6 +211,21 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	double secs = vt_now() - t0;
+	if (labels && vt_kmeans_probe_used(km)) {
+		size_t step = n > 20000 ? (n + 19999) / 20000 : 1;
+		double agree = 0, ratio = 1;
+		vt_pool *pool = NULL;
+		if ((rc = vt_pool_new(&pool, c.threads)) == 0)
+			rc = vt_label_agreement(pool, x, n, d, vt_kmeans_centroids(km), (size_t)c.k,
+			                        labels, step, &agree, &ratio);
+		vt_pool_free(pool);
+		if (rc < 0)
+			vt_cli_fail(rc, "%s", vt_strerror(rc));
+		vt_cli_verbose(&c, "probe check: on %zu rows (every %zu-th), the final labels are a "
+		               "nearest centroid for %.4f%%; their loss is %.7f x brute force's",
+		               (n + step - 1) / step, step, 100 * agree, ratio);
+	}
+	free(labels);
 
 	size_t k = (size_t)c.k;
 	float *cent = malloc(k * d * sizeof *cent);

@@ -374,3 +374,42 @@ int vt_subtract_nearest(vt_pool *pool, float *x, size_t n, size_t d, const float
 	free(own);
 	return rc;
 }
+
+int vt_label_agreement(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
+                       size_t k, const int32_t *labels, size_t step, double *agree,
+                       double *ratio)
+{
+	if (step == 0 || n == 0)
+		return VT_EINVAL;
+	size_t m = (n + step - 1) / step;
+	float *xs = malloc(m * d * sizeof *xs);
+	int32_t *lg = malloc(m * sizeof *lg), *lb = malloc(m * sizeof *lb);
+	double *dg = malloc(m * sizeof *dg), *db = malloc(m * sizeof *db);
+	int rc = VT_ENOMEM;
+	if (!xs || !lg || !lb || !dg || !db)
+		goto out;
+	rc = VT_EINVAL;
+	for (size_t q = 0; q < m; q++) {
+		if (labels[q * step] < 0 || (size_t)labels[q * step] >= k)
+			goto out;
+		lg[q] = labels[q * step];
+		memcpy(xs + q * d, x + q * step * d, d * sizeof *xs);
+	}
+	double sg = 0, sb = 0;
+	if ((rc = vt_assign(pool, xs, m, d, c, k, NULL, NULL, lb, NULL, NULL, NULL)) ||
+	    (rc = vt_sqdist_labels(pool, xs, m, d, c, k, lg, dg, &sg)) ||
+	    (rc = vt_sqdist_labels(pool, xs, m, d, c, k, lb, db, &sb)))
+		goto out;
+	size_t same = 0;
+	for (size_t q = 0; q < m; q++)
+		same += lg[q] == lb[q] || dg[q] <= db[q];
+	*agree = (double)same / (double)m;
+	*ratio = sb > 0 ? sg / sb : 1.0;
+out:
+	free(xs);
+	free(lg);
+	free(lb);
+	free(dg);
+	free(db);
+	return rc;
+}

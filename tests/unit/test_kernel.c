@@ -177,6 +177,36 @@ int main(void)
 		CHECK(vt_sqdist_labels(p1, x, 1, 4, c, 1, bad, out, NULL) == VT_EINVAL,
 		      "vt_sqdist_labels rejects a label out of range");
 	}
+	{
+		/* residuals and the agreement check */
+		size_t n = 3000, d = 6, k = 40;
+		float *x = malloc(n * d * sizeof *x), *r = malloc(n * d * sizeof *r);
+		float *c = malloc(k * d * sizeof *c);
+		int32_t *lb = malloc(n * sizeof *lb), *lr = malloc(n * sizeof *lr);
+		fill(x, n * d, 8, 3, 0);
+		fill(c, k * d, 9, 3, 0);
+		memcpy(r, x, n * d * sizeof *r);
+		int rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, lb, NULL, NULL, NULL);
+		rc |= vt_subtract_nearest(p2, r, n, d, c, k, lr);
+		int ok = rc == 0 && !memcmp(lb, lr, n * sizeof *lb);
+		for (size_t i = 0; ok && i < n * d; i++)
+			ok = r[i] == x[i] - c[(size_t)lb[i / d] * d + i % d];
+		CHECK(ok, "vt_subtract_nearest: x minus its nearest centroid, and the labels");
+		double agree = 0, ratio = 0;
+		rc = vt_label_agreement(p2, x, n, d, c, k, lb, 7, &agree, &ratio);
+		CHECK(rc == 0 && agree == 1 && ratio == 1, "agreement of the nearest labels is 1");
+		for (size_t i = 0; i < n; i += 2)
+			lb[i] = (lb[i] + 1) % (int32_t)k;
+		rc = vt_label_agreement(p2, x, n, d, c, k, lb, 1, &agree, &ratio);
+		CHECK(rc == 0 && agree > 0.45 && agree < 0.55 && ratio > 1,
+		      "half the labels moved: agreement %.3f, loss ratio %.3f", agree, ratio);
+		CHECK(vt_label_agreement(p2, x, n, d, c, k, lb, 0, &agree, &ratio) == VT_EINVAL,
+		      "step 0 is VT_EINVAL");
+		lb[0] = (int32_t)k;
+		CHECK(vt_label_agreement(p2, x, n, d, c, k, lb, 1, &agree, &ratio) == VT_EINVAL,
+		      "a label out of range is VT_EINVAL");
+		free(x), free(r), free(c), free(lb), free(lr);
+	}
 	vt_pool_free(p1);
 	vt_pool_free(p2);
 	return check_done();
