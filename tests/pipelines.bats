@@ -45,6 +45,38 @@ train() { # train OUT [make args...]
 	assert_output "(4, 64, 2) (2, 8)"
 }
 
+@test "stream-train.mk: the models load into FAISS as docs/INTEROP.md shows, and find their rows" {
+	"$PY" -c 'import faiss' 2>/dev/null || skip "needs Debian's python3-faiss"
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	train out >/dev/null
+	vcat --to npy -o x.npy x.vt
+	run -0 env OMP_NUM_THREADS=1 "$PY" -c "
+import numpy as np, faiss
+C, B, S = (np.load('out/' + f + '.npy') for f in ('ivf', 'pq', 'sq'))
+xb = np.load('x.npy')
+k, d = C.shape
+M, ksub, dsub = B.shape
+q = faiss.IndexFlatL2(d); q.add(C)
+pq = faiss.IndexIVFPQ(q, d, k, M, int(np.log2(ksub)))
+faiss.copy_array_to_vector(B.ravel(), pq.pq.centroids)
+pq.is_trained = True
+pq.precompute_table()
+pq.add(xb)
+pq.nprobe = 4
+q2 = faiss.IndexFlatL2(d); q2.add(C)
+sq = faiss.IndexIVFScalarQuantizer(q2, d, k, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2, False)
+faiss.copy_array_to_vector(np.concatenate([S[0], S[1] - S[0]]).astype('float32'), sq.sq.trained)
+sq.is_trained = True
+sq.add(xb)
+sq.nprobe = 4
+for name, ix in (('ivfpq', pq), ('ivfsq', sq)):
+    _, I = ix.search(xb[:200], 10)
+    print(name, np.mean([i in I[i] for i in range(200)]) >= 0.9)
+"
+	assert_line "ivfpq True"
+	assert_line "ivfsq True"
+}
+
 @test "stream-train.mk: pq and sq alone; a PQ_M that does not divide d fails with no model" {
 	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
 	run -0 train out sq
