@@ -147,6 +147,15 @@ static scan_fn pick_scan(int second)
 	return second ? scan2_plain : scan1_plain;
 }
 
+void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1, float *m2)
+{
+	struct top2 s = {INFINITY, INFINITY, INT32_MAX, INT32_MAX};
+	pick_scan(1)(v, add, n, 0, &s);
+	*m1 = s.b1;
+	*a1 = s.i1 == INT32_MAX ? 0 : s.i1;
+	*m2 = s.b2;
+}
+
 void vt_sqnorms(const float *x, size_t n, size_t d, float *out)
 {
 	for (size_t i = 0; i < n; i++) {

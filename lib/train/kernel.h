@@ -39,6 +39,12 @@ extern "C" {
  * float.  out holds n floats (caller allocated). */
 void vt_sqnorms(const float *x, size_t n, size_t d, float *out);
 
+/* The smallest and second smallest of v[j] + add[j] over j in [0, n), by
+ * (value, index): *m1 and its index *a1 (0 when n == 0), *m2 (INFINITY
+ * when n < 2).  The sums are the float additions of the plain loop; AVX2
+ * where the CPU has it, with the same result. */
+void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1, float *m2);
+
 /* Nearest centroid of every row.
  *
  *   pool    thread pool, or NULL to run in the calling thread.

@@ -689,39 +689,31 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 		size_t g0 = j0 / gs;
 		for (size_t f = 0; f < m; f++) {
 			float *v = ip + f * nb;
-			for (size_t j = 0; j < nb; j++)
-				v[j] += cn[j];
 			float best = bv[f];
 			int32_t barg = bi[f];
 			float *G1 = g1 + f * G, *G2 = g2 + f * G;
 			if (gs == 1) {
 				for (size_t j = 0; j < nb; j++) {
-					G1[g0 + j] = v[j];
-					if (v[j] < best) {
-						best = v[j];
+					float x = v[j] + cn[j];
+					G1[g0 + j] = x;
+					if (x < best) {
+						best = x;
 						barg = (int32_t)(j0 + j);
 					}
 				}
 			} else {
+				/* per group: the nearest and second nearest (vt_min2 is the
+				 * vectorised scan of the kernel) */
 				for (size_t q = 0; q * gs < nb; q++) {
 					size_t e = (q + 1) * gs < nb ? (q + 1) * gs : nb;
-					float m1 = INFINITY, m2 = INFINITY;
-					size_t a1 = q * gs;
-					for (size_t j = q * gs; j < e; j++) {
-						float x = v[j];
-						if (x < m1) {
-							m2 = m1;
-							m1 = x;
-							a1 = j;
-						} else if (x < m2) {
-							m2 = x;
-						}
-					}
+					float m1, m2;
+					int32_t a1;
+					vt_min2(v + q * gs, cn + q * gs, e - q * gs, &m1, &a1, &m2);
 					G1[g0 + q] = m1;
 					G2[g0 + q] = m2;
 					if (m1 < best) {
 						best = m1;
-						barg = (int32_t)(j0 + a1);
+						barg = (int32_t)(j0 + q * gs + (size_t)a1);
 					}
 				}
 			}
