@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config liblz4-dev libopenblas-dev libxxhash-dev
       bats bats-assert bats-support bats-file python3-numpy python3-xxhash util-linux
       dataset-fashion-mnist bc gnuplot-nox
-      lz4 time python3-faiss)
+      lz4 time python3-faiss openssh-server openssh-client parallel rsync)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The per-shard steps of a distributed vtrain run (pipelines/distributed/train.sh).
+#
+#   worker.sh STEP SHARD BIN THREADS ARGS...        run one step in the current dir
+#   . worker.sh                                     define vdist_worker (for --env)
+#
+# train.sh hands the function vdist_worker to GNU parallel (--env), so a
+# worker host needs the vtrain programs at BIN, bash, perl and rsync, and not
+# this file; the same steps run on one machine for `train.sh --local` and in
+# Slurm jobs (docs/DISTRIBUTED.md).  A step runs in the shard's work
+# directory, keeps the shard's IVF sample there (sample.vt) for the later
+# passes, and leaves what goes back to the master in STEP-SHARD/ (written as
+# STEP-SHARD.part/ and renamed when the step is complete), with time.txt, the
+# seconds that the step took.
+#
+#   count  PATH                                     count.txt: "rows bytes"
+#   sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE
+#          sample.vt (kept); sq.vt (vsqbounds --partial), pq.vt (vsample --for pq
+#          of the shard), m.txt (rows of sample.vt)
+#   coreset K STREAM_RATE CORESET_RATE SEED FIRST_CHUNK TOTAL_ROWS BUDGET
+#          coreset.vt (vcoreset of sample.vt)
+#   refineP CENTROIDS                               acc.vt (vrefine --partial; P: the pass)
+#   loss   CENTROIDS                                loss.vt (vloss --partial)
+#   clean  DIR                                      removes DIR, the run's work dirs
+#
+# Exit status: 0, or 1 with a message "vdist-worker: shard S: STEP: ..." (never
+# 255, which is ssh's own).
+
+vdist_worker() {
+	local step=$1 shard=$2 bin=$3 j=$4
+	shift 4
+	(
+		set -eu -o pipefail
+		fail() {
+			echo "vdist-worker: shard $shard: $step: $*" >&2
+			exit 1
+		}
+		[ -x "$bin/vsample" ] || fail "no vtrain programs in $bin on $(hostname)"
+		t0=$(date +%s.%N)
+		out=$step-$shard
+		if [ "$step" != clean ]; then
+			rm -rf "$out" "$out.part"
+			mkdir "$out.part"
+		fi
+		case $step in
+		count)
+			[ $# = 1 ] || fail "usage: count PATH"
+			[ -r "$1" ] || fail "$1: cannot read it on $(hostname)"
+			rows=$("$bin/vcat" --count "$1") || fail "$1: vcat --count failed"
+			bytes=$(stat -L -c %s "$1")
+			echo "$rows $bytes" >"$out.part/count.txt"
+			;;
+		sample)
+			[ $# = 8 ] || fail "usage: sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE"
+			local path=$1 a=$2 n=$3 k=$4 rate=$5 seed=$6 nbits=$7 sqmode=$8
+			"$bin/vsample" -q -k "$k" --sample-rate "$rate" --seed "$seed" --total "$n" \
+				--offset "$a" -o sample.vt "$path" || fail "$path: vsample (ivf) failed"
+			"$bin/vsample" -q --for sq --seed "$seed" --total "$n" --offset "$a" "$path" |
+				"$bin/vsqbounds" -q --partial --mode "$sqmode" -o "$out.part/sq.vt" ||
+				fail "$path: vsample (sq) | vsqbounds --partial failed"
+			"$bin/vsample" -q --for pq --nbits "$nbits" --seed "$seed" --total "$n" \
+				--offset "$a" -z -o "$out.part/pq.vt" "$path" || fail "$path: vsample (pq) failed"
+			"$bin/vcat" --count sample.vt >"$out.part/m.txt" || fail "sample.vt: unreadable"
+			;;
+		coreset)
+			[ $# = 7 ] || fail "usage: coreset K STREAM_RATE CORESET_RATE SEED FIRST TOTAL BUDGET"
+			"$bin/vcoreset" -q -k "$1" --stream-rate "$2" --coreset-rate "$3" --seed "$4" \
+				--first-chunk "$5" --total-rows "$6" --budget "$7" -j "$j" -z \
+				-o "$out.part/coreset.vt" sample.vt || fail "vcoreset failed"
+			;;
+		refine*)
+			[ $# = 1 ] || fail "usage: refine CENTROIDS"
+			"$bin/vrefine" -q --partial -c "$1" -j "$j" -o "$out.part/acc.vt" sample.vt ||
+				fail "vrefine --partial -c $1 failed"
+			;;
+		loss)
+			[ $# = 1 ] || fail "usage: loss CENTROIDS"
+			"$bin/vloss" -q --partial -c "$1" -j "$j" -o "$out.part/loss.vt" sample.vt ||
+				fail "vloss --partial -c $1 failed"
+			;;
+		clean)
+			[ $# = 1 ] || fail "usage: clean DIR"
+			rm -rf "$1"
+			rmdir "$(dirname "$1")" 2>/dev/null || true
+			exit 0
+			;;
+		*) fail "unknown step" ;;
+		esac
+		echo "$(date +%s.%N) $t0" | awk '{printf "%.3f\n", $1 - $2}' >"$out.part/time.txt"
+		mv "$out.part" "$out"
+	) || {
+		rc=$?
+		[ "$rc" = 255 ] && rc=1
+		return "$rc"
+	}
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	vdist_worker "$@"
+fi

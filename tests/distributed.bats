@@ -1,0 +1,366 @@
+#!/usr/bin/env bats
+# pipelines/distributed/train.sh: distributed training over ssh with GNU
+# parallel, on real sshd hosts.  The test starts one sshd per loopback address
+# (127.0.0.2, 127.0.0.3, 127.0.0.4: a host is an address) on a high port, with
+# a temporary host key, user key and config; each host keeps its shards in a
+# directory of its own (host2/, host3/, host4/ of the test's directory).  The
+# hosts share this machine's file system, so the workers run the programs of
+# VT_BIN by absolute path.
+
+load helpers
+
+TRAIN="$VT_TESTS_DIR/../pipelines/distributed/train.sh"
+MK="$VT_TESTS_DIR/../pipelines/stream-train.mk"
+PARAMS=(-k 16 --sample-rate 64 --stream-rate 16 --coreset-rate 8 --pq-m 4 --nbits 6 --seed 3)
+
+# --- the hosts ----------------------------------------------------------------
+
+setup_file() {
+	[ -x /usr/sbin/sshd ] || skip "needs /usr/sbin/sshd (Debian openssh-server)"
+	command -v ssh >/dev/null || skip "needs ssh (Debian openssh-client)"
+	command -v parallel >/dev/null || skip "needs GNU parallel (Debian parallel)"
+	command -v rsync >/dev/null || skip "needs rsync (GNU parallel's --return)"
+	local d=$BATS_FILE_TMPDIR/ssh
+	mkdir -p "$d"
+	# The control sockets need a short path.
+	VT_CM=$(mktemp -d /tmp/vdist-cm.XXXXXX)
+	export VT_CM VT_SSHD=$d
+	ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/userkey"
+	# Debian's sshd wants its privilege separation directory.
+	if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
+	cat >"$d/sshd_config" <<-EOF
+		HostKey $d/hostkey
+		AuthorizedKeysFile $d/userkey.pub
+		UsePAM no
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		PubkeyAuthentication yes
+		PermitRootLogin yes
+		StrictModes no
+		LogLevel INFO
+	EOF
+	local port
+	for port in $((20000 + $$ % 20000)) $((21000 + RANDOM % 20000)) $((22000 + RANDOM % 20000)); do
+		echo "$port" >"$d/port"
+		if start_host 2 && start_host 3 && start_host 4; then
+			break
+		fi
+		stop_host 2; stop_host 3; stop_host 4
+		rm -f "$d/port"
+	done
+	[ -f "$d/port" ] || { echo "# could not start sshd: $(cat "$d"/sshd-*.log)" >&3; return 1; }
+	cat >"$d/ssh_config" <<-EOF
+		Host *
+		  User $(id -un)
+		  Port $(cat "$d/port")
+		  IdentityFile $d/userkey
+		  IdentitiesOnly yes
+		  PreferredAuthentications publickey
+		  StrictHostKeyChecking no
+		  UserKnownHostsFile /dev/null
+		  GlobalKnownHostsFile /dev/null
+		  LogLevel ERROR
+		  BatchMode yes
+		  ConnectTimeout 5
+		  KexAlgorithms curve25519-sha256
+		  ControlMaster auto
+		  ControlPath $VT_CM/%C
+		  ControlPersist 120
+	EOF
+	local h
+	for h in 2 3 4; do wait_host "$h" || { echo "# host 127.0.0.$h: $(cat "$d/sshd-$h.log")" >&3; return 1; }; done
+
+	# The data: 6000 rows in 3 uneven shards, and the one-machine model.
+	local data=$BATS_FILE_TMPDIR/data
+	mkdir -p "$data"
+	"$VT_BIN/vgen" -n 6000 -d 8 --means 40 --seed 2 -o "$data/all.vt"
+	"$VT_BIN/vcat" --rows 0:2500 -o "$data/s0.vt" "$data/all.vt"
+	"$VT_BIN/vcat" --rows 2500:4100 -o "$data/s1.vt" "$data/all.vt"
+	"$VT_BIN/vcat" --rows 4100:6000 -o "$data/s2.vt" "$data/all.vt"
+	printf 'x %s\n' "$data/s0.vt" "$data/s1.vt" "$data/s2.vt" >"$data/manifest"
+	"$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" "$data/manifest" "$data/ref"
+}
+
+teardown_file() {
+	[ -n "${VT_SSHD:-}" ] || return 0
+	local h
+	for h in 2 3 4; do stop_host "$h"; done
+	[ -z "${VT_CM:-}" ] || rm -rf "$VT_CM"
+}
+
+teardown() {
+	# the small disk of the full-disk test, if an assertion left it mounted
+	if mountpoint -q "$BATS_TEST_TMPDIR/work/small" 2>/dev/null; then
+		umount "$BATS_TEST_TMPDIR/work/small"
+	fi
+}
+
+# start_host N: an sshd for 127.0.0.N, in the foreground of a background job
+# (its pid is the job's); 0 once it listens.
+start_host() {
+	local d=$VT_SSHD port
+	port=$(cat "$d/port")
+	/usr/sbin/sshd -D -f "$d/sshd_config" -o "ListenAddress=127.0.0.$1:$port" \
+		-o "PidFile=$d/sshd-$1.pidfile" -E "$d/sshd-$1.log" </dev/null >/dev/null 2>&1 3>&- &
+	echo $! >"$d/sshd-$1.pid"
+	local i
+	for i in $(seq 50); do
+		grep -q "Server listening" "$d/sshd-$1.log" 2>/dev/null && return 0
+		kill -0 "$(cat "$d/sshd-$1.pid")" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_host N: close the shared connection to 127.0.0.N, then end its sshd
+# and the sessions it serves (children of it), by pid.
+stop_host() {
+	local d=$VT_SSHD pid c
+	[ -f "$d/ssh_config" ] && ssh -F "$d/ssh_config" -O exit "127.0.0.$1" >/dev/null 2>&1
+	[ -f "$d/sshd-$1.pid" ] || return 0
+	pid=$(cat "$d/sshd-$1.pid")
+	for c in $(pgrep -P "$pid" 2>/dev/null); do kill "$c" 2>/dev/null; done
+	kill "$pid" 2>/dev/null
+	for c in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$d/sshd-$1.pid"
+	: >"$d/sshd-$1.log"
+	return 0
+}
+
+wait_host() {
+	local i
+	for i in $(seq 30); do
+		ssh -F "$VT_SSHD/ssh_config" "127.0.0.$1" true 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# --- the layout of a run ---------------------------------------------------------
+
+# place H0 H1 H2: shard s lives in host${Hs}/ (a copy of the same bytes);
+# writes hosts.slf (the hosts used) and manifest.
+place() {
+	local s h hosts=()
+	: >manifest
+	for s in 0 1 2; do
+		h=$1
+		shift
+		mkdir -p "$BATS_TEST_TMPDIR/host$h"
+		cp "$BATS_FILE_TMPDIR/data/s$s.vt" "$BATS_TEST_TMPDIR/host$h/s$s.vt"
+		echo "127.0.0.$h $BATS_TEST_TMPDIR/host$h/s$s.vt" >>manifest
+		hosts+=("127.0.0.$h")
+	done
+	printf '2/%s\n' "${hosts[@]}" | awk '!seen[$0]++' >hosts.slf
+}
+
+# dist OUT [train.sh options]: the distributed run, with the test's ssh.
+dist() {
+	local out=$1
+	shift
+	"$TRAIN" --bin "${BIN:-$VT_BIN}" --ssh "ssh -F $VT_SSHD/ssh_config" "${PARAMS[@]}" "$@" \
+		hosts.slf manifest "$out"
+}
+
+assert_same_model() { # assert_same_model DIR: DIR's models are the local run's bytes
+	local f
+	for f in ivf.vt pq.vt sq.vt ivf.npy pq.npy sq.npy report.txt; do
+		assert_files_equal "$1/$f" "$BATS_FILE_TMPDIR/data/ref/$f"
+	done
+}
+
+assert_no_model() { # assert_no_model OUT: no OUT, no temporary directory of it
+	assert_file_not_exists "$1"
+	local tmps
+	tmps=$(compgen -G "$(dirname "$1")/.$(basename "$1").vdist.*" || true)
+	assert_equal "$tmps" ''
+}
+
+assert_workers_clean() { # the hosts' .vdist directories hold no run
+	local left
+	left=$(find "$BATS_TEST_TMPDIR" -path '*/.vdist/*' -maxdepth 4 2>/dev/null || true)
+	assert_equal "$left" ''
+}
+
+# fault_bin: a copy of VT_BIN in which vsample, vcoreset and vrefine are
+# wrappers that misbehave when a control file in $BATS_TEST_TMPDIR/ctl says
+# so (the hosts share the file system, so the files reach them):
+#   ctl/die     vsample --for sq of a shard under host3/ writes 3000 bytes, then
+#               kills the sshd session that runs it (the host dies mid-stream);
+#               the file is removed, so it happens once
+#   ctl/slow    vcoreset in a work dir under host2/ waits 2 s first (host2's
+#               results arrive last)
+#   ctl/stale   vrefine in a work dir under host3/ keeps the first centroids it
+#               is given and uses them for every later pass (a stale partial)
+fault_bin() {
+	local fb=$BATS_TEST_TMPDIR/fbin ctl=$BATS_TEST_TMPDIR/ctl p
+	mkdir -p "$fb" "$ctl"
+	for p in "$VT_BIN"/v*; do ln -sf "$p" "$fb/"; done
+	for p in vsample vcoreset vrefine; do
+		rm -f "$fb/$p"
+		cat >"$fb/$p" <<-EOF
+			#!/usr/bin/env bash
+			real=$VT_BIN/$p ctl=$ctl
+		EOF
+		cat >>"$fb/$p" <<-'EOF'
+			name=${real##*/}
+			if [ "$name" = vsample ] && [[ " $* " == *"/host3/"* && " $* " == *" sq "* ]] &&
+				rm "$ctl/die" 2>/dev/null; then
+				"$real" "$@" | head -c 3000
+				p=$$
+				while [ "$p" -gt 1 ]; do
+					if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; break; fi
+					p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
+				done
+				exit 1
+			fi
+			if [ "$name" = vcoreset ] && [ -e "$ctl/slow" ] && [[ $PWD == */host2/* ]]; then
+				sleep 2
+			fi
+			if [ "$name" = vrefine ] && [ -e "$ctl/stale" ] && [[ $PWD == */host3/* ]]; then
+				args=() prev=
+				for a in "$@"; do
+					if [ "$prev" = -c ]; then
+						[ -e "$ctl/stale.vt" ] || cp "$a" "$ctl/stale.vt"
+						a=$ctl/stale.vt
+					fi
+					args+=("$a") prev=$a
+				done
+				set -- "${args[@]}"
+			fi
+			exec "$real" "$@"
+		EOF
+		chmod +x "$fb/$p"
+	done
+	echo "$fb"
+}
+
+# --- tests -----------------------------------------------------------------------
+
+@test "train.sh: --help, and usage errors exit 2 with nothing on stdout" {
+	run -0 "$TRAIN" --help
+	assert_line --index 0 "Usage: train.sh [OPTIONS] SSHLOGINFILE MANIFEST OUT"
+	assert_output --partial "--local"
+	run -2 --separate-stderr "$TRAIN" --bin "$VT_BIN" hosts manifest out
+	assert_output ''
+	assert_err "give -k K"
+	run -2 --separate-stderr "$TRAIN" --bin "$VT_BIN" -k 4 manifest out
+	assert_output ''
+	assert_err "give SSHLOGINFILE MANIFEST OUT"
+	run -2 --separate-stderr "$TRAIN" --bin "$VT_BIN" -k 4 --sq-mode meanstd a b c
+	assert_err "--sq-mode is global or dim"
+	# A manifest host that is not an sshlogin.
+	place 2 3 4
+	echo "127.0.0.9 $BATS_TEST_TMPDIR/host2/s0.vt" >>manifest
+	run -1 --separate-stderr dist out
+	assert_err "manifest: line 4: host 127.0.0.9 is not in hosts.slf"
+	assert_no_model out
+}
+
+@test "train.sh --local: one shard gives stream-train.mk's model, byte for byte" {
+	echo "x $BATS_FILE_TMPDIR/data/all.vt" >one
+	run -0 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" one out
+	make -s -f "$MK" DATA="$BATS_FILE_TMPDIR/data/all.vt" K=16 OUT=mk BIN="$VT_BIN" SAMPLE_RATE=64 \
+		STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 SEED=3 >/dev/null
+	assert_files_equal out/ivf.vt mk/ivf.vt
+	assert_files_equal out/pq.vt mk/pq.vt
+	# The same bounds (vsqbounds of merged partials leaves out the row count).
+	assert_equal "$(vcat --to text out/sq.vt)" "$(vcat --to text mk/sq.vt)"
+	assert_equal "$(sed -n 2p out/report.txt)" "$(sed -n 2p mk/report.txt)"
+	# Three shards are another model (it depends on the shards), with the
+	# same SQ bounds (the same sample).
+	run -1 cmp -s out/ivf.vt "$BATS_FILE_TMPDIR/data/ref/ivf.vt"
+	assert_equal "$(vcat --to text "$BATS_FILE_TMPDIR/data/ref/sq.vt")" "$(vcat --to text mk/sq.vt)"
+}
+
+@test "train.sh: 3 hosts give the local run's model, byte for byte; bytes moved per host" {
+	place 2 3 4
+	run -0 --separate-stderr dist out
+	assert_same_model out
+	for f in transfer.txt logs/vkmeans.log logs/count.joblog logs/refine1.joblog; do
+		assert_file_exists "out/$f"
+	done
+	run -0 cat out/report.txt
+	assert_line --index 0 --partial "shards=3 n=6000 m=1024 k=16"
+	# One line per host: its raw data, what was sent to it and returned.
+	run -0 grep -E '^127\.0\.0\.[234] +1 +[0-9]+ +[0-9]+ +[0-9]+ ' out/transfer.txt
+	assert_equal "${#lines[@]}" 3
+	run -0 awk '$1 == "127.0.0.3" {print $3}' out/transfer.txt
+	assert_output "$(stat -c %s "$BATS_TEST_TMPDIR/host3/s1.vt")"
+	# Each shard's jobs ran on its host.
+	run -0 awk -F'\t' 'NR > 1 {split($9, w, " "); print w[3], $2}' out/logs/sample.joblog
+	assert_line "0 127.0.0.2"
+	assert_line "1 127.0.0.3"
+	assert_line "2 127.0.0.4"
+	assert_workers_clean
+}
+
+@test "train.sh: 1 and 2 hosts, results in another order: the same model" {
+	BIN=$(fault_bin)
+	place 2 2 2
+	run -0 dist out1
+	assert_same_model out1
+	# host2 holds shards 0 and 2, host3 shard 1; host2's coresets come last.
+	touch "$BATS_TEST_TMPDIR/ctl/slow"
+	place 2 3 2
+	run -0 dist out2
+	assert_same_model out2
+	# (the jobs in the order they ended)
+	run -0 bash -c "awk -F'\t' 'NR > 1 {split(\$9, w, \" \"); printf \"%.3f %s\\n\", \$3 + \$4, w[3]}' \
+		out2/logs/coreset.joblog | sort -n | cut -d' ' -f2"
+	assert_line --index 0 1
+	assert_workers_clean
+}
+
+@test "train.sh: a host that dies mid-stream stops the run naming it and the shard; --retries completes it" {
+	BIN=$(fault_bin)
+	place 2 3 4
+	touch "$BATS_TEST_TMPDIR/ctl/die"
+	run -1 --separate-stderr dist out
+	assert_err_regex "vdist: host 127\.0\.0\.3: shard 1 \(127\.0\.0\.3:[^)]*/host3/s1\.vt\): step sample failed"
+	assert_no_model out
+	assert_file_not_exists "$BATS_TEST_TMPDIR/ctl/die"
+	# GNU parallel tries the job again (on the same host: it holds the shard).
+	touch "$BATS_TEST_TMPDIR/ctl/die"
+	run -0 dist out --retries 2
+	assert_file_not_exists "$BATS_TEST_TMPDIR/ctl/die"
+	assert_same_model out
+}
+
+@test "train.sh: an unreachable host stops the run naming it and its shard; a rerun gives the same model" {
+	place 2 3 4
+	stop_host 4
+	run -1 --separate-stderr dist out
+	assert_err_regex "vdist: host 127\.0\.0\.4: shard 2 \(127\.0\.0\.4:[^)]*/host4/s2\.vt\): step count failed: ssh"
+	assert_no_model out
+	start_host 4
+	wait_host 4
+	run -0 dist out
+	assert_same_model out
+}
+
+@test "train.sh: a full disk on the master stops the run naming the host and shard, with no model" {
+	# (A rerun with room gives the same model: see the tests above.)
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+	mkdir small
+	mount -t tmpfs -o size=160k tmpfs small 2>/dev/null || skip "cannot mount a tmpfs here"
+	place 2 3 4
+	run -1 --separate-stderr dist small/out
+	umount small
+	assert_err_regex "vdist: host 127\.0\.0\.[234]: shard [012] \([^)]*\): step [a-z0-9]+: "
+	assert_no_model small/out
+}
+
+@test "train.sh: a partial computed against stale centroids is refused (vmerge, centroids_id)" {
+	BIN=$(fault_bin)
+	place 2 3 4
+	touch "$BATS_TEST_TMPDIR/ctl/stale"
+	run -1 --separate-stderr dist out --refine-passes 2
+	assert_err "refine2-1/acc.vt"
+	assert_err "vdist: master: refine pass 2: vmerge of the accumulators failed"
+	assert_err_regex "vdist: host 127\.0\.0\.3: shard 1 \([^)]*\): refine pass 2: its accumulators were not computed against ivf-1\.vt"
+	run -0 grep -c "its accumulators were not" <<<"$stderr"
+	assert_output 1
+	assert_no_model out
+}
