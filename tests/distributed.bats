@@ -8,6 +8,7 @@
 # VT_BIN by absolute path.
 
 load helpers
+source "$VT_TESTS_DIR/../pipelines/distributed/loopback.sh"
 
 TRAIN="$VT_TESTS_DIR/../pipelines/distributed/train.sh"
 MK="$VT_TESTS_DIR/../pipelines/stream-train.mk"
@@ -20,56 +21,13 @@ setup_file() {
 	command -v ssh >/dev/null || skip "needs ssh (Debian openssh-client)"
 	command -v parallel >/dev/null || skip "needs GNU parallel (Debian parallel)"
 	command -v rsync >/dev/null || skip "needs rsync (GNU parallel's --return)"
-	local d=$BATS_FILE_TMPDIR/ssh
-	mkdir -p "$d"
 	# The control sockets need a short path.
 	VT_CM=$(mktemp -d /tmp/vdist-cm.XXXXXX)
-	export VT_CM VT_SSHD=$d
-	ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey"
-	ssh-keygen -q -t ed25519 -N '' -f "$d/userkey"
-	# Debian's sshd wants its privilege separation directory.
-	if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
-	cat >"$d/sshd_config" <<-EOF
-		HostKey $d/hostkey
-		AuthorizedKeysFile $d/userkey.pub
-		UsePAM no
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-		PubkeyAuthentication yes
-		PermitRootLogin yes
-		StrictModes no
-		LogLevel INFO
-	EOF
-	local port
-	for port in $((20000 + $$ % 20000)) $((21000 + RANDOM % 20000)) $((22000 + RANDOM % 20000)); do
-		echo "$port" >"$d/port"
-		if start_host 2 && start_host 3 && start_host 4; then
-			break
-		fi
-		stop_host 2; stop_host 3; stop_host 4
-		rm -f "$d/port"
-	done
-	[ -f "$d/port" ] || { echo "# could not start sshd: $(cat "$d"/sshd-*.log)" >&3; return 1; }
-	cat >"$d/ssh_config" <<-EOF
-		Host *
-		  User $(id -un)
-		  Port $(cat "$d/port")
-		  IdentityFile $d/userkey
-		  IdentitiesOnly yes
-		  PreferredAuthentications publickey
-		  StrictHostKeyChecking no
-		  UserKnownHostsFile /dev/null
-		  GlobalKnownHostsFile /dev/null
-		  LogLevel ERROR
-		  BatchMode yes
-		  ConnectTimeout 5
-		  KexAlgorithms curve25519-sha256
-		  ControlMaster auto
-		  ControlPath $VT_CM/%C
-		  ControlPersist 120
-	EOF
-	local h
-	for h in 2 3 4; do wait_host "$h" || { echo "# host 127.0.0.$h: $(cat "$d/sshd-$h.log")" >&3; return 1; }; done
+	export VT_CM VT_SSHD=$BATS_FILE_TMPDIR/ssh
+	vdist_lo_setup 2 3 4 || {
+		echo "# could not start the sshd hosts: $(cat "$VT_SSHD"/sshd-*.log 2>/dev/null)" >&3
+		return 1
+	}
 
 	# The data: 6000 rows in 3 uneven shards, and the one-machine model.
 	local data=$BATS_FILE_TMPDIR/data
@@ -84,9 +42,7 @@ setup_file() {
 
 teardown_file() {
 	[ -n "${VT_SSHD:-}" ] || return 0
-	local h
-	for h in 2 3 4; do stop_host "$h"; done
-	[ -z "${VT_CM:-}" ] || rm -rf "$VT_CM"
+	vdist_lo_teardown 2 3 4
 }
 
 teardown() {
@@ -96,46 +52,10 @@ teardown() {
 	fi
 }
 
-# start_host N: an sshd for 127.0.0.N, in the foreground of a background job
-# (its pid is the job's); 0 once it listens.
-start_host() {
-	local d=$VT_SSHD port
-	port=$(cat "$d/port")
-	/usr/sbin/sshd -D -f "$d/sshd_config" -o "ListenAddress=127.0.0.$1:$port" \
-		-o "PidFile=$d/sshd-$1.pidfile" -E "$d/sshd-$1.log" </dev/null >/dev/null 2>&1 3>&- &
-	echo $! >"$d/sshd-$1.pid"
-	local i
-	for i in $(seq 50); do
-		grep -q "Server listening" "$d/sshd-$1.log" 2>/dev/null && return 0
-		kill -0 "$(cat "$d/sshd-$1.pid")" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
-# stop_host N: close the shared connection to 127.0.0.N, then end its sshd
-# and the sessions it serves (children of it), by pid.
-stop_host() {
-	local d=$VT_SSHD pid c
-	[ -f "$d/ssh_config" ] && ssh -F "$d/ssh_config" -O exit "127.0.0.$1" >/dev/null 2>&1
-	[ -f "$d/sshd-$1.pid" ] || return 0
-	pid=$(cat "$d/sshd-$1.pid")
-	for c in $(pgrep -P "$pid" 2>/dev/null); do kill "$c" 2>/dev/null; done
-	kill "$pid" 2>/dev/null
-	for c in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	rm -f "$d/sshd-$1.pid"
-	: >"$d/sshd-$1.log"
-	return 0
-}
-
-wait_host() {
-	local i
-	for i in $(seq 30); do
-		ssh -F "$VT_SSHD/ssh_config" "127.0.0.$1" true 2>/dev/null && return 0
-		sleep 0.2
-	done
-	return 1
-}
+# The hosts of pipelines/distributed/loopback.sh, under the test's names.
+start_host() { vdist_lo_start "$@"; }
+stop_host() { vdist_lo_stop "$@"; }
+wait_host() { vdist_lo_wait "$@"; }
 
 # --- the layout of a run ---------------------------------------------------------
 
