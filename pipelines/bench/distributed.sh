@@ -95,6 +95,7 @@ t10() { # t10 CMD...: the median wall time of 10 runs
   done | median
 }
 touch "$work/null.in"
+cd "$work"   # parallel's --return writes into the current directory
 printf '%-52s %6.3f s\n' "ssh 127.0.0.3 true, shared connection" "$(t10 $ssh_cmd 127.0.0.3 true)"
 printf '%-52s %6.3f s\n' "ssh 127.0.0.3 true, new connection" \
   "$(t10 $ssh_cmd -o ControlMaster=no -o ControlPath=none 127.0.0.3 true)"
