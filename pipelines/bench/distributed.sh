@@ -33,7 +33,7 @@ echo "# distributed benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(parallel --version | head -1)"
 echo "# commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown); reps=$reps (alternating, medians)"
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+source "$here/common.sh"
 params=(-k 256 --pq-m 16 --nbits 8 --seed 1 -j 1 -q --bin "$bin")
 
 # the data: three shards, each in the directory of its host

@@ -27,16 +27,7 @@ echo "# k-means benchmark, $(date -u +%Y-%m-%d)"
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads"
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; reps=$reps (alternating, medians)"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", a / b}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
-# timed NAME CMD...: append "secs kib" to $work/NAME.times
-timed() {
-  local name=$1; shift
-  /usr/bin/time -f '%e %M' -o "$work/$name.t1" "$@" >/dev/null 2>"$work/$name.err" || {
-    echo "failed: $*" >&2; cat "$work/$name.err" >&2; exit 1; }
-  cat "$work/$name.t1" >> "$work/$name.times"
-}
+source "$here/common.sh"
 
 loss_of() { "$bin/vloss" -q -c "$1" "$2" | sed -n 's/^loss=\([^ ]*\).*/\1/p'; }
 

@@ -30,14 +30,7 @@ echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; thread
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; reps=$reps (alternating, medians)"
 echo "# commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", a / b}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-timed() { # timed NAME CMD...: append "secs kib" to $work/NAME.times
-  local name=$1; shift
-  /usr/bin/time -f '%e %M' -o "$work/$name.t1" "$@" >/dev/null 2>"$work/$name.err" || {
-    echo "failed: $*" >&2; cat "$work/$name.err" >&2; exit 1; }
-  cat "$work/$name.t1" >>"$work/$name.times"
-}
+source "$here/common.sh"
 med() { cut -d' ' -f"$2" "$work/$1.times" | median; }
 
 n=1000000 d=128 k=1024 m=16 nbits=8

@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM
 cd "$work"
 vcat=$bin/vcat vgen=$bin/vgen
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+source "$here/common.sh"
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 fail() { echo "failed: $*" >&2; cat "$work/err" >&2 2>/dev/null; exit 1; }
 

@@ -40,7 +40,7 @@ step() {
 secs() { cut -d' ' -f1 "$work/$1.t"; }
 mib() { awk -v k="$(cut -d' ' -f2 "$work/$1.t")" 'BEGIN {printf "%.1f", k / 1024}'; }
 loss() { "$bin/vloss" -q -j "$threads" -c "$1" "$2" | sed -n 's/^loss=\([^ ]*\).*/\1/p'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", a / b}'; }
+source "$here/common.sh"
 
 k4096() {
   local k=4096 d=128 n=4194304
