@@ -138,6 +138,10 @@ print('ok')"
 	# and deterministic whatever the threads
 	vkmeans -q -k 600 --seed 2 --probe 6 -j 1 -o p1.vt x.vt
 	assert_files_equal p.vt p1.vt
+	# a balance penalty keeps the refinement exact
+	vkmeans -q -k 600 --seed 2 --probe 6 --balance 0.1 -o b.vt x.vt
+	run -0 vcat --info b.vt
+	assert_line "meta.vkmeans.probe: 0"
 }
 
 # --- errors -----------------------------------------------------------------

@@ -34,7 +34,7 @@ static const char usage[] =
 "      --probe N         refine through an index of ceil(sqrt K) groups of\n"
 "                        centroids, probing the N nearest groups and each\n"
 "                        row's own (0: compare with all K; default: 8 when\n"
-"                        K >= 8192 and no --balance, else 0)\n"
+"                        K >= 8192, else 0; exact with --balance)\n"
 "      --balance F       penalise large clusters while assigning, for more\n"
 "                        even partitions: F x (mean loss per row) x (cluster\n"
 "                        size / mean size); useful 0.05 to 0.3 (default 0)\n"

@@ -1677,7 +1677,8 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	size_t narrow = 0;
 	if (hier) {
 		km->was_hier = 1;
-		if (km->probe > 0)
+		/* the index knows no balance penalty: with one, assign exactly */
+		if (km->probe > 0 && !(km->balance > 0))
 			narrow = (size_t)km->probe;
 		else if (km->probe < 0 && k >= NARROW_AUTO_K && !(km->balance > 0))
 			narrow = NARROW_AUTO_P;

@@ -150,8 +150,8 @@ void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
  * nearest groups and each point's current group, instead of comparing every
  * point with all k centroids; the bounds are not used then.  nprobe 0: exact
  * (all k, with bounds); -1 (the default): automatic, nprobe 8 when
- * k >= 8192 and no balance penalty is set, else exact.  A flat run always
- * assigns exactly.  Returns 0 or VT_EINVAL (nprobe < -1 or > 256). */
+ * k >= 8192, else exact.  A flat run, and a run with a balance penalty,
+ * always assign exactly.  Returns 0 or VT_EINVAL (nprobe < -1 or > 256). */
 int vt_kmeans_set_probe(vt_kmeans *km, int nprobe);
 /* Memory for the per-point lower bounds that let Lloyd skip work, in bytes
  * (default 64 MiB; at least 1024): Elkan's bounds (n x k floats) when they
