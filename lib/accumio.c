@@ -32,6 +32,28 @@ int vt_accum_write(vt_out *o, const vt_accum *a, const char *centroids_id,
 	return rc;
 }
 
+/* Grow a to nk rows (nk > a->k), zeroing the new ones. */
+static int grow_rows(vt_accum *a, size_t nk)
+{
+	double *s = realloc(a->sum, nk * a->d * sizeof *s);
+	if (!s)
+		return VT_ENOMEM;
+	a->sum = s;
+	double *w = realloc(a->weight, nk * sizeof *w);
+	if (!w)
+		return VT_ENOMEM;
+	a->weight = w;
+	double *l = realloc(a->loss, nk * sizeof *l);
+	if (!l)
+		return VT_ENOMEM;
+	a->loss = l;
+	memset(s + a->k * a->d, 0, (nk - a->k) * a->d * sizeof *s);
+	memset(w + a->k, 0, (nk - a->k) * sizeof *w);
+	memset(l + a->k, 0, (nk - a->k) * sizeof *l);
+	a->k = nk;
+	return 0;
+}
+
 int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t errlen)
 {
 	*out = NULL;
@@ -50,9 +72,13 @@ int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t e
 		return VT_EFORMAT;
 	}
 	memcpy(id, cid, 17);
+	/* The rows held grow with the rows read (up to k), so that a k in the
+	 * metadata is never allocated before the data shows it. */
 	vt_accum *a;
-	if (vt_accum_new(&a, (size_t)k, h->dim) < 0)
+	if (vt_accum_new(&a, k < 1024 ? (size_t)k : 1024, h->dim) < 0) {
+		snprintf(err, errlen, "%s: out of memory", vt_input_path(in));
 		return VT_ENOMEM;
+	}
 	size_t d = h->dim;
 	uint64_t r = 0;
 	vt_block b;
@@ -61,6 +87,11 @@ int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t e
 	while ((n = vt_input_next(in, &b, err, errlen)) > 0) {
 		for (size_t i = 0; i < b.rows; i++, r++) {
 			size_t j = r % k;
+			if (j >= a->k && grow_rows(a, a->k * 2 < k ? a->k * 2 : (size_t)k) < 0) {
+				snprintf(err, errlen, "%s: out of memory", vt_input_path(in));
+				vt_accum_free(a);
+				return VT_ENOMEM;
+			}
 			const double *s = (const double *)b.data + i * d;
 			for (size_t t = 0; t < d; t++)
 				a->sum[j * d + t] += s[t];
@@ -68,8 +99,8 @@ int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t e
 			a->loss[j] += b.loss[i];
 		}
 	}
-	if (n == 0 && r % k) {
-		snprintf(err, errlen, "%s: %llu accumulator rows is not a multiple of k=%llu",
+	if (n == 0 && (r % k || r == 0)) {
+		snprintf(err, errlen, "%s: %llu accumulator rows is not a positive multiple of k=%llu",
 		         vt_input_path(in), (unsigned long long)r, k);
 		n = VT_EFORMAT;
 	}

@@ -97,7 +97,7 @@ int vt_sq_read_parts(vt_input *in, vt_sq ***parts, size_t *nparts, size_t max_by
 	while (rc == 0 && (at < n || *nparts == first)) {
 		vt_sq *s;
 		size_t used;
-		rc = vt_sq_partial_read(&s, mode, d, x + at * d, n - at, &used);
+		rc = vt_sq_partial_read(&s, mode, d, x ? x + at * d : NULL, n - at, &used);
 		if (rc < 0) {
 			snprintf(err, errlen, "%s: SQ statistics %zu (row %zu): %s", path,
 			         *nparts - first + 1, at, rc == VT_ETRUNC ? "rows end inside them"

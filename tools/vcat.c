@@ -291,7 +291,7 @@ static int do_convert(const vt_cli *c, const opts *o)
 			rc = vt_writer_open(&w, &out, &oh, c->codec, o->frame_bytes);
 		vt_header_free(&oh);
 		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, vt_strerror(rc));
+			vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
 	} else if (o->to != VT_FMT_TEXT || text_plain) {
 		/* a PQ codebook goes to .npy as (M, 2^nbits, d/M) */
 		uint32_t group = 1;

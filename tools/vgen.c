@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		rc = vt_writer_open(&w, &out, &h, c.codec, 0);
 		vt_header_free(&h);
 		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, vt_strerror(rc));
+			vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
 	} else {
 		rc = vt_vecwriter_open(&vw, &out, o.to, o.dim, o.n, err, sizeof err);
 		if (rc < 0)

@@ -170,11 +170,14 @@ int main(int argc, char **argv)
 		vt_progress_start(&pg, &c, "rows");
 		vt_assign_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
 		                     .progress = on_progress, .progress_ctx = &pg};
-		rc = vt_assign_input(in, pool, cent.x, k, d, &ao, a, NULL, err, sizeof err);
+		vt_assign_stats st;
+		rc = vt_assign_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s", err);
 		vt_pool_free(pool);
+		if (st.zero_norm && !c.quiet)
+			vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", st.zero_norm);
 	}
 
 	vt_out out;

@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 	vt_model cent = {0};
 	char cid[17] = "";
 	const char *metric = c.metric == VT_METRIC_COSINE ? "cosine" : "l2";
-	uint64_t rows = 0, dropped = 0;
+	uint64_t rows = 0, dropped = 0, zero_norm = 0;
 	vt_sq *s = NULL;
 
 	if (ih->kind == VT_KIND_SQ) {
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 			}
 			rows += (uint64_t)got;
 			if (c.metric == VT_METRIC_COSINE)
-				vt_normalize_rows(x, n, d);
+				zero_norm += vt_normalize_rows(x, n, d);
 			if (k && n && (rc = vt_subtract_nearest(NULL, x, n, d, cent.x, k, lab)) < 0)
 				vt_cli_fail(rc, "%s", vt_strerror(rc));
 			if ((rc = vt_sq_add(s, x, n)) < 0)
@@ -227,6 +227,9 @@ int main(int argc, char **argv)
 			vt_cli_fail((int)got, "%s", err);
 		free(x);
 		free(lab);
+		if (zero_norm && !c.quiet)
+			vt_cli_msg("warning: %" PRIu64 " rows have norm 0 and cannot be normalised",
+			           zero_norm);
 	}
 
 	int final = !c.partial;

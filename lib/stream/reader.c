@@ -275,7 +275,7 @@ static long read_frame(vt_reader *r, int *codec, size_t *stored_len, size_t *raw
 			snprintf(err, errlen, "frame %llu: unknown codec %d", (unsigned long long)fno, *codec);
 			return VT_EFORMAT;
 		}
-		if (rows == 0 || *raw_len > VT_MAX_FRAME_RAW ||
+		if (rows == 0 || *raw_len > VT_MAX_FRAME_RAW || *stored_len == 0 ||
 		    (uint64_t)rows * r->row_bytes != *raw_len ||
 		    *stored_len > vt_codec_bound(*raw_len) ||
 		    (*codec == VT_CODEC_NONE && *stored_len != *raw_len)) {

@@ -389,6 +389,27 @@ static void test_limits(void)
 	CHECK(read_check(tpath("fr2.vt"), &bad, err, sizeof err) == VT_ELIMIT &&
 	      strstr(err, "frame 1"), "a frame of 2^31 rows is refused: %s", err);
 	free(b);
+
+	/* An LZ4 frame whose stored payload is empty (fuzz: crash-lz4-empty-payload),
+	 * with right checks and checksums: refused by its sizes. */
+	write_stream(tpath("z0.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 4, 10, 0, 0);
+	b = slurp(tpath("z0.vt"), &n);
+	fo = VT_HEADER_FIXED + vt_le32(b + 20) + 8;
+	b[fo + 4] = VT_CODEC_LZ4;
+	vt_put32(b + fo + 16, 0);
+	vt_put32(b + fo + 20, (uint32_t)vt_hash64(b + fo, 20, 0));
+	uint64_t ck = vt_hash64(b, 0, 0);
+	vt_put64(b + fo + 24, ck);
+	size_t stored = vt_le32(b + fo + 12), m = n - stored;
+	memmove(b + fo + 32, b + fo + 32 + stored, n - fo - 32 - stored);
+	unsigned char c8[8];
+	vt_put64(c8, ck);
+	vt_put64(b + m - 16, vt_hash64(c8, 8, 0));
+	vt_put64(b + m - 8, vt_hash64(b + m - 40, 32, 0));
+	spit(tpath("z0b.vt"), b, m);
+	CHECK(read_check(tpath("z0b.vt"), &bad, err, sizeof err) == VT_ELIMIT &&
+	      strstr(err, "frame 1: bad sizes"), "an empty LZ4 payload is refused: %s", err);
+	free(b);
 	CHECK(read_check(tpath("nonexistent.vt"), &bad, err, sizeof err) == VT_EIO &&
 	      strstr(err, "nonexistent.vt"), "a missing file names the file: %s", err);
 }
