@@ -34,7 +34,7 @@ static const char usage[] =
 "      --batch-rows N    rows assigned at once (default: about 16 MiB of rows)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
-"  -q, --quiet           no progress line\n"
+"  -q, --quiet           no progress line, no warnings\n"
 "  -v, --verbose         more detail\n"
 "  -h, --help            this help\n"
 "      --version         version\n"

@@ -43,7 +43,7 @@ static const char usage[] =
 "      --metric=METRIC   l2 (default) or cosine (normalise rows first)\n"
 "      --batch-rows N    rows read at once (default: about 4 MiB of rows)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
-"  -q, --quiet           no summary on stderr\n"
+"  -q, --quiet           no summary or warnings on stderr\n"
 "  -v, --verbose         more detail\n"
 "  -h, --help            this help\n"
 "      --version         version\n"
