@@ -219,6 +219,10 @@ static void coarse_task(void *arg, size_t t, int worker)
 			bv[q] = val;
 			pr[q] = (int32_t)g;
 		}
+		if (np == 0) /* no centre compared (a NaN row): the first group */
+			for (size_t g = 0; g < G && np == 0; g++)
+				if (ix->start[g + 1] > ix->start[g])
+					pr[np++] = (int32_t)g;
 		for (size_t s = np; s < S; s++)
 			pr[s] = -1;
 		if (J->keep) {
@@ -255,8 +259,11 @@ static void fine_task(void *arg, size_t t, int worker)
 	                 ks);
 	for (size_t f = 0; f < m; f++) {
 		uint32_t slot = J->list[lo + f];
-		J->rd[slot] = dd[f];
-		J->rl[slot] = ix->member[c0 + (size_t)ll[f]];
+		/* a row with a NaN compares with nothing: the kernel leaves its
+		 * label out of range */
+		int ok = ll[f] >= 0 && (size_t)ll[f] < ng;
+		J->rd[slot] = ok ? dd[f] : INFINITY;
+		J->rl[slot] = ix->member[c0 + (ok ? (size_t)ll[f] : 0)];
 	}
 }
 
@@ -275,7 +282,7 @@ static void pick_task(void *arg, size_t t, int worker)
 				continue;
 			float v = J->rd[r * S + s];
 			int32_t l = J->rl[r * S + s];
-			if (v < best || (v == best && l < bl)) {
+			if (bl == INT32_MAX || v < best || (v == best && l < bl)) {
 				best = v;
 				bl = l;
 			}

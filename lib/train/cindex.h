@@ -10,7 +10,8 @@
  *
  *     label(x) = argmin_{j in probed(x)} ||x - c_j||^2
  *
- * (ties to the lowest centroid index).  That is G + P k / G distance
+ * (ties to the lowest centroid index).  Rows must be finite: a row with a
+ * NaN still gets a valid label, of no meaning.  That is G + P k / G distance
  * evaluations per row instead of k.  It is an approximation of the nearest
  * centroid; vt_cindex_assign can say how often it differs.  With the current
  * label's group probed, a row never moves to a centroid farther than its

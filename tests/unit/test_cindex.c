@@ -125,6 +125,15 @@ static void test_index(void)
 		           1e-3 * (1 + da[i]);
 	CHECK(near_ok == n, "distances written are those of the labels");
 
+	/* a NaN row: a valid label all the same (memory-safe, meaningless) */
+	{
+		float keepx = x[5 * d];
+		x[5 * d] = NAN;
+		rc = vt_cindex_assign(ix, p2, x, 50, 3, 0, la, NULL, NULL);
+		CHECK(rc == 0 && la[5] >= 0 && (size_t)la[5] < k, "a NaN row gets a label in range");
+		x[5 * d] = keepx;
+	}
+
 	/* errors */
 	CHECK(vt_cindex_assign(ix, p2, x, n, 0, 0, la, NULL, NULL) == VT_EINVAL, "nprobe 0 refused");
 	CHECK(vt_cindex_assign(ix, p2, x, n, 31, 0, la, NULL, NULL) == VT_EINVAL,
