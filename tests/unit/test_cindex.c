@@ -15,15 +15,6 @@
 #include "train/pool.h"
 #include "train/rng.h"
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 /* n rows around m Gaussian means (spread apart, unit noise) */
 static float *mixture(size_t n, size_t d, size_t m, double spread, uint64_t seed)

@@ -12,15 +12,6 @@
 #include "train/coreset.h"
 #include "train/rng.h"
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 /* n rows around m means (spread apart, unit noise). */
 static float *planted(size_t n, size_t d, size_t m, uint64_t seed)

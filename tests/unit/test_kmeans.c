@@ -14,15 +14,6 @@
 #include "train/stats.h"
 
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 /* n points around m planted means (spread apart, sigma noise); the planted
  * mean of each row into which (if not NULL) */

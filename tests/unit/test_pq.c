@@ -11,15 +11,6 @@
 #include "train/pq.h"
 #include "train/rng.h"
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 /* n x d Gaussian rows. */
 static float *gauss(size_t n, size_t d, uint64_t seed)

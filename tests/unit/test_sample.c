@@ -11,15 +11,6 @@
 #include "error.h"
 #include "train/sample.h"
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 static vt_sampler *sampler(uint64_t n, uint64_t m, uint64_t seed)
 {

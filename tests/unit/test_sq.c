@@ -12,15 +12,6 @@
 #include "train/rng.h"
 #include "train/sq.h"
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 /* n x d rows: dimension j is N(j, 1 + j) scaled, dimension 1 skewed
  * (exponential), and some exact zeros of both signs. */
