@@ -25,7 +25,8 @@
  * the cluster with the highest loss first, the remaining count of centroids
  * of a cluster being shared among its children in proportion to their
  * weight, until there are k; then refine_iters global Lloyd iterations over
- * all points.
+ * all points, from k = 8192 through a centroid index rather than against all
+ * k centroids (vt_kmeans_set_probe).
  *
  * Empty clusters: after an update, each empty cluster (in index order) takes
  * a copy of the heaviest cluster (lowest index on ties), the two copies are
