@@ -5,8 +5,12 @@
  * most one caller-sized block.  Supported for reading:
  *   .fvecs .bvecs .ivecs   per-record int32 dim then dim x (f32|u8|i32)
  *   .fbin .u8bin .i8bin    u32 rows, u32 dim, then rows x dim (f32|u8|i8)
- *   .npy                   versions 1, 2, 3; <f4 |u1 |i1 <f2 <f8 (and
- *                          <i4... not required); C order; 1-D or 2-D
+ *   .npy                   versions 1, 2, 3; dtypes f2 f4 f8 u1 i1 u2 i2
+ *                          u4 i4 in either byte order ('<' '>', '|' for
+ *                          one byte); C order (or Fortran order with at
+ *                          most one axis longer than 1); shape (n,) is n
+ *                          rows of dimension 1, (n, a, b, ...) n rows of
+ *                          dimension a*b*...
  *   idx (MNIST)            magic 00 00 08 0N: ubyte images, n x (d1*d2...)
  *   raw                    headerless little-endian float32, dim given
  * and for writing: npy, fvecs, fbin, raw, text.
@@ -53,9 +57,10 @@ const char *vt_format_name(vt_format f);
 int vt_format_parse(const char *name, vt_format *out);
 
 /* Tell a format from the first bytes of a file (magic number: vtrain,
- * "\x93NUMPY", idx), else from the path's extension (.fvecs .bvecs .ivecs
- * .fbin .u8bin .i8bin .npy .raw .f32 .idx, also after a trailing .gz is NOT
- * supported).  Returns 0 and sets *out, or VT_EMAGIC when it cannot tell. */
+ * "\x93NUMPY"), else from the path's extension (.fvecs .bvecs .ivecs
+ * .fbin .u8bin .i8bin .npy .raw .f32 .idx, and MNIST's idxN-ubyte names;
+ * a trailing .gz is not recognised), else from idx's weak magic.  Returns 0
+ * and sets *out, or VT_EMAGIC when it cannot tell. */
 int vt_format_detect(const unsigned char *head, size_t n, const char *path,
                      vt_format *out);
 
