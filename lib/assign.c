@@ -8,23 +8,21 @@
 
 #include "error.h"
 #include "stream/format.h"
+#include "train/exactsum.h"
 #include "train/kernel.h"
 #include "train/vecops.h"
 
-__extension__ typedef __int128 i128;
-
 /* Grid exponents of the exact sums (assign.h). */
 enum { SUM_BITS = 28, WEIGHT_BITS = 20, LOSS_BITS = 45 };
-/* A row with an addend of 2^100 grid steps or more goes to the plain
- * double side sums instead, so that 2^26 rows cannot overflow 2^127. */
-#define ADD_MAX 0x1p100
 
-/* The exact accumulator: 128-bit integer multiples of each grid. */
+/* The exact accumulator: grid sums of one 128-bit digit (exactsum.h).  A
+ * row with an addend off the grid (2^100 steps or more) goes to the plain
+ * double side sums instead, so that 2^26 rows cannot overflow. */
 typedef struct {
 	size_t k, d;
-	i128 *sum;        /* k x d, in steps of g[j] */
-	i128 *weight;     /* k, in steps of 2^-WEIGHT_BITS */
-	i128 *loss;       /* k, in steps of gl */
+	vt_xdigit *sum;   /* k x d, in steps of g[j] */
+	vt_xdigit *weight; /* k, in steps of 2^-WEIGHT_BITS */
+	vt_xdigit *loss;  /* k, in steps of gl */
 	double *inv;      /* k: 1 / g[j] */
 	double *g;        /* k */
 	double gl, invgl;
@@ -98,25 +96,20 @@ static void exact_task(void *arg, size_t task, int worker)
 			continue;
 		double w = b->w ? b->w[i] : 1.0, inv = e->inv[j];
 		const float *xr = b->x + i * d;
-		i128 *s = e->sum + j * d;
-		double rl = rint(((b->l ? b->l[i] : 0.0) + w * b->dist[i]) * e->invgl);
-		double rw = rint(ldexp(w, WEIGHT_BITS));
-		int ok = fabs(rl) < ADD_MAX && fabs(rw) < ADD_MAX;
+		vt_xdigit *s = e->sum + j * d;
+		double rl = vt_xsum_steps((b->l ? b->l[i] : 0.0) + w * b->dist[i], e->invgl);
+		double rw = vt_xsum_steps(w, 0x1p20); /* 2^WEIGHT_BITS */
+		int ok = vt_xsum_fits(rl, 1) && vt_xsum_fits(rw, 1);
 		for (size_t t = 0; t < d && ok; t++)
-			ok = fabs(w * xr[t] * inv) < ADD_MAX;
+			ok = vt_xsum_fits(vt_xsum_steps(w * xr[t], inv), 1);
 		if (!ok) {
 			b->skip[i] = 1;
 			continue;
 		}
-		for (size_t t = 0; t < d; t++) {
-			double v = rint(w * xr[t] * inv);
-			if (fabs(v) < 0x1p62)
-				s[t] += (int64_t)v;
-			else
-				s[t] += (i128)v;
-		}
-		e->weight[j] += (i128)rw;
-		e->loss[j] += (i128)rl;
+		for (size_t t = 0; t < d; t++)
+			vt_xsum_add_steps(s + t, 1, vt_xsum_steps(w * xr[t], inv));
+		vt_xsum_add_steps(&e->weight[j], 1, rw);
+		vt_xsum_add_steps(&e->loss[j], 1, rl);
 	}
 }
 
@@ -139,13 +132,13 @@ static int exact_side(exact_acc *e, const exact_batch *b)
 	return 0;
 }
 
-/* v x step as a double; *inexact is incremented when it does not fit. */
-static double exact_value(i128 v, double step, size_t *inexact)
+/* v x step as a double; *inexact is incremented when it is not exact. */
+static double exact_value(vt_xdigit v, double step, size_t *inexact)
 {
-	double r = (double)v;
-	if ((i128)r != v)
-		++*inexact;
-	return r * step;
+	int bad;
+	double r = vt_xsum_value(&v, 1, step, &bad);
+	*inexact += (size_t)bad;
+	return r;
 }
 
 /* Replace a's contents with the exact sums; totals summed in centroid

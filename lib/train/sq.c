@@ -1,38 +1,22 @@
+/* vtrain: scalar-quantizer statistics (see sq.h): min and max, the exact
+ * moments (on the grids of train/exactsum.h), and the partial form of all
+ * four modes.  The quantile sketch is kll.c.
+ */
 #define _POSIX_C_SOURCE 200809L
-#include "train/sq.h"
+#include "train/sq_priv.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
-#include "train/rng.h"
 
-#define MAX_LEVELS 64
 #define SD VT_SQ_SUM_DIGITS
 #define QD VT_SQ_SUMSQ_DIGITS
+#define SX VT_SQ_SUM_XDIGITS
+#define QX VT_SQ_SUMSQ_XDIGITS
 #define SUM_LSB (-149)
 #define SUMSQ_LSB (-298)
-/* Values added between carry propagations: a digit receives less than
- * 2^33 per value, so 2^29 values stay below 2^62. */
-#define NORM_EVERY (1u << 29)
-
-struct vt_sq {
-	int mode;
-	size_t d;
-	uint64_t n;            /* values per dimension */
-	/* minmax */
-	double *mn, *mx;
-	/* meanstd: d x SD and d x QD signed 32-bit digits, low first */
-	int64_t *sd, *qd;
-	uint64_t pending;
-	/* quantile */
-	unsigned k;
-	uint64_t seed;
-	size_t H, total, tcap;  /* levels, items, total capacity */
-	size_t size[MAX_LEVELS], alloc[MAX_LEVELS];
-	double *lv[MAX_LEVELS]; /* level h: d columns of alloc[h] values */
-};
 
 static const char *const mode_names[] = {NULL, "global", "dim", "meanstd", "quantile"};
 
@@ -49,72 +33,6 @@ int vt_sq_mode_parse(const char *name)
 	return 0;
 }
 
-static void set_levels(vt_sq *s, size_t H);
-
-static int is_minmax(int mode)
-{
-	return mode == VT_SQ_GLOBAL || mode == VT_SQ_DIM;
-}
-
-/* The total order of the values: numeric, with -0 before +0. */
-static int before(double a, double b)
-{
-	return a < b || (a == b && signbit(a) && !signbit(b));
-}
-
-static int cmp_double(const void *pa, const void *pb)
-{
-	double a = *(const double *)pa, b = *(const double *)pb;
-	return before(a, b) ? -1 : before(b, a) ? 1 : 0;
-}
-
-/* An unsigned key of the same total order as before(): the sign bit
- * flipped for positives, every bit for negatives. */
-static uint64_t order_key(double v)
-{
-	uint64_t b;
-	memcpy(&b, &v, sizeof b);
-	return (b >> 63) ? ~b : b | (1ull << 63);
-}
-
-/* Sort n doubles in the order of before(): an insertion sort for short
- * runs, else a three-way quicksort on the keys (median of three), without
- * a callback.  The pivot is an element, so each pass makes progress. */
-static void sort_doubles(double *a, size_t n)
-{
-	while (n > 24) {
-		uint64_t x = order_key(a[0]), y = order_key(a[n / 2]), z = order_key(a[n - 1]);
-		uint64_t p = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
-		size_t lt = 0, i = 0, gt = n;
-		while (i < gt) {
-			uint64_t k = order_key(a[i]);
-			double t = a[i];
-			if (k < p)
-				a[i++] = a[lt], a[lt++] = t;
-			else if (k > p)
-				a[i] = a[--gt], a[gt] = t;
-			else
-				i++;
-		}
-		/* [0, lt) < p, [lt, gt) = p, [gt, n) > p: recurse on the smaller */
-		if (lt < n - gt) {
-			sort_doubles(a, lt);
-			a += gt, n -= gt;
-		} else {
-			sort_doubles(a + gt, n - gt);
-			n = lt;
-		}
-	}
-	for (size_t i = 1; i < n; i++) {
-		double v = a[i];
-		uint64_t kv = order_key(v);
-		size_t j = i;
-		for (; j > 0 && order_key(a[j - 1]) > kv; j--)
-			a[j] = a[j - 1];
-		a[j] = v;
-	}
-}
-
 int vt_sq_new(vt_sq **out, int mode, size_t d, unsigned sketch_k, uint64_t seed)
 {
 	*out = NULL;
@@ -129,20 +47,20 @@ int vt_sq_new(vt_sq **out, int mode, size_t d, unsigned sketch_k, uint64_t seed)
 	s->mode = mode;
 	s->d = d;
 	int ok = 1;
-	if (is_minmax(mode)) {
+	if (vt_sq_is_minmax(mode)) {
 		s->mn = malloc(d * sizeof *s->mn);
 		s->mx = malloc(d * sizeof *s->mx);
 		ok = s->mn && s->mx;
 		for (size_t j = 0; ok && j < d; j++)
 			s->mn[j] = INFINITY, s->mx[j] = -INFINITY;
 	} else if (mode == VT_SQ_MEANSTD) {
-		s->sd = calloc(d * SD, sizeof *s->sd);
-		s->qd = calloc(d * QD, sizeof *s->qd);
+		s->sd = calloc(d * SX, sizeof *s->sd);
+		s->qd = calloc(d * QX, sizeof *s->qd);
 		ok = s->sd && s->qd;
 	} else {
 		s->k = sketch_k;
 		s->seed = seed;
-		set_levels(s, 1);
+		vt_kll_set_levels(s, 1);
 	}
 	if (!ok) {
 		vt_sq_free(s);
@@ -157,7 +75,7 @@ void vt_sq_free(vt_sq *s)
 	if (!s)
 		return;
 	free(s->mn), free(s->mx), free(s->sd), free(s->qd);
-	for (size_t h = 0; h < MAX_LEVELS; h++)
+	for (size_t h = 0; h < VT_KLL_MAX_LEVELS; h++)
 		free(s->lv[h]);
 	free(s);
 }
@@ -169,95 +87,20 @@ uint64_t vt_sq_seed(const vt_sq *s) { return s->mode == VT_SQ_QUANTILE ? s->seed
 
 uint64_t vt_sq_count(const vt_sq *s)
 {
-	if (is_minmax(s->mode) && s->n == 0)
+	if (vt_sq_is_minmax(s->mode) && s->n == 0)
 		return s->mn[0] <= s->mx[0];
 	return s->n;
 }
 
-/* ---- exact sums in 32-bit digits ------------------------------------- */
+/* ---- the exact moments ------------------------------------------------ */
 
-/* Carry so that digits 0 .. nd-2 are in [0, 2^32) and the top one holds
- * the sign: the representation of a value is then unique. */
-static void normalise(int64_t *dig, size_t nd)
+/* x on the grid 2^-149 and x^2 (exact in a double) on 2^-298: both hold
+ * every value exactly, so nothing is rounded and nothing is off the grid. */
+static void moments_add_value(vt_xdigit *sd, vt_xdigit *qd, float x)
 {
-	int64_t carry = 0;
-	for (size_t i = 0; i + 1 < nd; i++) {
-		int64_t v = dig[i] + carry;
-		int64_t low = (int64_t)((uint64_t)v & 0xffffffffu);
-		carry = (v - low) / 4294967296LL;
-		dig[i] = low;
-	}
-	dig[nd - 1] += carry;
-}
-
-static void moments_add_value(int64_t *sd, int64_t *qd, float x)
-{
-	uint32_t b;
-	memcpy(&b, &x, sizeof b);
-	uint32_t e = (b >> 23) & 0xff, m = b & 0x7fffff;
-	if (e == 0 && m == 0)
-		return;
-	if (e)
-		m |= 0x800000;
-	unsigned p = e ? e - 1 : 0; /* |x| = m 2^(p - 149) */
-	uint64_t v = (uint64_t)m << (p & 31);
-	int64_t lo = (int64_t)(v & 0xffffffffu), hi = (int64_t)(v >> 32);
-	if (b >> 31)
-		sd[p >> 5] -= lo, sd[(p >> 5) + 1] -= hi;
-	else
-		sd[p >> 5] += lo, sd[(p >> 5) + 1] += hi;
-	/* x^2 = m^2 2^(2p - 298) */
-	unsigned P = 2 * p, o = P & 31, i = P >> 5;
-	uint64_t mm = (uint64_t)m * m;
-	uint64_t a = (mm & 0xffffffffu) << o, c = (mm >> 32) << o;
-	qd[i] += (int64_t)(a & 0xffffffffu);
-	qd[i + 1] += (int64_t)(a >> 32) + (int64_t)(c & 0xffffffffu);
-	qd[i + 2] += (int64_t)(c >> 32);
-}
-
-/* Magnitude of a normalised signed digit value into u (nd digits in
- * [0, 2^32)); returns 1 if it was negative. */
-static int magnitude(const int64_t *dig, size_t nd, uint64_t *u)
-{
-	int neg = dig[nd - 1] < 0;
-	int64_t t[QD + 4];
-	for (size_t i = 0; i < nd; i++)
-		t[i] = neg ? -dig[i] : dig[i];
-	normalise(t, nd);
-	for (size_t i = 0; i < nd; i++)
-		u[i] = (uint64_t)t[i];
-	return neg;
-}
-
-/* The correctly rounded double of u 2^lsb (u: nd digits in [0, 2^32)):
- * the top 64 bits with a sticky bit below them, rounded once. */
-static double digits_to_double(const uint64_t *u, size_t nd, int lsb)
-{
-	size_t t = nd;
-	while (t > 0 && u[t - 1] == 0)
-		t--;
-	if (t == 0)
-		return 0.0;
-	int bits = 0;
-	for (uint64_t v = u[t - 1]; v; v >>= 1)
-		bits++;
-	long L = (long)(t - 1) * 32 + bits; /* bit length */
-	long pos = L > 64 ? L - 64 : 0;     /* lowest bit of the window */
-	uint64_t m = 0, sticky = 0;
-	for (long i = pos; i < L; i++)
-		m |= ((u[i >> 5] >> (i & 31)) & 1) << (i - pos);
-	for (long i = 0; i < pos && !sticky; i++)
-		sticky = (u[i >> 5] >> (i & 31)) & 1;
-	/* 64 bits and a sticky bit round to 53 exactly as the whole would */
-	return ldexp((double)(m | sticky), (int)pos + lsb);
-}
-
-static double signed_to_double(const int64_t *dig, size_t nd, int lsb)
-{
-	uint64_t u[QD + 4];
-	int neg = magnitude(dig, nd, u);
-	double v = digits_to_double(u, nd, lsb);
-	return neg ? -v : v;
+	double v = x;
+	vt_xsum_add(sd, SX, v, 0x1p149);
+	vt_xsum_add(qd, QX, v * v, 0x1p298);
 }
 
 /* r (na + nb digits) = a x b. */
@@ -280,10 +123,10 @@ static void moments_of(const vt_sq *s, size_t j, double *mean, double *var)
 {
 	enum { ND = 2 * SD + 2 };
 	uint64_t S[SD], Q[QD], nn[2] = {s->n & 0xffffffffu, s->n >> 32}, A[ND] = {0}, B[ND] = {0};
-	int neg = magnitude(s->sd + j * SD, SD, S);
-	magnitude(s->qd + j * QD, QD, Q);
+	int neg = vt_xsum_magnitude32(s->sd + j * SX, SX, S, SD);
+	vt_xsum_magnitude32(s->qd + j * QX, QX, Q, QD);
 	double n = (double)s->n;
-	double sum = digits_to_double(S, SD, SUM_LSB);
+	double sum = vt_xsum_digits32_value(S, SD, SUM_LSB);
 	*mean = (neg ? -sum : sum) / n;
 	/* n Q - S^2, exactly, in units of 2^-298 */
 	mul_digits(Q, QD, nn, 2, A);
@@ -296,162 +139,7 @@ static void moments_of(const vt_sq *s, size_t j, double *mean, double *var)
 	}
 	if (borrow) /* cannot happen: n Q >= S^2 */
 		memset(A, 0, sizeof A);
-	*var = digits_to_double(A, ND, SUMSQ_LSB) / (n * n);
-}
-
-/* ---- the KLL sketch ---------------------------------------------------- */
-
-static size_t level_cap(const vt_sq *s, size_t h)
-{
-	size_t c = s->k;
-	for (size_t i = h + 1; i < s->H && c > 2; i++)
-		c = c * 2 / 3;
-	return c < 2 ? 2 : c;
-}
-
-/* Set the number of levels and the total capacity that follows. */
-static void set_levels(vt_sq *s, size_t H)
-{
-	s->H = H;
-	s->tcap = 0;
-	for (size_t h = 0; h < H; h++)
-		s->tcap += level_cap(s, h);
-}
-
-/* Room for need items at level h. */
-static int level_reserve(vt_sq *s, size_t h, size_t need)
-{
-	if (need <= s->alloc[h])
-		return 0;
-	size_t cap = s->alloc[h] ? 2 * s->alloc[h] : 16;
-	while (cap < need)
-		cap *= 2;
-	if (cap > SIZE_MAX / sizeof(double) / s->d)
-		return VT_ENOMEM;
-	double *p = malloc(cap * s->d * sizeof *p);
-	if (!p)
-		return VT_ENOMEM;
-	for (size_t j = 0; j < s->d && s->size[h]; j++)
-		memcpy(p + j * cap, s->lv[h] + j * s->alloc[h], s->size[h] * sizeof *p);
-	free(s->lv[h]);
-	s->lv[h] = p;
-	s->alloc[h] = cap;
-	return 0;
-}
-
-/* The offset bit of a compaction of level h (sorted): a function of the
- * seed, h, the size and dimension 0's values only. */
-static unsigned coin(const vt_sq *s, size_t h)
-{
-	uint64_t st = s->seed ^ ((uint64_t)(h + 1) << 56) ^ (uint64_t)s->size[h];
-	uint64_t acc = vt_splitmix64(&st);
-	const double *c = s->lv[h];
-	for (size_t i = 0; i < s->size[h]; i++) {
-		uint64_t b;
-		memcpy(&b, &c[i], sizeof b);
-		st ^= b;
-		acc ^= vt_splitmix64(&st);
-	}
-	return (unsigned)(acc >> 63);
-}
-
-static int compact(vt_sq *s, size_t h)
-{
-	if (h + 1 >= MAX_LEVELS)
-		return VT_ENOMEM;
-	if (h + 1 == s->H)
-		set_levels(s, s->H + 1);
-	size_t sz = s->size[h], half = sz / 2;
-	int rc = level_reserve(s, h + 1, s->size[h + 1] + half);
-	if (rc < 0)
-		return rc;
-	const size_t ah = s->alloc[h], a1 = s->alloc[h + 1], at = s->size[h + 1];
-	for (size_t j = 0; j < s->d; j++)
-		sort_doubles(s->lv[h] + j * ah, sz);
-	unsigned o = coin(s, h);
-	for (size_t j = 0; j < s->d; j++) {
-		double *src = s->lv[h] + j * ah, *dst = s->lv[h + 1] + j * a1 + at;
-		for (size_t i = 0; i < half; i++)
-			dst[i] = src[2 * i + o];
-		if (sz & 1)
-			src[0] = src[sz - 1];
-	}
-	s->size[h + 1] += half;
-	s->size[h] = sz & 1;
-	s->total -= half;
-	return 0;
-}
-
-/* Compact until the items are under the total capacity. */
-static int settle(vt_sq *s)
-{
-	while (s->total >= s->tcap) {
-		size_t h = 0;
-		while (h < s->H && s->size[h] < level_cap(s, h))
-			h++;
-		if (h == s->H)
-			return 0; /* cannot happen: some level is at capacity */
-		int rc = compact(s, h);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int kll_add(vt_sq *s, const float *x, size_t n)
-{
-	const size_t d = s->d;
-	for (size_t i = 0; i < n; i++) {
-		int rc = level_reserve(s, 0, s->size[0] + 1);
-		if (rc < 0)
-			return rc;
-		double *c = s->lv[0] + s->size[0];
-		for (size_t j = 0; j < d; j++)
-			c[j * s->alloc[0]] = x[i * d + j];
-		s->size[0]++, s->total++, s->n++;
-		if ((rc = settle(s)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-typedef struct {
-	double v;
-	uint64_t w;
-} witem;
-
-static int cmp_witem(const void *pa, const void *pb)
-{
-	return cmp_double(&((const witem *)pa)->v, &((const witem *)pb)->v);
-}
-
-int vt_sq_quantile(const vt_sq *s, double q, double *out)
-{
-	if (s->mode != VT_SQ_QUANTILE || !(q >= 0 && q <= 1))
-		return VT_EINVAL;
-	if (s->n == 0)
-		return VT_EDATA;
-	witem *it = malloc(s->total * sizeof *it);
-	if (!it)
-		return VT_ENOMEM;
-	double target = q * (double)s->n;
-	for (size_t j = 0; j < s->d; j++) {
-		size_t m = 0;
-		for (size_t h = 0; h < s->H; h++)
-			for (size_t i = 0; i < s->size[h]; i++)
-				it[m].v = s->lv[h][j * s->alloc[h] + i], it[m++].w = (uint64_t)1 << h;
-		qsort(it, m, sizeof *it, cmp_witem);
-		uint64_t cum = 0;
-		size_t i = 0;
-		for (; i < m; i++) {
-			cum += it[i].w;
-			if ((double)cum >= target)
-				break;
-		}
-		out[j] = it[i < m ? i : m - 1].v;
-	}
-	free(it);
-	return 0;
+	*var = vt_xsum_digits32_value(A, ND, SUMSQ_LSB) / (n * n);
 }
 
 /* ---- adding, merging, bounds --------------------------------------------- */
@@ -460,36 +148,23 @@ int vt_sq_add(vt_sq *s, const float *x, size_t n)
 {
 	const size_t d = s->d;
 	if (s->mode == VT_SQ_QUANTILE)
-		return kll_add(s, x, n);
-	if (is_minmax(s->mode)) {
+		return vt_kll_add(s, x, n);
+	if (vt_sq_is_minmax(s->mode)) {
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++) {
 				double v = x[i * d + j];
-				if (before(v, s->mn[j]))
+				if (vt_sq_before(v, s->mn[j]))
 					s->mn[j] = v;
-				if (before(s->mx[j], v))
+				if (vt_sq_before(s->mx[j], v))
 					s->mx[j] = v;
 			}
 	} else {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++)
-				moments_add_value(s->sd + j * SD, s->qd + j * QD, x[i * d + j]);
-			if (++s->pending == NORM_EVERY) {
-				for (size_t j = 0; j < d; j++)
-					normalise(s->sd + j * SD, SD), normalise(s->qd + j * QD, QD);
-				s->pending = 0;
-			}
-		}
+				moments_add_value(s->sd + j * SX, s->qd + j * QX, x[i * d + j]);
 	}
 	s->n += n;
 	return 0;
-}
-
-static void moments_flush(vt_sq *s)
-{
-	for (size_t j = 0; j < s->d; j++)
-		normalise(s->sd + j * SD, SD), normalise(s->qd + j * QD, QD);
-	s->pending = 0;
 }
 
 int vt_sq_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc)
@@ -500,12 +175,12 @@ int vt_sq_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc)
 		     (src[i]->k != dst->k || src[i]->seed != dst->seed)))
 			return VT_EINVAL;
 	const size_t d = dst->d;
-	if (is_minmax(dst->mode)) {
+	if (vt_sq_is_minmax(dst->mode)) {
 		for (size_t i = 0; i < nsrc; i++) {
 			for (size_t j = 0; j < d; j++) {
-				if (before(src[i]->mn[j], dst->mn[j]))
+				if (vt_sq_before(src[i]->mn[j], dst->mn[j]))
 					dst->mn[j] = src[i]->mn[j];
-				if (before(dst->mx[j], src[i]->mx[j]))
+				if (vt_sq_before(dst->mx[j], src[i]->mx[j]))
 					dst->mx[j] = src[i]->mx[j];
 			}
 			dst->n += src[i]->n;
@@ -513,46 +188,16 @@ int vt_sq_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc)
 		return 0;
 	}
 	if (dst->mode == VT_SQ_MEANSTD) {
-		moments_flush(dst);
 		for (size_t i = 0; i < nsrc; i++) {
-			int64_t t[QD];
 			for (size_t j = 0; j < d; j++) {
-				memcpy(t, src[i]->sd + j * SD, SD * sizeof *t);
-				normalise(t, SD);
-				for (size_t g = 0; g < SD; g++)
-					dst->sd[j * SD + g] += t[g];
-				normalise(dst->sd + j * SD, SD);
-				memcpy(t, src[i]->qd + j * QD, QD * sizeof *t);
-				normalise(t, QD);
-				for (size_t g = 0; g < QD; g++)
-					dst->qd[j * QD + g] += t[g];
-				normalise(dst->qd + j * QD, QD);
+				vt_xsum_merge(dst->sd + j * SX, src[i]->sd + j * SX, SX);
+				vt_xsum_merge(dst->qd + j * QX, src[i]->qd + j * QX, QX);
 			}
 			dst->n += src[i]->n;
 		}
 		return 0;
 	}
-	/* the union of the levels (sorted when compacted or written, so the
-	 * order of appending does not matter), then compaction */
-	for (size_t i = 0; i < nsrc; i++) {
-		const vt_sq *s = src[i];
-		for (size_t h = 0; h < s->H; h++) {
-			if (!s->size[h])
-				continue;
-			int rc = level_reserve(dst, h, dst->size[h] + s->size[h]);
-			if (rc < 0)
-				return rc;
-			for (size_t j = 0; j < d; j++)
-				memcpy(dst->lv[h] + j * dst->alloc[h] + dst->size[h],
-				       s->lv[h] + j * s->alloc[h], s->size[h] * sizeof(double));
-			dst->size[h] += s->size[h];
-			dst->total += s->size[h];
-		}
-		if (s->H > dst->H)
-			set_levels(dst, s->H);
-		dst->n += s->n;
-	}
-	return settle(dst);
+	return vt_kll_merge(dst, src, nsrc);
 }
 
 int vt_sq_bounds(const vt_sq *s, double param, double *vmin, double *vmax)
@@ -570,9 +215,9 @@ int vt_sq_bounds(const vt_sq *s, double param, double *vmin, double *vmax)
 	} else if (s->mode == VT_SQ_GLOBAL) {
 		double lo = s->mn[0], hi = s->mx[0];
 		for (size_t j = 1; j < d; j++) {
-			if (before(s->mn[j], lo))
+			if (vt_sq_before(s->mn[j], lo))
 				lo = s->mn[j];
-			if (before(hi, s->mx[j]))
+			if (vt_sq_before(hi, s->mx[j]))
 				hi = s->mx[j];
 		}
 		for (size_t j = 0; j < d; j++)
@@ -580,9 +225,6 @@ int vt_sq_bounds(const vt_sq *s, double param, double *vmin, double *vmax)
 	} else if (s->mode == VT_SQ_MEANSTD) {
 		for (size_t j = 0; j < d; j++) {
 			double mean, var;
-			vt_sq *t = (vt_sq *)s; /* normalising changes no value */
-			if (t->pending)
-				moments_flush(t);
 			moments_of(s, j, &mean, &var);
 			double sd = sqrt(var);
 			vmin[j] = mean - param * sd;
@@ -604,7 +246,7 @@ int vt_sq_bounds(const vt_sq *s, double param, double *vmin, double *vmax)
 
 size_t vt_sq_partial_rows(const vt_sq *s)
 {
-	if (is_minmax(s->mode))
+	if (vt_sq_is_minmax(s->mode))
 		return 2;
 	if (s->mode == VT_SQ_MEANSTD)
 		return 3 + SD + QD;
@@ -620,7 +262,7 @@ static void fill_row(double *row, size_t d, double v)
 int vt_sq_partial_write(const vt_sq *s, double *rows)
 {
 	const size_t d = s->d;
-	if (is_minmax(s->mode)) {
+	if (vt_sq_is_minmax(s->mode)) {
 		double *lo = rows, *hi = rows + d;
 		if (s->mode == VT_SQ_GLOBAL && vt_sq_count(s)) {
 			vt_sq_bounds(s, 0, lo, hi);
@@ -631,14 +273,14 @@ int vt_sq_partial_write(const vt_sq *s, double *rows)
 		return 0;
 	}
 	if (s->mode == VT_SQ_MEANSTD) {
-		vt_sq *t = (vt_sq *)s; /* normalising changes no value */
-		if (t->pending)
-			moments_flush(t);
 		fill_row(rows, d, (double)s->n);
 		for (size_t j = 0; j < d; j++) {
-			const int64_t *sd = s->sd + j * SD, *qd = s->qd + j * QD;
-			rows[d + j] = signed_to_double(sd, SD, SUM_LSB);
-			rows[2 * d + j] = signed_to_double(qd, QD, SUMSQ_LSB);
+			const vt_xdigit *sx = s->sd + j * SX, *qx = s->qd + j * QX;
+			int64_t sd[SD], qd[QD];
+			vt_xsum_to_digits32(sx, SX, sd, SD);
+			vt_xsum_to_digits32(qx, QX, qd, QD);
+			rows[d + j] = vt_xsum_value(sx, SX, 0x1p-149, NULL);
+			rows[2 * d + j] = vt_xsum_value(qx, QX, 0x1p-298, NULL);
 			for (size_t g = 0; g < SD; g++)
 				rows[(3 + g) * d + j] = (double)sd[g];
 			for (size_t g = 0; g < QD; g++)
@@ -664,7 +306,7 @@ int vt_sq_partial_write(const vt_sq *s, double *rows)
 	for (size_t h = 0; h < s->H; h++) {
 		for (size_t j = 0; j < d && s->size[h]; j++) {
 			memcpy(col, s->lv[h] + j * s->alloc[h], s->size[h] * sizeof *col);
-			sort_doubles(col, s->size[h]);
+			vt_kll_sort(col, s->size[h]);
 			for (size_t i = 0; i < s->size[h]; i++)
 				it[i * d + j] = col[i];
 		}
@@ -702,12 +344,12 @@ static int read_digits(const double *rows, size_t d, size_t j, size_t nd, int64_
 static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *used)
 {
 	const size_t d = s->d;
-	if (is_minmax(s->mode)) {
+	if (vt_sq_is_minmax(s->mode)) {
 		if (nrows < 2)
 			return VT_ETRUNC;
 		for (size_t j = 0; j < d; j++) {
 			double lo = rows[j], hi = rows[d + j];
-			if (isnan(lo) || isnan(hi) || (before(hi, lo) && !(lo == INFINITY && hi == -INFINITY)))
+			if (isnan(lo) || isnan(hi) || (vt_sq_before(hi, lo) && !(lo == INFINITY && hi == -INFINITY)))
 				return VT_EFORMAT;
 			if (s->mode == VT_SQ_GLOBAL && (memcmp(&lo, &rows[0], sizeof lo) ||
 			                                memcmp(&hi, &rows[d], sizeof hi)))
@@ -727,11 +369,15 @@ static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *use
 			return VT_EFORMAT;
 		s->n = n;
 		for (size_t j = 0; j < d; j++) {
-			int64_t *sd = s->sd + j * SD, *qd = s->qd + j * QD;
+			vt_xdigit *sx = s->sd + j * SX, *qx = s->qd + j * QX;
+			int64_t sd[SD], qd[QD];
 			if (read_digits(rows + 3 * d, d, j, SD, sd, 0) < 0 ||
 			    read_digits(rows + (3 + SD) * d, d, j, QD, qd, 1) < 0)
 				return VT_EFORMAT;
-			double a = signed_to_double(sd, SD, SUM_LSB), b = signed_to_double(qd, QD, SUMSQ_LSB);
+			vt_xsum_from_digits32(sx, SX, sd, SD);
+			vt_xsum_from_digits32(qx, QX, qd, QD);
+			double a = vt_xsum_value(sx, SX, 0x1p-149, NULL);
+			double b = vt_xsum_value(qx, QX, 0x1p-298, NULL);
 			if (memcmp(&a, &rows[d + j], sizeof a) || memcmp(&b, &rows[2 * d + j], sizeof b))
 				return VT_EFORMAT;
 			if (n == 0 && (a != 0 || b != 0))
@@ -747,13 +393,13 @@ static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *use
 	    const_row(rows + d, d, VT_SQ_MAX_SKETCH_K, &k) < 0 || k < VT_SQ_MIN_SKETCH_K ||
 	    const_row(rows + 2 * d, d, 4294967295.0, &lo) < 0 ||
 	    const_row(rows + 3 * d, d, 4294967295.0, &hi) < 0 ||
-	    const_row(rows + 4 * d, d, MAX_LEVELS - 1, &H) < 0 || H < 1)
+	    const_row(rows + 4 * d, d, VT_KLL_MAX_LEVELS - 1, &H) < 0 || H < 1)
 		return VT_EFORMAT;
 	if (nrows < KLL_HEAD + H)
 		return VT_ETRUNC;
 	s->k = (unsigned)k;
 	s->seed = lo | hi << 32;
-	set_levels(s, H);
+	vt_kll_set_levels(s, H);
 	s->n = n;
 	uint64_t weight = 0, items = 0;
 	for (size_t h = 0; h < H; h++) {
@@ -773,7 +419,7 @@ static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *use
 	for (size_t h = 0; h < H; h++) {
 		size_t sz = s->size[h];
 		s->size[h] = 0;
-		int rc = level_reserve(s, h, sz);
+		int rc = vt_kll_reserve(s, h, sz);
 		if (rc < 0)
 			return rc;
 		for (size_t i = 0; i < sz; i++)

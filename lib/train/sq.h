@@ -21,9 +21,10 @@
  * order (-0 before +0), so any split and merge order gives the same bytes.
  * The sums of meanstd are exact: each float value is m 2^(e) with a 24-bit
  * m, so S is an integer multiple of 2^-149 and Q of 2^-298; they are kept
- * as integers in 32-bit digits (11 for S, 20 for Q; enough for 2^64 values
- * of any finite float), so any split of the rows, merged in any order or
- * grouping, gives the same integers.  The doubles derived from them are
+ * as exact grid sums (train/exactsum.h) and written in the partial form as
+ * 32-bit digits (11 for S, 20 for Q; enough for 2^64 values of any finite
+ * float), so any split of the rows, merged in any order or grouping, gives
+ * the same integers.  The doubles derived from them are
  * correctly rounded (S, Q, and the numerator n Q - S^2, which has no
  * cancellation), then divided, so mu and sigma are within a few ulps.
  *
