@@ -11,7 +11,7 @@
  *   - fortran_order True is VT_EUNSUP, unless at most one axis is longer
  *     than 1 (then both orders are the same bytes).
  *   - header keys other than descr/fortran_order/shape are skipped (numpy
-                                                                     *     refuses them); a header over 1 MiB is VT_ELIMIT.
+ *     refuses them); a header over 1 MiB is VT_ELIMIT.
  *   - written: version 1.0 '<f4'; with an unknown row count the count is a
  *     20-character space-padded field, patched by vt_vecwriter_finish.
  */

@@ -29,7 +29,7 @@ static double scale10(double v, int k)
  *
  * The 9 significant digits come from |v| * 10^(8-E) in double, which is
  * within 2.5e-7 of the exact product (|v| < 1e9 after scaling, one or two
-                                       * roundings); that is decisive unless the fraction is within 1e-6 of one
+ * roundings); that is decisive unless the fraction is within 1e-6 of one
  * half (then, and for NaN/inf, snprintf decides).  The tests compare this
  * against snprintf on a million values. */
 static char *put_g9(char *p, float v)
