@@ -142,9 +142,11 @@ int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
 /* Balance penalty lambda >= 0: while assigning, the squared distance to c_j
  * gets the penalty  lambda * (loss / W) * (W_j / (W / k))  where W_j is
  * cluster j's weight in the previous assignment, W the total weight and
- * loss the objective, so lambda is scale-free (1: a cluster of twice the
- * mean size pays twice the mean loss per point).  The penalty is averaged
- * with its previous value each iteration, so sizes settle.  Useful values
+ * loss that assignment's objective without the local losses, so lambda is
+ * scale-free (1: a cluster of twice the mean size pays twice the mean loss
+ * per point).  From the second update on, the penalty is the mean of this
+ * value and the previous penalty, so sizes settle.  Sub-splits of a
+ * hierarchical run use it too; its global refinement then assigns exactly.  Useful values
  * are about 0.05 to 0.3; larger ones trade much loss and can empty
  * clusters.  With lambda > 0 every assignment is a full one (no bounds). */
 int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
