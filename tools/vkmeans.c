@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	vt_kmeans_set_init(km, o.init);
 	vt_kmeans_set_mode(km, o.mode);
 	vt_kmeans_set_hier_k(km, (size_t)o.hier_k);
-	vt_kmeans_set_hier_iters(km, o.split_iters);
+	vt_kmeans_set_split_iters(km, o.split_iters);
 	vt_kmeans_set_refine_iters(km, o.refine_iters);
 	vt_kmeans_set_balance(km, o.balance);
 	vt_kmeans_set_allow_duplicates(km, o.dup);

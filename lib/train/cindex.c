@@ -8,13 +8,11 @@
 
 #include "error.h"
 #include "train/kernel.h"
-#include "train/kmeans.h"
 
 #define ROWS VT_KERNEL_ROWS
 /* rows per batch: the unit whose probe lists are inverted into per-group
  * row lists, so that every group's rows go through sgemm together */
 #define BATCH 65536
-#define GROUP_ITERS 10
 
 struct vt_cindex {
 	size_t k, d, G, maxg;
@@ -41,33 +39,6 @@ void vt_cindex_free(vt_cindex *ix)
 
 size_t vt_cindex_groups(const vt_cindex *ix) { return ix->G; }
 size_t vt_cindex_largest(const vt_cindex *ix) { return ix->maxg; }
-
-/* Labels of the centroids by group: a flat k-means over them. */
-static int group_labels(const float *c, size_t k, size_t d, size_t G, uint64_t seed,
-                        int threads, int32_t *lab)
-{
-	if (G == 1) {
-		memset(lab, 0, k * sizeof *lab);
-		return 0;
-	}
-	if (G == k) {
-		for (size_t j = 0; j < k; j++)
-			lab[j] = (int32_t)j;
-		return 0;
-	}
-	vt_kmeans *km = NULL;
-	int rc = vt_kmeans_new(&km, G);
-	if (rc)
-		return rc;
-	vt_kmeans_set_mode(km, VT_KMEANS_FLAT);
-	vt_kmeans_set_iters(km, GROUP_ITERS);
-	vt_kmeans_set_seed(km, seed);
-	vt_kmeans_set_threads(km, threads);
-	vt_kmeans_set_allow_duplicates(km, 1);
-	rc = vt_kmeans_run(km, c, k, d, NULL, NULL, lab);
-	vt_kmeans_free(km);
-	return rc;
-}
 
 /* Members by group from the labels grp (a counting sort, so ids stay
  * ascending within a group), and the largest group. */
@@ -120,25 +91,21 @@ static int place(vt_cindex *ix, const float *c)
 	return 0;
 }
 
-int vt_cindex_new(vt_cindex **out, vt_pool *pool, const float *c, size_t k, size_t d,
-                  size_t groups, uint64_t seed)
+int vt_cindex_new(vt_cindex **out, const float *c, size_t k, size_t d, const int32_t *group,
+                  size_t groups)
 {
 	*out = NULL;
-	if (k == 0 || d == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX)
+	if (k == 0 || d == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX || !group)
 		return VT_EINVAL;
-	if (groups > VT_CINDEX_MAX_GROUPS)
+	if (groups == 0 || groups > VT_CINDEX_MAX_GROUPS)
 		return VT_EINVAL;
-	size_t G = groups;
-	if (G == 0)
-		for (G = 1; G * G < k; G++)
-			;
-	if (G > k)
-		G = k;
-	if (G > VT_CINDEX_MAX_GROUPS)
-		G = VT_CINDEX_MAX_GROUPS;
+	for (size_t j = 0; j < k; j++)
+		if (group[j] < 0 || (size_t)group[j] >= groups)
+			return VT_EINVAL;
 	for (size_t i = 0; i < k * d; i++)
 		if (!isfinite(c[i]))
 			return VT_EDATA;
+	const size_t G = groups;
 	vt_cindex *ix = calloc(1, sizeof *ix);
 	if (!ix)
 		return VT_ENOMEM;
@@ -155,14 +122,22 @@ int vt_cindex_new(vt_cindex **out, vt_pool *pool, const float *c, size_t k, size
 	ix->csn = malloc(k * sizeof *ix->csn);
 	if (!ix->gc || !ix->gcn || !ix->start || !ix->member || !ix->grp || !ix->cs || !ix->csn)
 		goto fail;
-	if ((rc = group_labels(c, k, d, G, seed, vt_pool_size(pool), ix->grp)) ||
-	    (rc = regroup(ix)) || (rc = place(ix, c)))
+	memcpy(ix->grp, group, k * sizeof *ix->grp);
+	if ((rc = regroup(ix)) || (rc = place(ix, c)))
 		goto fail;
 	*out = ix;
 	return 0;
 fail:
 	vt_cindex_free(ix);
 	return rc;
+}
+
+size_t vt_cindex_groups_for(size_t k, size_t nprobe)
+{
+	size_t G = 1;
+	while (G * G < nprobe * k)
+		G++;
+	return G < k ? G : k;
 }
 
 /* ---- assignment ---- */

@@ -51,7 +51,9 @@ void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1,
  *   x       n x d rows;  c: k x d centroids (k >= 1, d >= 1).
  *   cnorms  ||c_j||^2 for the k centroids, or NULL to compute them here.
  *   bias    NULL, or k additive penalties: the argmin is taken over
- *           dist(i, j) + bias[j] (the balance penalty lambda*|cluster j|).
+ *           dist(i, j) + bias[j], in float as
+ *           (||c_j||^2 + bias[j]) - 2 x_i . c_j (k-means's balance
+ *           penalty, whose formula is at vt_kmeans_set_balance).
  *           The distances written out exclude the bias.
  *   labels  n labels (or NULL);  dists: n squared distances (or NULL).
  *   labels2 n second-nearest labels (or NULL), -1 when k == 1;

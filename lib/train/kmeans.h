@@ -7,7 +7,9 @@
  * a coreset carries the loss of the points it stands for, so that the loss
  * reported is the exact decomposition over the original points).
  *
- * Flat: weighted greedy k-means++ seeding (or random rows), then Lloyd
+ * Flat: weighted k-means++ seeding on a sample of max(32 k, 1024) rows
+ * (greedy, the best of 2 + ln k candidates per step, for k <= 256; plain,
+ * one candidate per step, for a larger k), or random rows, then Lloyd
  * iterations.  Each assignment uses blocked sgemm (as kernel.h) but skips
  * the points that cannot change cluster: every point keeps an upper bound
  * u on the distance to its centroid and lower bounds on the distance to
@@ -21,12 +23,12 @@
  * renews their bounds.
  *
  * Hierarchical (k > 256 by default): clusters are split into up to hier_k
- * children at a time by flat sub-k-means (at most hier_iters iterations),
+ * children at a time by flat sub-k-means (at most split_iters iterations),
  * the cluster with the highest loss first, the remaining count of centroids
  * of a cluster being shared among its children in proportion to their
  * weight, until there are k; then refine_iters global Lloyd iterations over
  * all points, from k = 8192 through a centroid index rather than against all
- * k centroids (vt_kmeans_set_probe).
+ * k centroids (vt_kmeans_set_probe, vt_kmeans_group_centroids).
  *
  * Empty clusters: after an update, each empty cluster (in index order) takes
  * a copy of the heaviest cluster (lowest index on ties), the two copies are
@@ -42,6 +44,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "train/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,7 +67,7 @@ typedef int (*vt_kmeans_cb)(void *user, int iter, double loss, double seconds);
 
 /* A k-means object for k >= 1 centroids with the defaults: k-means++ init,
  * 25 iterations, tol 1e-4, seed 0, all cores, automatic flat/hierarchical
- * (hierarchical when k > 256), hier_k 16, hier_iters 20, refine_iters 5,
+ * (hierarchical when k > 256), hier_k 16, split_iters 20, refine_iters 5,
  * no balance penalty, duplicates not allowed.  *out is NULL on failure.
  * Returns 0, VT_EINVAL (k < 1 or k >= 2^31) or VT_ENOMEM. */
 int vt_kmeans_new(vt_kmeans **out, size_t k);
@@ -122,34 +126,38 @@ int vt_kmeans_set_threads(vt_kmeans *km, int threads);
 /* VT_KMEANS_INIT_PP or VT_KMEANS_INIT_RANDOM. */
 int vt_kmeans_set_init(vt_kmeans *km, int method);
 /* Start the flat loop from these k x d centroids (copied) instead of
- * seeding; the next run must have this d.  NULL clears.  Flat mode only
- * (a hierarchical run ignores them).  Returns 0, VT_EINVAL, VT_ENOMEM. */
+ * seeding; the next run must have this d.  NULL clears.  While they are
+ * set every run is flat, whatever the mode (they take the place of the
+ * hierarchical build).  Returns 0, VT_EINVAL, VT_ENOMEM. */
 int vt_kmeans_set_initial(vt_kmeans *km, const float *c, size_t d);
 /* VT_KMEANS_AUTO (hierarchical when k > 256), _FLAT or _HIER. */
 int vt_kmeans_set_mode(vt_kmeans *km, int mode);
 /* Children per hierarchical split, >= 2. */
 int vt_kmeans_set_hier_k(vt_kmeans *km, size_t hier_k);
-/* Maximum iterations of each hierarchical sub-split, >= 1. */
-int vt_kmeans_set_hier_iters(vt_kmeans *km, int iters);
+/* Maximum iterations of each hierarchical sub-split, >= 1 (vkmeans
+ * --split-iters). */
+int vt_kmeans_set_split_iters(vt_kmeans *km, int iters);
 /* Global Lloyd iterations after a hierarchical build, >= 0. */
 int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
 /* Balance penalty lambda >= 0: while assigning, the squared distance to c_j
  * gets the penalty  lambda * (loss / W) * (W_j / (W / k))  where W_j is
  * cluster j's weight in the previous assignment, W the total weight and
- * loss the objective, so lambda is scale-free (1: a cluster of twice the
- * mean size pays twice the mean loss per point).  The penalty is averaged
- * with its previous value each iteration, so sizes settle.  Useful values
+ * loss that assignment's objective without the local losses, so lambda is
+ * scale-free (1: a cluster of twice the mean size pays twice the mean loss
+ * per point).  From the second update on, the penalty is the mean of this
+ * value and the previous penalty, so sizes settle.  Sub-splits of a
+ * hierarchical run use it too; its global refinement then assigns exactly.  Useful values
  * are about 0.05 to 0.3; larger ones trade much loss and can empty
  * clusters.  With lambda > 0 every assignment is a full one (no bounds). */
 int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
 /* Nonzero: accept k > number of distinct points (centroids may repeat). */
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
 /* Narrowed refinement of a hierarchical run: each global assignment goes
- * through a centroid index (cindex.h: ceil(sqrt(nprobe k)) groups of
- * centroids by k-means over the centroids, built anew for every pass),
- * probing the nprobe
- * nearest groups and each point's current group, instead of comparing every
- * point with all k centroids; the bounds are not used then.  nprobe 0: exact
+ * through a centroid index (cindex.h) over ceil(sqrt(nprobe k)) groups of
+ * centroids made by vt_kmeans_group_centroids with the run's seed, built
+ * anew for every pass, probing the nprobe nearest groups and each point's
+ * current group, instead of comparing every point with all k centroids;
+ * the bounds are not used then.  nprobe 0: exact
  * (all k, with bounds); -1 (the default): automatic, nprobe 8 when
  * k >= 8192, else exact.  A flat run, and a run with a balance penalty,
  * always assign exactly.  Returns 0 or VT_EINVAL (nprobe < -1 or > 256). */
@@ -161,6 +169,22 @@ int vt_kmeans_set_probe(vt_kmeans *km, int nprobe);
 int vt_kmeans_set_bounds_bytes(vt_kmeans *km, size_t bytes);
 /* Per-iteration callback (NULL to clear); user is passed back. */
 void vt_kmeans_set_callback(vt_kmeans *km, vt_kmeans_cb cb, void *user);
+
+/* ---- grouping of centroids for a centroid index ---- */
+
+/* Group the k x d centroids c into `groups` groups (1 <= groups <= k) for
+ * vt_cindex_new: group[j] (k, caller allocated) receives the group of
+ * centroid j.  groups == 1 puts all in group 0 and groups == k each in its
+ * own; otherwise the groups are the clusters of a flat k-means over the
+ * centroids: k-means++ seeding with the given seed, at most 10 Lloyd
+ * updates (tol 1e-4), duplicates allowed, run in the caller's pool (NULL:
+ * serially); the same as a vt_kmeans run in flat mode with those settings,
+ * and like it independent of the number of threads.  Memory: that of
+ * such a run over k points.  Returns 0, VT_EINVAL (a zero size,
+ * k >= 2^31, groups out of range), VT_EDATA (a centroid not finite) or
+ * VT_ENOMEM. */
+int vt_kmeans_group_centroids(vt_pool *pool, const float *c, size_t k, size_t d,
+                              size_t groups, uint64_t seed, int32_t *group);
 
 #ifdef __cplusplus
 }

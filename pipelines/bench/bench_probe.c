@@ -3,7 +3,9 @@
  *
  *   bench_probe [-g GROUPS] CENTROIDS VECTORS [PROBE...]
  *
- * CENTROIDS is a centroids stream, VECTORS any vector input that vcat
+ * The index groups the centroids as a narrowed refinement does
+ * (vt_kmeans_group_centroids with seed 1; -g 0 or none: ceil(sqrt k)
+ * groups).  CENTROIDS is a centroids stream, VECTORS any vector input that vcat
  * reads (give it a subsample: the brute force compares every row with all
  * k centroids).  For each PROBE (default 1 2 4 8 16) it prints the share
  * of rows whose narrowed label is the brute-force label, the ratio of the
@@ -20,6 +22,7 @@
 #include "stream/model.h"
 #include "train/cindex.h"
 #include "train/kernel.h"
+#include "train/kmeans.h"
 #include "train/pool.h"
 
 static double now(void)
@@ -81,9 +84,17 @@ int main(int argc, char **argv)
 	if ((rc = vt_sqdist_labels(pool, xm.x, n, d, cm.x, k, lb, db, &lossb)))
 		die("exact distances", rc);
 	t0 = now();
+	/* the grouping of a narrowed refinement: k-means over the centroids,
+	 * seed 1, in the same pool */
+	size_t G = groups ? (groups < k ? groups : k) : vt_cindex_groups_for(k, 1);
+	int32_t *grp = malloc(k * sizeof *grp);
+	if (!grp)
+		die("memory", VT_ENOMEM);
 	vt_cindex *ix = NULL;
-	if ((rc = vt_cindex_new(&ix, pool, cm.x, k, d, groups, 1)))
+	if ((rc = vt_kmeans_group_centroids(pool, cm.x, k, d, G, 1, grp)) ||
+	    (rc = vt_cindex_new(&ix, cm.x, k, d, grp, G)))
 		die("index", rc);
+	free(grp);
 	double ti = now() - t0;
 	printf("# bench_probe: k=%zu d=%zu rows=%zu groups=%zu largest=%zu threads=%d\n", k, d, n,
 	       vt_cindex_groups(ix), vt_cindex_largest(ix), vt_pool_size(pool));

@@ -1,7 +1,12 @@
-/* Unit tests of lib/train/cindex (narrowed nearest-centroid search) and of
- * the narrowed refinement of hierarchical k-means. */
+/* Unit tests of lib/train/cindex (narrowed nearest-centroid search), of
+ * the grouping of centroids that k-means makes for it, and of the narrowed
+ * refinement of hierarchical k-means.
+ *
+ * Linked with -Wl,--wrap=pthread_create (CMakeLists.txt), so that the
+ * test counts the threads the library creates. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +48,32 @@ static double d2(const float *a, const float *b, size_t d)
 	return s;
 }
 
+/* every pthread_create of the library passes here */
+static int threads_made;
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+	__atomic_add_fetch(&threads_made, 1, __ATOMIC_SEQ_CST);
+	return __real_pthread_create(t, a, fn, arg);
+}
+
+/* An index over c grouped as a narrowed refinement groups it: G groups
+ * (0: ceil(sqrt k)) by vt_kmeans_group_centroids in the given pool.
+ * Returns the status of the first step that failed. */
+static int index_of(vt_cindex **ix, vt_pool *pool, const float *c, size_t k, size_t d,
+                    size_t G, uint64_t seed)
+{
+	if (G == 0)
+		G = vt_cindex_groups_for(k, 1);
+	int32_t *grp = xmalloc(k * sizeof *grp);
+	int rc = vt_kmeans_group_centroids(pool, c, k, d, G, seed, grp);
+	if (!rc)
+		rc = vt_cindex_new(ix, c, k, d, grp, G);
+	free(grp);
+	return rc;
+}
+
 static vt_pool *pool_of(int t)
 {
 	vt_pool *p = NULL;
@@ -63,7 +94,7 @@ static void test_index(void)
 		memcpy(c + j * d, x + (j * 13) * d, d * sizeof *c);
 	vt_pool *p1 = pool_of(1), *p2 = pool_of(2);
 	vt_cindex *ix = NULL;
-	int rc = vt_cindex_new(&ix, p2, c, k, d, 0, 7);
+	int rc = index_of(&ix, p2, c, k, d, 0, 7);
 	CHECK(rc == 0 && vt_cindex_groups(ix) == 30, "index of 900 centroids has 30 groups");
 
 	int32_t *lb = xmalloc(n * sizeof *lb), *la = xmalloc(n * sizeof *la);
@@ -93,7 +124,7 @@ static void test_index(void)
 	rc = vt_cindex_assign(ix, p1, x, n, 3, 0, lc, NULL, NULL);
 	CHECK(rc == 0 && !memcmp(la, lc, n * sizeof *la), "-j1 and -j2 give the same labels");
 	vt_cindex *iy = NULL;
-	rc = vt_cindex_new(&iy, p1, c, k, d, 0, 7);
+	rc = index_of(&iy, p1, c, k, d, 0, 7);
 	int32_t *ld = xmalloc(n * sizeof *ld);
 	rc |= vt_cindex_assign(iy, NULL, x, n, 3, 0, ld, NULL, NULL);
 	CHECK(rc == 0 && !memcmp(la, ld, n * sizeof *la), "an index built with 1 thread is the same");
@@ -134,12 +165,32 @@ static void test_index(void)
 	      "keep with a label out of range refused");
 	vt_cindex *bad = NULL;
 	float nanc[4] = {0, NAN, 1, 2};
-	CHECK(vt_cindex_new(&bad, NULL, nanc, 2, 2, 0, 1) == VT_EDATA && !bad,
+	int32_t g2[2] = {0, 1};
+	CHECK(vt_cindex_new(&bad, nanc, 2, 2, g2, 2) == VT_EDATA && !bad,
 	      "a NaN centroid refused");
-	CHECK(vt_cindex_new(&bad, NULL, c, k, d, VT_CINDEX_MAX_GROUPS + 1, 1) == VT_EINVAL,
-	      "too many groups refused");
+	CHECK(vt_kmeans_group_centroids(NULL, nanc, 2, 2, 1, 1, g2) == VT_EDATA,
+	      "a NaN centroid refused by the grouping");
+	{
+		int32_t *g0 = xmalloc(k * sizeof *g0);
+		memset(g0, 0, k * sizeof *g0);
+		CHECK(vt_cindex_new(&bad, c, k, d, g0, VT_CINDEX_MAX_GROUPS + 1) == VT_EINVAL && !bad,
+		      "too many groups refused");
+		CHECK(vt_cindex_new(&bad, c, k, d, g0, 0) == VT_EINVAL && !bad, "0 groups refused");
+		CHECK(vt_cindex_new(&bad, c, k, d, NULL, 1) == VT_EINVAL && !bad,
+		      "no grouping refused");
+		g0[17] = 3;
+		CHECK(vt_cindex_new(&bad, c, k, d, g0, 3) == VT_EINVAL && !bad,
+		      "a group label out of range refused");
+		g0[17] = -1;
+		CHECK(vt_cindex_new(&bad, c, k, d, g0, 3) == VT_EINVAL && !bad,
+		      "a negative group label refused");
+		CHECK(vt_kmeans_group_centroids(p2, c, k, d, k + 1, 1, g0) == VT_EINVAL &&
+		          vt_kmeans_group_centroids(p2, c, k, d, 0, 1, g0) == VT_EINVAL,
+		      "grouping: more groups than centroids, or none, refused");
+		free(g0);
+	}
 	/* edge: one centroid, G = 1 */
-	rc = vt_cindex_new(&bad, NULL, c, 1, d, 0, 1);
+	rc = index_of(&bad, NULL, c, 1, d, 0, 1);
 	rc |= vt_cindex_assign(bad, NULL, x, 10, 1, 0, la, NULL, NULL);
 	int zero = 1;
 	for (size_t i = 0; i < 10; i++)
@@ -153,7 +204,7 @@ static void test_index(void)
 		for (size_t j = 0; j < 100; j++)
 			memcpy(same + j * d, c, d * sizeof *same);
 		bad = NULL;
-		rc = vt_cindex_new(&bad, p2, same, 100, d, 10, 1);
+		rc = index_of(&bad, p2, same, 100, d, 10, 1);
 		rc |= vt_cindex_assign(bad, p2, x, 500, 3, 0, la, da, NULL);
 		int fine = 1;
 		for (size_t i = 0; i < 500; i++)
@@ -177,6 +228,101 @@ static void test_index(void)
 	free(ld);
 	free(da);
 	free(db);
+}
+
+/* The grouping: what k-means makes, and what the index does with the
+ * grouping it is given. */
+static void test_grouping(void)
+{
+	const size_t n = 3000, d = 8, k = 400, G = 20;
+	float *x = mixture(n, d, 100, 4.0, 2);
+	float *c = xmalloc(k * d * sizeof *c);
+	for (size_t j = 0; j < k; j++)
+		memcpy(c + j * d, x + (j * 7) * d, d * sizeof *c);
+	vt_pool *p1 = pool_of(1), *p2 = pool_of(2);
+	int32_t *ga = xmalloc(k * sizeof *ga), *gb = xmalloc(k * sizeof *gb);
+	int32_t *gc = xmalloc(k * sizeof *gc), *gk = xmalloc(k * sizeof *gk);
+	int rc = vt_kmeans_group_centroids(p2, c, k, d, G, 11, ga);
+	rc |= vt_kmeans_group_centroids(p1, c, k, d, G, 11, gb);
+	rc |= vt_kmeans_group_centroids(NULL, c, k, d, G, 11, gc);
+	CHECK(rc == 0 && !memcmp(ga, gb, k * sizeof *ga) && !memcmp(ga, gc, k * sizeof *ga),
+	      "grouping: 2 threads, 1 thread and no pool agree");
+	size_t used = 0;
+	int inrange = 1;
+	for (size_t j = 0; j < k; j++)
+		inrange &= ga[j] >= 0 && (size_t)ga[j] < G;
+	for (size_t g = 0; g < G; g++) {
+		int any = 0;
+		for (size_t j = 0; j < k && !any; j++)
+			any = (size_t)ga[j] == g;
+		used += any;
+	}
+	CHECK(inrange && used > G / 2, "grouping: labels in range, %zu of %zu groups used", used, G);
+	/* the same as a flat vt_kmeans run with the documented settings */
+	vt_kmeans *km = NULL;
+	vt_kmeans_new(&km, G);
+	vt_kmeans_set_mode(km, VT_KMEANS_FLAT);
+	vt_kmeans_set_iters(km, 10);
+	vt_kmeans_set_seed(km, 11);
+	vt_kmeans_set_threads(km, 2);
+	vt_kmeans_set_allow_duplicates(km, 1);
+	rc = vt_kmeans_run(km, c, k, d, NULL, NULL, gk);
+	CHECK(rc == 0 && !memcmp(ga, gk, k * sizeof *ga),
+	      "grouping = a flat k-means of 10 iterations over the centroids");
+	vt_kmeans_free(km);
+	rc = vt_kmeans_group_centroids(p2, c, k, d, G, 12, gb);
+	CHECK(rc == 0 && memcmp(ga, gb, k * sizeof *ga), "grouping: another seed, other groups");
+	rc = vt_kmeans_group_centroids(p2, c, k, d, 1, 11, gb);
+	int zero = 1;
+	for (size_t j = 0; j < k; j++)
+		zero &= gb[j] == 0;
+	CHECK(rc == 0 && zero, "grouping: 1 group holds all");
+	rc = vt_kmeans_group_centroids(p2, c, k, d, k, 11, gb);
+	int ident = 1;
+	for (size_t j = 0; j < k; j++)
+		ident &= gb[j] == (int32_t)j;
+	CHECK(rc == 0 && ident, "grouping: k groups, one centroid each");
+
+	/* the index uses the grouping it is given: centroid k-1 alone in group
+	 * 1, the others in group 0; rows at c_{k-1} probe group 1 only (its
+	 * centre is c_{k-1}), so each costs G + 1 = 3 distances */
+	for (size_t j = 0; j < k; j++)
+		gb[j] = j + 1 == k;
+	vt_cindex *ix = NULL;
+	rc = vt_cindex_new(&ix, c, k, d, gb, 2);
+	CHECK(rc == 0 && vt_cindex_groups(ix) == 2 && vt_cindex_largest(ix) == k - 1,
+	      "a given grouping: 2 groups, the largest of k - 1 (%zu)", ix ? vt_cindex_largest(ix) : 0);
+	const size_t m = 300;
+	float *xr = xmalloc(m * d * sizeof *xr);
+	for (size_t i = 0; i < m; i++)
+		memcpy(xr + i * d, c + (k - 1) * d, d * sizeof *xr);
+	int32_t *la = xmalloc(m * sizeof *la);
+	double ev = 0;
+	rc = vt_cindex_assign(ix, p2, xr, m, 1, 0, la, NULL, &ev);
+	int all = 1;
+	for (size_t i = 0; i < m; i++)
+		all &= la[i] == (int32_t)(k - 1);
+	CHECK(rc == 0 && all && ev == 3.0 * (double)m,
+	      "a given grouping is the one probed (%.0f distances for %zu rows)", ev, m);
+	vt_cindex_free(ix);
+	/* the index built by k-means's grouping spends more on these rows */
+	ix = NULL;
+	rc = vt_cindex_new(&ix, c, k, d, ga, G);
+	rc |= vt_cindex_assign(ix, p2, xr, m, 1, 0, la, NULL, &ev);
+	CHECK(rc == 0 && ev > (double)m * (G + 1) && ev < (double)m * (G + k),
+	      "k-means's grouping: G + the probed group's size per row (%.0f)", ev);
+	vt_cindex_free(ix);
+
+	vt_pool_free(p1);
+	vt_pool_free(p2);
+	free(x);
+	free(c);
+	free(xr);
+	free(la);
+	free(ga);
+	free(gb);
+	free(gc);
+	free(gk);
 }
 
 static double prev_loss;
@@ -211,8 +357,13 @@ static void test_kmeans_narrowed(void)
 	vt_kmeans_set_callback(na, watch, NULL);
 	int rc = vt_kmeans_run(ex, x, n, d, NULL, NULL, NULL);
 	CHECK(rc == 0 && vt_kmeans_probe_used(ex) == 0, "probe 0: exact refinement");
+	int made = threads_made;
 	rc = vt_kmeans_run(na, x, n, d, NULL, NULL, NULL);
+	made = threads_made - made;
 	CHECK(rc == 0 && vt_kmeans_probe_used(na) == 4, "probe 4: narrowed refinement");
+	CHECK(made == 1,
+	      "a narrowed run of 2 threads and %d passes creates 1 thread, its pool's worker (%d)",
+	      vt_kmeans_iterations(na) + 1, made);
 	CHECK(rises == 0, "a narrowed refinement never raises the loss");
 	double le = vt_kmeans_loss(ex), ln = vt_kmeans_loss(na);
 	CHECK(ln <= le * 1.01, "narrowed loss within 1%% of exact (%.6g against %.6g)", ln, le);
@@ -240,6 +391,7 @@ static void test_kmeans_narrowed(void)
 int main(void)
 {
 	test_index();
+	test_grouping();
 	test_kmeans_narrowed();
 	return check_done();
 }

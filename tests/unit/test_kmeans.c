@@ -237,7 +237,16 @@ static void test_misc(void)
 	for (size_t j = 0; j < 4; j++)
 		ok &= vt_kmeans_weights(km)[j] > 0;
 	CHECK(ok, "an empty cluster is refilled by splitting the heaviest");
+	/* initial centroids make the run flat whatever the mode */
+	vt_kmeans_set_mode(km, VT_KMEANS_HIER);
+	rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
+	CHECK(rc == 0 && !vt_kmeans_was_hierarchical(km),
+	      "initial centroids: a hierarchical-mode run goes flat");
 	vt_kmeans_set_initial(km, NULL, 0);
+	rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
+	CHECK(rc == 0 && vt_kmeans_was_hierarchical(km),
+	      "without them the same run goes hierarchical");
+	vt_kmeans_set_mode(km, VT_KMEANS_AUTO);
 
 	/* random init, and the callback can stop the run */
 	vt_kmeans_set_init(km, VT_KMEANS_INIT_RANDOM);
@@ -299,7 +308,9 @@ static void test_misc(void)
 	CHECK(vt_kmeans_run(km, x, n, d, w, NULL, NULL) == VT_EINVAL, "total weight 0 is VT_EINVAL");
 	CHECK(vt_kmeans_set_iters(km, -1) == VT_EINVAL && vt_kmeans_set_tol(km, -1) == VT_EINVAL &&
 	          vt_kmeans_set_hier_k(km, 1) == VT_EINVAL && vt_kmeans_set_init(km, 7) == VT_EINVAL &&
-	          vt_kmeans_set_balance(km, NAN) == VT_EINVAL,
+	          vt_kmeans_set_balance(km, NAN) == VT_EINVAL &&
+	          vt_kmeans_set_split_iters(km, 0) == VT_EINVAL &&
+	          vt_kmeans_set_refine_iters(km, -1) == VT_EINVAL,
 	      "setters reject values out of range");
 	vt_kmeans_free(NULL);
 	vt_kmeans_free(km);

@@ -1,0 +1,251 @@
+/* vtrain: k-means seeding: weighted k-means++ on a sample, or random rows
+ * (see kmeans.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "train/kmeans_impl.h"
+
+/* Uniform sample of m distinct indices out of n, sorted (partial
+ * Fisher-Yates). */
+static int sample_indices(vt_rng *r, size_t n, size_t m, size_t *out)
+{
+	size_t *perm = malloc(n * sizeof *perm);
+	if (!perm)
+		return VT_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (size_t i = 0; i < m; i++) {
+		size_t j = i + (size_t)vt_rng_below(r, n - i);
+		size_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	/* sort the m chosen ones (counting via a mark array keeps it O(n)) */
+	unsigned char *mark = calloc(n, 1);
+	if (!mark) {
+		free(perm);
+		return VT_ENOMEM;
+	}
+	for (size_t i = 0; i < m; i++)
+		mark[perm[i]] = 1;
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mark[i])
+			out[c++] = i;
+	free(mark);
+	free(perm);
+	return 0;
+}
+
+/* Index i with prefix[i-1] <= u < prefix[i] (prefix is non-decreasing). */
+static size_t pick_prefix(const double *prefix, size_t m, double u)
+{
+	size_t lo = 0, hi = m - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (prefix[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+#define PP_ROWS 1024
+#define PP_MAXTRIALS 16
+/* seeding sample: PP_SAMPLE rows per centroid (measured on Fashion-MNIST,
+ * k = 256: 8 costs 0.7% of loss after 25 iterations, 32 matches seeding on
+ * all rows) */
+#define PP_SAMPLE 32
+
+struct pp_ctx {
+	const float *xs;       /* m x d sample */
+	const double *ws;      /* m weights */
+	const float *xns;      /* m norms */
+	const double *D;       /* m current w * min dist */
+	size_t m, d, L;
+	const float *cand;     /* L x d */
+	float cnc[PP_MAXTRIALS];
+	float *dist;           /* m x L */
+	double *pot;           /* ntasks x L */
+};
+
+static void pp_task(void *arg, size_t t, int worker)
+{
+	(void)worker;
+	struct pp_ctx *a = arg;
+	size_t r0 = t * PP_ROWS, mm = a->m - r0 < PP_ROWS ? a->m - r0 : PP_ROWS;
+	float *dd = a->dist + r0 * a->L;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)a->L, (int)a->d,
+	            -2.0f, a->xs + r0 * a->d, (int)a->d, a->cand, (int)a->d, 0.0f, dd,
+	            (int)a->L);
+	double pot[PP_MAXTRIALS] = {0};
+	for (size_t i = 0; i < mm; i++) {
+		double wi = a->ws ? a->ws[r0 + i] : 1.0, Di = a->D[r0 + i];
+		for (size_t c = 0; c < a->L; c++) {
+			float v = dd[i * a->L + c] + a->xns[r0 + i] + a->cnc[c];
+			v = v > 0 ? v : 0.0f;
+			dd[i * a->L + c] = v;
+			double e = wi * v;
+			pot[c] += e < Di ? e : Di;
+		}
+	}
+	memcpy(a->pot + t * a->L, pot, a->L * sizeof *pot);
+}
+
+/* Weighted k-means++ (Arthur & Vassilvitskii) on a uniform sample of at
+ * most max(PP_SAMPLE k, 1024) rows.  Each step draws L candidates with
+ * probability proportional to w_i D(x_i)^2 and keeps the one that lowers
+ * the sampled potential most: greedy with L = 2 + ln k trials (as
+ * scikit-learn does) for k <= VT_KM_HIER_AUTO_K, plain (L = 1) for a larger
+ * k.  When the potential is 0 (all sampled points are centroids already),
+ * the remaining centroids are rows drawn uniformly from all n rows with a
+ * generator of stream VT_KM_RNG_FALLBACK seeded from r.  C receives k x d. */
+int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r, float *C)
+{
+	const size_t n = p->n, d = p->d;
+	size_t m = PP_SAMPLE * k > 1024 ? PP_SAMPLE * k : 1024;
+	if (m > n)
+		m = n;
+	size_t L = 2 + (size_t)log((double)k);
+	if (k > VT_KM_HIER_AUTO_K)
+		L = 1; /* flat seeding of a large k: plain k-means++ */
+	if (L > PP_MAXTRIALS)
+		L = PP_MAXTRIALS;
+	int rc = VT_ENOMEM;
+	size_t *idx = NULL;
+	float *xs = NULL, *xns = NULL, *dist = NULL, *cand = NULL;
+	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL;
+	size_t ntasks = (m + PP_ROWS - 1) / PP_ROWS;
+	const float *X = p->x;
+	const double *W = p->w;
+	const float *XN = p->xn;
+	if (m < n) {
+		idx = malloc(m * sizeof *idx);
+		xs = malloc(m * d * sizeof *xs);
+		xns = malloc(m * sizeof *xns);
+		if (p->w)
+			ws = malloc(m * sizeof *ws);
+		if (!idx || !xs || !xns || (p->w && !ws))
+			goto out;
+		if ((rc = sample_indices(r, n, m, idx)))
+			goto out;
+		rc = VT_ENOMEM;
+		for (size_t i = 0; i < m; i++) {
+			memcpy(xs + i * d, p->x + idx[i] * d, d * sizeof *xs);
+			xns[i] = p->xn[idx[i]];
+			if (ws)
+				ws[i] = p->w[idx[i]];
+		}
+		X = xs;
+		W = ws;
+		XN = xns;
+	}
+	D = malloc(m * sizeof *D);
+	prefix = malloc(m * sizeof *prefix);
+	dist = malloc(m * L * sizeof *dist);
+	cand = malloc(L * d * sizeof *cand);
+	pot = malloc(ntasks * L * sizeof *pot);
+	if (!D || !prefix || !dist || !cand || !pot)
+		goto out;
+
+	/* first centroid: a row drawn with probability w_i */
+	double tot = 0;
+	for (size_t i = 0; i < m; i++)
+		prefix[i] = (tot += W ? W[i] : 1.0);
+	size_t first = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
+	memcpy(C, X + first * d, d * sizeof *C);
+	{
+		struct pp_ctx a = {X, W, XN, NULL, m, d, 1, C, {0}, dist, pot};
+		vt_sqnorms(C, 1, d, a.cnc);
+		for (size_t i = 0; i < m; i++)
+			D[i] = INFINITY;
+		a.D = D;
+		vt_pool_run(pool, ntasks, pp_task, &a);
+		for (size_t i = 0; i < m; i++)
+			D[i] = (W ? W[i] : 1.0) * dist[i];
+	}
+	for (size_t c = 1; c < k; c++) {
+		tot = 0;
+		for (size_t i = 0; i < m; i++)
+			prefix[i] = (tot += D[i]);
+		if (!(tot > 0)) {
+			/* every sampled point is a centroid: fall back to random rows */
+			vt_rng fr;
+			vt_rng_init(&fr, vt_rng_u64(r), VT_KM_RNG_FALLBACK);
+			for (size_t j = c; j < k; j++) {
+				size_t i = (size_t)vt_rng_below(&fr, n);
+				memcpy(C + j * d, p->x + i * d, d * sizeof *C);
+			}
+			break;
+		}
+		for (size_t t = 0; t < L; t++) {
+			size_t i = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
+			memcpy(cand + t * d, X + i * d, d * sizeof *cand);
+		}
+		struct pp_ctx a = {X, W, XN, D, m, d, L, cand, {0}, dist, pot};
+		vt_sqnorms(cand, L, d, a.cnc);
+		vt_pool_run(pool, ntasks, pp_task, &a);
+		size_t best = 0;
+		double bestpot = INFINITY;
+		for (size_t t = 0; t < L; t++) {
+			double s = 0;
+			for (size_t b = 0; b < ntasks; b++)
+				s += pot[b * L + t];
+			if (s < bestpot) {
+				bestpot = s;
+				best = t;
+			}
+		}
+		memcpy(C + c * d, cand + best * d, d * sizeof *C);
+		for (size_t i = 0; i < m; i++) {
+			double e = (W ? W[i] : 1.0) * dist[i * L + best];
+			if (e < D[i])
+				D[i] = e;
+		}
+	}
+	rc = 0;
+out:
+	free(idx);
+	free(xs);
+	free(xns);
+	free(ws);
+	free(D);
+	free(prefix);
+	free(dist);
+	free(cand);
+	free(pot);
+	return rc;
+}
+
+/* k rows chosen uniformly among the rows with non-zero weight, distinct
+ * rows indices where possible. */
+int vt_km_seed_random(const struct vt_km_prob *p, size_t k, vt_rng *r, float *C)
+{
+	size_t n = p->n, d = p->d, cnt = 0;
+	size_t *perm = malloc(n * sizeof *perm);
+	if (!perm)
+		return VT_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!p->w || p->w[i] > 0)
+			perm[cnt++] = i;
+	for (size_t j = 0; j < k; j++) {
+		size_t i;
+		if (j < cnt) {
+			size_t s = j + (size_t)vt_rng_below(r, cnt - j);
+			size_t t = perm[j];
+			perm[j] = perm[s];
+			perm[s] = t;
+			i = perm[j];
+		} else {
+			i = perm[vt_rng_below(r, cnt)];
+		}
+		memcpy(C + j * d, p->x + i * d, d * sizeof *C);
+	}
+	free(perm);
+	return 0;
+}
