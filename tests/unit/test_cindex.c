@@ -16,52 +16,15 @@
 #include "train/rng.h"
 
 
-/* n rows around m Gaussian means (spread apart, unit noise) */
-static float *mixture(size_t n, size_t d, size_t m, double spread, uint64_t seed)
-{
-	vt_rng r;
-	vt_rng_init(&r, seed, 3);
-	float *mu = xmalloc(m * d * sizeof *mu), *x = xmalloc(n * d * sizeof *x);
-	for (size_t i = 0; i < m * d; i++)
-		mu[i] = (float)(spread * vt_rng_normal(&r));
-	for (size_t i = 0; i < n; i++) {
-		size_t j = (size_t)vt_rng_below(&r, m);
-		for (size_t t = 0; t < d; t++)
-			x[i * d + t] = mu[j * d + t] + (float)vt_rng_normal(&r);
-	}
-	free(mu);
-	return x;
-}
-
-static double d2(const float *a, const float *b, size_t d)
-{
-	double s = 0;
-	for (size_t t = 0; t < d; t++) {
-		double e = (double)a[t] - b[t];
-		s += e * e;
-	}
-	return s;
-}
-
-static vt_pool *pool_of(int t)
-{
-	vt_pool *p = NULL;
-	if (vt_pool_new(&p, t)) {
-		printf("Bail out! vt_pool_new\n");
-		exit(1);
-	}
-	return p;
-}
-
 static void test_index(void)
 {
 	const size_t n = 20000, d = 16, k = 900;
-	float *x = mixture(n, d, 300, 4.0, 1);
+	float *x = check_mixture(n, d, 300, 4.0, 1);
 	/* centroids: rows of the data (as seeding would take them) */
 	float *c = xmalloc(k * d * sizeof *c);
 	for (size_t j = 0; j < k; j++)
 		memcpy(c + j * d, x + (j * 13) * d, d * sizeof *c);
-	vt_pool *p1 = pool_of(1), *p2 = pool_of(2);
+	vt_pool *p1 = check_pool(1), *p2 = check_pool(2);
 	vt_cindex *ix = NULL;
 	int rc = vt_cindex_new(&ix, p2, c, k, d, 0, 7);
 	CHECK(rc == 0 && vt_cindex_groups(ix) == 30, "index of 900 centroids has 30 groups");
@@ -194,7 +157,7 @@ static int watch(void *user, int iter, double loss, double s)
 static void test_kmeans_narrowed(void)
 {
 	const size_t n = 60000, d = 16, k = 1024;
-	float *x = mixture(n, d, 2000, 3.0, 9);
+	float *x = check_mixture(n, d, 2000, 3.0, 9);
 	vt_kmeans *ex = NULL, *na = NULL, *nb = NULL;
 	vt_kmeans_new(&ex, k);
 	vt_kmeans_new(&na, k);
