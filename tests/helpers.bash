@@ -96,6 +96,50 @@ assert_no_leftovers() {
 	assert_equal "$tmps" ''
 }
 
+# --- reading results --------------------------------------------------------
+# Each of these fails (status 1, a line on stderr) when the program it runs
+# fails or the value is missing.  Take a value into a variable first
+# (`a=$(meta k x.vt)` fails the test) before comparing two of them: inside
+# the arguments of a comparison a failure is lost, and two failures compare
+# equal.
+
+# kv KEY TEXT: the value of KEY=VALUE among the words of TEXT (a program's
+# one-line report, such as vloss's).
+kv() {
+	local v
+	v=$(tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p")
+	[ -n "$v" ] || {
+		echo "kv: no $1= in '$2'" >&2
+		return 1
+	}
+	printf '%s\n' "$v"
+}
+
+# meta KEY FILE: the value of metadata KEY of the stream FILE.
+meta() (
+	set -o pipefail
+	v=$(vcat --info "$2" | sed -n "s/^meta\.$1: //p") || exit
+	[ -n "$v" ] || {
+		echo "meta: $2 has no meta.$1" >&2
+		exit 1
+	}
+	printf '%s\n' "$v"
+)
+
+# ids FILE: the ids (first column of the text dump) of a stream, one a line.
+ids() (
+	set -o pipefail
+	vcat --to text "$1" | cut -d' ' -f1
+)
+
+# col_sum N FILE...: the sum of column N of the text dump of FILE...
+col_sum() (
+	set -o pipefail
+	n=$1
+	shift
+	vcat --to text "$@" | awk -v n="$n" '{s += $n} END {printf "%.17g\n", s}'
+)
+
 # --- making and damaging files ---------------------------------------------
 
 # le16 / le32 N: N as little-endian bytes on stdout.

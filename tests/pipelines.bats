@@ -30,7 +30,7 @@ train() { # train OUT [make args...]
 	assert_line "rows: 16"
 	assert_line "meta.vrefine.passes: 1"
 	# The coreset's weights add up to the sample's rows.
-	run -0 bash -c "vcat --to text out/coreset.vt | awk '{w += \$2} END {print w}'"
+	run -0 bash -c "set -o pipefail; vcat --to text out/coreset.vt | awk '{w += \$2} END {print w}'"
 	assert_output 1024
 	# One make call also leaves the PQ and SQ models and their exports.
 	for f in pq.vt pq.npy sq.vt sq.npy; do assert_file_exists out/$f; done
@@ -102,13 +102,17 @@ for name, ix in (('ivfpq', pq), ('ivfsq', sq)):
 	vgen -n 4000 -d 8 --means 40 --seed 2 -o x.vt
 	train out REFINE_PASSES=2 >/dev/null
 	vkmeans -q -k 16 -o full.vt out/sample.vt
-	s=$(vloss -c out/ivf.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
-	f=$(vloss -c full.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	run -0 vloss -c out/ivf.vt out/sample.vt
+	s=$(kv loss "$output")
+	run -0 vloss -c full.vt out/sample.vt
+	f=$(kv loss "$output")
 	run -0 awk -v s="$s" -v f="$f" 'BEGIN {print (s <= 1.05 * f) ? "close" : "far " s / f}'
 	assert_output close
 	# Each refine pass lowers (or keeps) the loss.
-	l1=$(vloss -c out/ivf-1.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
-	l2=$(vloss -c out/ivf-2.vt out/sample.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	run -0 vloss -c out/ivf-1.vt out/sample.vt
+	l1=$(kv loss "$output")
+	run -0 vloss -c out/ivf-2.vt out/sample.vt
+	l2=$(kv loss "$output")
 	run -0 awk -v a="$l1" -v b="$l2" 'BEGIN {print (b <= a * (1 + 1e-9)) ? "ok" : "rose"}'
 	assert_output ok
 }

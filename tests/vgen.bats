@@ -37,13 +37,13 @@ load helpers
 	vcat --to raw s1.vt s2.vt >shards.raw
 	assert_files_equal whole.raw shards.raw
 	# The same through a pipe of concatenated streams.
-	cat s1.vt s2.vt | vcat --to raw >piped.raw
+	run -0 bash -c 'set -o pipefail; cat s1.vt s2.vt | vcat --to raw >piped.raw'
 	assert_files_equal whole.raw piped.raw
 }
 
 @test "vgen: --first with --ids numbers rows globally" {
 	vgen -n 4 -d 3 --first 10 --ids -o s.vt
-	run -0 bash -c 'vcat --to text s.vt | cut -d" " -f1 | paste -sd,'
+	run -0 bash -c 'set -o pipefail; vcat --to text s.vt | cut -d" " -f1 | paste -sd,'
 	assert_output '10,11,12,13'
 }
 
@@ -73,7 +73,7 @@ load helpers
 }
 
 @test "vgen: --sigma 0 and one mean give identical rows" {
-	run -0 bash -c 'vgen -n 50 -d 6 --means 1 --sigma 0 | vcat --to text | sort -u | wc -l'
+	run -0 bash -c 'set -o pipefail; vgen -n 50 -d 6 --means 1 --sigma 0 | vcat --to text | sort -u | wc -l'
 	assert_output 1
 }
 
@@ -107,8 +107,8 @@ load helpers
 }
 
 @test "vgen: --to npy and fbin work on a pipe (the row count is known)" {
-	vgen -n 100 -d 4 --to npy | cat >a.npy
-	vgen -n 100 -d 4 --to fbin | cat >a.fbin
+	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 4 --to npy | cat >a.npy'
+	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 4 --to fbin | cat >a.fbin'
 	run -0 vcat --count a.npy
 	assert_output 100
 	run -0 vcat --count a.fbin

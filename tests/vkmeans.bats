@@ -8,19 +8,15 @@ make_planted() {
 	vgen -n 4000 -d 16 --means 8 --spread 100 --sigma 1 --seed 5 -o planted.vt
 }
 
-loss_field() { # loss_field KEY REPORT
-	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
-}
-
 @test "vkmeans: recovers well-separated planted means" {
 	make_planted
 	run -0 --separate-stderr vkmeans -k 8 --seed 1 -o c.vt planted.vt
 	assert_err "k=8 n=4000 d=16 flat"
 	run -0 vloss -c c.vt planted.vt
 	# Each row is its mean plus N(0, I_16): the mean loss per row is about 16.
-	mean=$(loss_field mean "$output")
+	mean=$(kv mean "$output")
 	assert [ "$(echo "$mean > 14 && $mean < 18" | bc)" = 1 ]
-	assert_equal "$(loss_field empty "$output")" 0
+	assert_equal "$(kv empty "$output")" 0
 }
 
 @test "vkmeans: writes centroids with weight, loss and metadata" {
@@ -37,7 +33,7 @@ loss_field() { # loss_field KEY REPORT
 	assert_line --regexp '^meta.loss: [0-9.e+]+$'
 	assert_line --regexp '^meta.made_by: vkmeans '
 	# The weights sum to the rows, and the losses to the reported loss.
-	run -0 bash -c "vcat --to text c.vt | awk '{w += \$1} END {print w}'"
+	run -0 bash -c "set -o pipefail; vcat --to text c.vt | awk '{w += \$1} END {print w}'"
 	assert_output 4000
 }
 
@@ -80,8 +76,9 @@ loss_field() { # loss_field KEY REPORT
 	vkmeans -q -k 25 --seed 3 -o c.vt x.vt
 	vcat --to npy -o x.npy x.vt
 	vcat --to npy -o c.npy c.vt
-	meta=$(vcat --info c.vt | sed -n 's/^meta.loss: //p')
-	report=$(vloss -c c.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	meta=$(meta loss c.vt)
+	run -0 vloss -c c.vt x.vt
+	report=$(kv loss "$output")
 	run -0 "$PY" -c "
 import numpy as np
 x = np.load('x.npy').astype(np.float64); c = np.load('c.npy').astype(np.float64)
@@ -96,7 +93,7 @@ print('ok')"
 @test "vkmeans: cosine emits normalised centroids" {
 	vgen -n 2000 -d 8 --means 10 --seed 6 -o x.vt
 	vkmeans -q -k 10 --metric=cosine -o c.vt x.vt
-	run -0 bash -c "vcat --to text c.vt | awk '{s = 0; for (i = 3; i <= NF; i++) s += \$i * \$i; if (s < 0.9999 || s > 1.0001) bad++} END {print bad + 0}'"
+	run -0 bash -c "set -o pipefail; vcat --to text c.vt | awk '{s = 0; for (i = 3; i <= NF; i++) s += \$i * \$i; if (s < 0.9999 || s > 1.0001) bad++} END {print bad + 0}'"
 	assert_output 0
 	run -0 vcat --info c.vt
 	assert_line "meta.metric: cosine"
@@ -106,8 +103,10 @@ print('ok')"
 	vgen -n 8000 -d 8 --means 16 --skew 1.5 --spread 3 --seed 9 -o x.vt
 	vkmeans -q -k 16 -o a.vt x.vt
 	vkmeans -q -k 16 --balance 0.1 -o b.vt x.vt
-	cva=$(loss_field cv "$(vloss -c a.vt x.vt)")
-	cvb=$(loss_field cv "$(vloss -c b.vt x.vt)")
+	run -0 vloss -c a.vt x.vt
+	cva=$(kv cv "$output")
+	run -0 vloss -c b.vt x.vt
+	cvb=$(kv cv "$output")
 	assert [ "$(echo "$cvb < $cva" | bc)" = 1 ]
 }
 
@@ -132,8 +131,10 @@ print('ok')"
 	run -0 vcat --info p.vt
 	assert_line "meta.vkmeans.probe: 6"
 	# the narrowed model is close to the exact one: within 2 % of its loss
-	le=$(vloss -c exact.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
-	lp=$(vloss -c p.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
+	run -0 vloss -c exact.vt x.vt
+	le=$(kv loss "$output")
+	run -0 vloss -c p.vt x.vt
+	lp=$(kv loss "$output")
 	assert [ "$(echo "$lp <= $le * 1.02" | bc -l)" = 1 ]
 	# and deterministic whatever the threads
 	vkmeans -q -k 600 --seed 2 --probe 6 -j 1 -o p1.vt x.vt

@@ -18,7 +18,7 @@ setup_data() {
 	need_numpy
 	setup_data
 	line=$(vloss -c c.vt x.vt)
-	run -0 bash -c "vloss --json -c c.vt x.vt | $PY -c 'import json, sys; o = json.load(sys.stdin); print(o[\"n\"], o[\"k\"], o[\"empty\"], sorted(o))'"
+	run -0 bash -c "set -o pipefail; vloss --json -c c.vt x.vt | $PY -c 'import json, sys; o = json.load(sys.stdin); print(o[\"n\"], o[\"k\"], o[\"empty\"], sorted(o))'"
 	assert_output "3000 16 0 ['cv', 'empty', 'imbalance', 'k', 'loss', 'max', 'max_mean', 'mean', 'min', 'n']"
 }
 
@@ -27,8 +27,9 @@ setup_data() {
 	setup_data
 	vcat --to npy -o x.npy x.vt
 	vcat --to npy -o c.npy c.vt
-	loss=$(vloss -c c.vt x.vt | tr ' ' '\n' | sed -n 's/^loss=//p')
-	imb=$(vloss -c c.vt x.vt | tr ' ' '\n' | sed -n 's/^imbalance=//p')
+	run -0 vloss -c c.vt x.vt
+	loss=$(kv loss "$output")
+	imb=$(kv imbalance "$output")
 	run -0 "$PY" -c "
 import numpy as np
 x = np.load('x.npy').astype(np.float64); c = np.load('c.npy').astype(np.float64)
@@ -50,7 +51,7 @@ print('ok')"
 	vgen -n 500 -d 8 --means 20 --seed 3 --first 2500 -o s3.vt
 	for s in s1 s2 s3; do vloss -c c.vt --partial -o $s.acc $s.vt; done
 	whole=$(vloss -c c.vt x.vt)
-	run -0 bash -c 'cat s1.acc s2.acc s3.acc | vloss'
+	run -0 bash -c 'set -o pipefail; cat s1.acc s2.acc s3.acc | vloss'
 	assert_output "$whole"
 	run -0 vloss -c c.vt s3.acc s1.acc s2.acc
 	assert_output "$whole"

@@ -4,16 +4,6 @@
 
 load helpers
 
-col_sum() { # col_sum N FILE...: the sum of column N of the text dump
-	local n=$1
-	shift
-	vcat --to text "$@" | awk -v n="$n" '{s += $n} END {printf "%.17g\n", s}'
-}
-
-loss_field() { # loss_field KEY REPORT
-	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
-}
-
 # close A B: A and B agree to 1e-6 relative.
 close() {
 	run -0 awk -v a="$1" -v b="$2" 'BEGIN {r = (a - b) / b; print (r < 1e-6 && r > -1e-6)}'
@@ -45,7 +35,9 @@ make_coresets() {
 		vmerge -q -o p.vt $1.vt $2.vt $3.vt
 		assert_files_equal m.vt p.vt
 	done
-	assert_equal "$(vcat --to text m.vt)" "$(vcat --to text a.vt b.vt c.vt)"
+	vcat --to text m.vt >m.txt
+	vcat --to text a.vt b.vt c.vt >abc.txt
+	assert_files_equal m.txt abc.txt
 	run -0 vcat --info m.vt
 	assert_line "rows: 2200"
 	assert_line --regexp '^meta.made_by: vmerge '
@@ -59,7 +51,7 @@ make_coresets() {
 	vmerge -q -o a.vt x.vt y.vt
 	vmerge -q -o b.vt y.vt x.vt
 	assert_files_equal a.vt b.vt
-	run -0 bash -c "vcat --to text a.vt | awk 'NR > 1 && \$1 < p {bad++} {p = \$1} END {print NR, bad + 0}'"
+	run -0 bash -c "set -o pipefail; vcat --to text a.vt | awk 'NR > 1 && \$1 < p {bad++} {p = \$1} END {print NR, bad + 0}'"
 	assert_output "600 0"
 }
 
@@ -84,7 +76,9 @@ make_coresets() {
 	assert_err "inputs=3 points=179 reduced=50 budget=50 weight=2200"
 	assert_equal "$(vcat --count r.vt)" 50
 	assert_equal "$(col_sum 2 r.vt)" 2200
-	run -0 awk -v a="$(col_sum 3 r.vt)" -v b="$(col_sum 3 pa.vt pb.vt pc.vt)" 'BEGIN {print (a >= b)}'
+	a=$(col_sum 3 r.vt)
+	b=$(col_sum 3 pa.vt pb.vt pc.vt)
+	run -0 awk -v a="$a" -v b="$b" 'BEGIN {print (a >= b)}'
 	assert_output 1
 	vmerge -q --budget 50 -o s.vt pb.vt pa.vt pc.vt
 	assert_files_equal r.vt s.vt
@@ -92,8 +86,9 @@ make_coresets() {
 	assert_line "meta.vmerge.budget: 50"
 	# the loss of the coreset's assignment is at least that of the nearest
 	vcat --to npy -o r.npy r.vt
-	near=$(loss_field loss "$(vloss -c r.npy pa.vt pb.vt pc.vt)")
-	run -0 awk -v a="$(col_sum 3 r.vt)" -v b="$near" 'BEGIN {print (a >= b * (1 - 1e-9))}'
+	run -0 vloss -c r.npy pa.vt pb.vt pc.vt
+	near=$(kv loss "$output")
+	run -0 awk -v a="$a" -v b="$near" 'BEGIN {print (a >= b * (1 - 1e-9))}'
 	assert_output 1
 }
 
@@ -104,8 +99,12 @@ make_coresets() {
 	vmerge -q --budget 1 -o one.vt pa.vt pb.vt pc.vt
 	vcat --to npy -o one.npy one.vt
 	carried=$(col_sum 3 one.vt)
-	close "$carried" "$(loss_field loss "$(vloss -c one.npy a.vt b.vt c.vt)")"
-	close "$carried" "$(loss_field loss "$(vloss -c one.npy pa.vt pb.vt pc.vt)")"
+	run -0 vloss -c one.npy a.vt b.vt c.vt
+	rows=$(kv loss "$output")
+	run -0 vloss -c one.npy pa.vt pb.vt pc.vt
+	points=$(kv loss "$output")
+	close "$carried" "$rows"
+	close "$carried" "$points"
 }
 
 @test "vmerge: accumulators are summed, whatever the argument order" {
@@ -123,9 +122,13 @@ make_coresets() {
 	assert_line --regexp '^meta.made_by: vmerge '
 	merged=$(vloss m.vt)
 	direct=$(vloss -c cent.vt a.vt b.vt c.vt)
-	assert_equal "$(loss_field n "$merged")" 2200
-	close "$(loss_field loss "$merged")" "$(loss_field loss "$direct")"
-	assert_equal "$(loss_field max "$merged")" "$(loss_field max "$direct")"
+	assert_equal "$(kv n "$merged")" 2200
+	a=$(kv loss "$merged")
+	b=$(kv loss "$direct")
+	close "$a" "$b"
+	a=$(kv max "$merged")
+	b=$(kv max "$direct")
+	assert_equal "$a" "$b"
 }
 
 @test "vmerge: accumulators from other centroids are refused, naming the file" {
@@ -222,13 +225,13 @@ make_coresets() {
 	# min of mins and max of maxes, and exact sums: the whole's bytes
 	for m in global dim meanstd; do
 		vsqbounds -q --mode $m --partial -o all.$m all.vt
-		run -0 bash -c "vcat --to text m1.$m | md5sum; vcat --to text all.$m | md5sum"
+		run -0 bash -c "set -eo pipefail; vcat --to text m1.$m | md5sum; vcat --to text all.$m | md5sum"
 		assert_equal "${lines[0]}" "${lines[1]}"
 	done
 	# a merge of merges is the same statistic
 	vmerge -q -o ab.meanstd a.meanstd b.meanstd
 	vmerge -q -o abc.meanstd c.meanstd ab.meanstd
-	run -0 bash -c "vcat --to text abc.meanstd | md5sum; vcat --to text m1.meanstd | md5sum"
+	run -0 bash -c "set -eo pipefail; vcat --to text abc.meanstd | md5sum; vcat --to text m1.meanstd | md5sum"
 	assert_equal "${lines[0]}" "${lines[1]}"
 }
 

@@ -3,16 +3,6 @@
 
 load helpers
 
-# ids FILE: the ids of a vectors stream, one a line.
-ids() {
-	vcat --to text "$1" | cut -d' ' -f1
-}
-
-# meta FILE KEY: the value of metadata KEY.
-meta() {
-	vcat --info "$1" | sed -n "s/^meta\.$2: //p"
-}
-
 # --- the sample --------------------------------------------------------------
 
 @test "vsample: -k K writes K x 256 rows in order, with global ids and metadata" {
@@ -53,15 +43,15 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 
 @test "vsample: the size is min(n, k x rate), or -m, or --sample-rate" {
 	vgen -n 20000 -d 2 -o x.vt
-	run -0 bash -c 'vsample -k 100 x.vt | vcat --count'
+	run -0 bash -c 'set -o pipefail; vsample -k 100 x.vt | vcat --count'
 	assert_output 20000
-	run -0 bash -c 'vsample -k 3 --sample-rate 100 x.vt | vcat --count'
+	run -0 bash -c 'set -o pipefail; vsample -k 3 --sample-rate 100 x.vt | vcat --count'
 	assert_output 300
-	run -0 bash -c 'vsample -m 777 x.vt | vcat --count'
+	run -0 bash -c 'set -o pipefail; vsample -m 777 x.vt | vcat --count'
 	assert_output 777
-	run -0 bash -c 'vsample -m 50000 x.vt | vcat --count'
+	run -0 bash -c 'set -o pipefail; vsample -m 50000 x.vt | vcat --count'
 	assert_output 20000
-	run -0 bash -c 'vsample -m 0 x.vt | vcat --count'
+	run -0 bash -c 'set -o pipefail; vsample -m 0 x.vt | vcat --count'
 	assert_output 0
 }
 
@@ -71,26 +61,26 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vcat --to raw x.vt >x.raw
 	vcat --to raw s.vt >s.raw
 	cmp x.raw s.raw
-	run -0 bash -c 'vcat --to text s.vt | cut -d" " -f1 | awk "\$1 != NR - 1"'
+	run -0 bash -c 'set -o pipefail; vcat --to text s.vt | cut -d" " -f1 | awk "\$1 != NR - 1"'
 	assert_output ''
 }
 
 @test "vsample: --for takes the largest of the listed needs" {
 	vgen -n 200000 -d 1 -o x.vt
 	vsample --for sq -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 65536
+	assert_equal "$(meta vsample.m s.vt)" 65536
 	vsample --for pq -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 65536
+	assert_equal "$(meta vsample.m s.vt)" 65536
 	vsample --for pq --nbits 4 -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 4096
+	assert_equal "$(meta vsample.m s.vt)" 4096
 	vsample --for ivf,pq,sq -k 300 -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 76800
+	assert_equal "$(meta vsample.m s.vt)" 76800
 	vsample --for pq,sq --nbits 9 -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 131072
+	assert_equal "$(meta vsample.m s.vt)" 131072
 	vsample --for sq,ivf -k 10 -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 65536
+	assert_equal "$(meta vsample.m s.vt)" 65536
 	vsample --for pq --nbits 10 -o s.vt x.vt
-	assert_equal "$(meta s.vt vsample.m)" 200000
+	assert_equal "$(meta vsample.m s.vt)" 200000
 	run -0 vcat --count s.vt
 	assert_output 200000
 }
@@ -103,11 +93,15 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vsample -z -k 20 --seed 5 -o az.vt x.vt
 	vsample -z -k 20 --seed 5 -o bz.vt x.vt
 	assert_files_equal az.vt bz.vt
-	run -0 cmp <(vcat --to raw a.vt) <(vcat --to raw az.vt)
+	vcat --to raw a.vt >a.raw
+	vcat --to raw az.vt >az.raw
+	cmp a.raw az.raw
 	vsample -k 20 --seed 6 -o c.vt x.vt
 	run -0 vcat --count c.vt
 	assert_output 5120
-	run ! cmp -s <(ids a.vt) <(ids c.vt)
+	ids a.vt >a.ids
+	ids c.vt >c.ids
+	run -1 cmp -s a.ids c.ids
 	# The default seed is 1.
 	vsample -k 20 -o d1.vt x.vt
 	vsample -k 20 --seed 1 -o e1.vt x.vt
@@ -123,9 +117,15 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vsample -m 500 --seed 4 -o sb.vt b.vt
 	vsample -m 500 --seed 4 -o sf.vt b.fvecs
 	vsample -m 500 --seed 4 -o sn.vt b.npy
-	run -0 cmp <(ids sa.vt) <(ids sb.vt)
-	run -0 cmp <(vcat --to raw sb.vt) <(vcat --to raw sf.vt)
-	run -0 cmp <(vcat --to text sb.vt) <(vcat --to text sn.vt)
+	ids sa.vt >sa.ids
+	ids sb.vt >sb.ids
+	cmp sa.ids sb.ids
+	vcat --to raw sb.vt >sb.raw
+	vcat --to raw sf.vt >sf.raw
+	cmp sb.raw sf.raw
+	vcat --to text sb.vt >sb.txt
+	vcat --to text sn.vt >sn.txt
+	cmp sb.txt sn.txt
 }
 
 # --- shards ------------------------------------------------------------------
@@ -148,8 +148,8 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vcat --to raw whole.out >whole.raw
 	vcat --to raw cat.out >cat.raw
 	cmp whole.raw cat.raw
-	assert_equal "$(meta 2.out vsample.offset)" 7000
-	assert_equal "$(meta 2.out vsample.n)" 50000
+	assert_equal "$(meta vsample.offset 2.out)" 7000
+	assert_equal "$(meta vsample.n 2.out)" 50000
 	# Each shard holds some of the sample.
 	for s in 1 2 3; do
 		run -0 vcat --count $s.out
@@ -162,13 +162,17 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vsample -m 9000 --seed 3 --metric cosine -o whole.out whole.vt 2>err
 	vgen -n 1 -d 6 --seed 8 --to npy -o s1.npy
 	vsample -m 9000 --seed 3 --metric cosine --total 40000 -o 1.out s1.npy 2>>err
-	vgen -n 25000 -d 6 --seed 8 --first 1 |
-		vsample -z -m 9000 --seed 3 --metric cosine --total 40000 --offset 1 -o 2.out 2>>err
+	run -0 bash -c 'set -o pipefail; vgen -n 25000 -d 6 --seed 8 --first 1 |
+		vsample -z -m 9000 --seed 3 --metric cosine --total 40000 --offset 1 -o 2.out 2>>err'
 	vgen -n 14999 -d 6 --seed 8 --first 25001 --to fvecs -o s3.fvecs
 	vsample -m 9000 --seed 3 --metric cosine --total 40000 --offset 25001 -o 3.out s3.fvecs 2>>err
 	assert_file_empty err
-	run -0 cmp <(vcat --to text whole.out) <(cat 1.out 2.out 3.out | vcat --to text)
-	run -0 cmp <(vcat --to raw whole.out) <(cat 1.out 2.out 3.out | vcat --to raw)
+	vcat --to text whole.out >whole.txt
+	run -0 bash -c 'set -o pipefail; cat 1.out 2.out 3.out | vcat --to text >cat.txt'
+	cmp whole.txt cat.txt
+	vcat --to raw whole.out >whole.raw
+	run -0 bash -c 'set -o pipefail; cat 1.out 2.out 3.out | vcat --to raw >cat.raw'
+	cmp whole.raw cat.raw
 }
 
 @test "vsample: a shard past the sampled rows, or empty, writes a valid empty stream" {
@@ -201,9 +205,9 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vgen -n 2000 -d 5 --seed 2 -o x.vt
 	run -0 --separate-stderr vsample --metric cosine -m 500 -o s.vt x.vt
 	assert_equal "$stderr" ''
-	run -0 bash -c "vcat --to text s.vt | awk '{ s = 0; for (i = 2; i <= NF; i++) s += \$i * \$i; if (sqrt(s) < 0.999999 || sqrt(s) > 1.000001) print NR, sqrt(s) }'"
+	run -0 bash -c "set -o pipefail; vcat --to text s.vt | awk '{ s = 0; for (i = 2; i <= NF; i++) s += \$i * \$i; if (sqrt(s) < 0.999999 || sqrt(s) > 1.000001) print NR, sqrt(s) }'"
 	assert_output ''
-	assert_equal "$(meta s.vt vsample.metric)" cosine
+	assert_equal "$(meta vsample.metric s.vt)" cosine
 	# Rows 0 and 2 are zero.
 	printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x40\x40\x00\x00\x80\x40\x00\x00\x00\x00\x00\x00\x00\x00' >z.raw
 	run -0 --separate-stderr vsample --metric cosine -m 3 --from raw --dim 2 -o z.vt z.raw
@@ -215,7 +219,7 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 @test "vsample: the ids of an input that has them are kept" {
 	vgen -n 3000 -d 3 --seed 4 --ids --first 100000 -o x.vt
 	vsample -m 400 -o a.vt x.vt
-	assert_equal "$(meta a.vt vsample.ids)" input
+	assert_equal "$(meta vsample.ids a.vt)" input
 	vsample -m 50 --seed 2 -o b.vt a.vt
 	ids a.vt >a.ids
 	ids b.vt >b.ids
@@ -231,10 +235,14 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	vgen -n 5000 -d 4 --seed 6 -o ab.vt
 	vsample -k 4 -o counted.vt a.vt b.vt
 	vsample -k 4 --total 5000 -o told.vt ab.vt
-	run -0 cmp <(vcat --to text counted.vt) <(vcat --to text told.vt)
-	assert_equal "$(meta counted.vt vsample.n)" 5000
+	vcat --to text counted.vt >counted.txt
+	vcat --to text told.vt >told.txt
+	cmp counted.txt told.txt
+	assert_equal "$(meta vsample.n counted.vt)" 5000
 	vcat --to npy -o ab.npy ab.vt
-	run -0 cmp <(vsample -k 4 <ab.npy | vcat --to text) <(vcat --to text told.vt)
+	vsample -k 4 <ab.npy >piped.vt
+	vcat --to text piped.vt >piped.txt
+	cmp piped.txt told.txt
 }
 
 # --- errors ------------------------------------------------------------------
@@ -274,7 +282,7 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	run -2 --separate-stderr vsample -k 1 -o s.vt <x.vt
 	assert_usage_error vsample "--total N is required"
 	assert_no_leftovers s.vt
-	run -0 bash -c 'vgen -n 100 -d 2 | vsample -k 1 --sample-rate 10 --total 100 | vcat --count'
+	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 2 | vsample -k 1 --sample-rate 10 --total 100 | vcat --count'
 	assert_output 10
 }
 

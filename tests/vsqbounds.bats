@@ -125,7 +125,7 @@ print('ok')"
 	cmp a.sq b.sq
 	vcat --to fvecs -o x.fvecs x.vt
 	vsqbounds -q --mode quantile --partial -o c.sq x.fvecs
-	run -0 bash -c 'vcat --to text a.sq | md5sum; vcat --to text c.sq | md5sum'
+	run -0 bash -c 'set -eo pipefail; vcat --to text a.sq | md5sum; vcat --to text c.sq | md5sum'
 	assert_equal "${lines[0]}" "${lines[1]}"
 }
 
@@ -140,10 +140,10 @@ print('ok')"
 		vsqbounds -q -o fw.$m whole.$m
 		cmp fm.$m fw.$m
 		vsqbounds -q --mode $m -o direct.$m x.vt
-		run -0 bash -c "vcat --to text direct.$m; echo; vcat --to text fm.$m"
+		run -0 bash -c "set -eo pipefail; vcat --to text direct.$m; echo; vcat --to text fm.$m"
 		assert_equal "${lines[0]} ${lines[1]}" "${lines[2]} ${lines[3]}"
 		# the rows of the partial forms are the same bytes
-		run -0 bash -c "vcat --to text merged.$m | md5sum; vcat --to text whole.$m | md5sum"
+		run -0 bash -c "set -eo pipefail; vcat --to text merged.$m | md5sum; vcat --to text whole.$m | md5sum"
 		assert_equal "${lines[0]}" "${lines[1]}"
 	done
 }
@@ -151,9 +151,9 @@ print('ok')"
 @test "vsqbounds: several partials, as files or concatenated, finalise as vmerge then vsqbounds" {
 	setup_shards
 	for s in s1 s2 s3; do vsqbounds -q --mode quantile --partial -o $s.q $s.vt; done
-	vmerge -q s1.q s2.q s3.q | vsqbounds -q -o a.sq
+	run -0 bash -c 'set -o pipefail; vmerge -q s1.q s2.q s3.q | vsqbounds -q -o a.sq'
 	vsqbounds -q -o b.sq s3.q s1.q s2.q
-	cat s2.q s1.q s3.q | vsqbounds -q -o c.sq
+	run -0 bash -c 'set -o pipefail; cat s2.q s1.q s3.q | vsqbounds -q -o c.sq'
 	cmp a.sq b.sq
 	cmp a.sq c.sq
 	run -0 vcat --info a.sq

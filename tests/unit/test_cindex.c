@@ -21,33 +21,6 @@
 #include "train/rng.h"
 
 
-/* n rows around m Gaussian means (spread apart, unit noise) */
-static float *mixture(size_t n, size_t d, size_t m, double spread, uint64_t seed)
-{
-	vt_rng r;
-	vt_rng_init(&r, seed, 3);
-	float *mu = xmalloc(m * d * sizeof *mu), *x = xmalloc(n * d * sizeof *x);
-	for (size_t i = 0; i < m * d; i++)
-		mu[i] = (float)(spread * vt_rng_normal(&r));
-	for (size_t i = 0; i < n; i++) {
-		size_t j = (size_t)vt_rng_below(&r, m);
-		for (size_t t = 0; t < d; t++)
-			x[i * d + t] = mu[j * d + t] + (float)vt_rng_normal(&r);
-	}
-	free(mu);
-	return x;
-}
-
-static double d2(const float *a, const float *b, size_t d)
-{
-	double s = 0;
-	for (size_t t = 0; t < d; t++) {
-		double e = (double)a[t] - b[t];
-		s += e * e;
-	}
-	return s;
-}
-
 /* every pthread_create of the library passes here */
 static int threads_made;
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
@@ -87,12 +60,12 @@ static vt_pool *pool_of(int t)
 static void test_index(void)
 {
 	const size_t n = 20000, d = 16, k = 900;
-	float *x = mixture(n, d, 300, 4.0, 1);
+	float *x = check_mixture(n, d, 300, 4.0, 1);
 	/* centroids: rows of the data (as seeding would take them) */
 	float *c = xmalloc(k * d * sizeof *c);
 	for (size_t j = 0; j < k; j++)
 		memcpy(c + j * d, x + (j * 13) * d, d * sizeof *c);
-	vt_pool *p1 = pool_of(1), *p2 = pool_of(2);
+	vt_pool *p1 = check_pool(1), *p2 = check_pool(2);
 	vt_cindex *ix = NULL;
 	int rc = index_of(&ix, p2, c, k, d, 0, 7);
 	CHECK(rc == 0 && vt_cindex_groups(ix) == 30, "index of 900 centroids has 30 groups");
@@ -235,7 +208,7 @@ static void test_index(void)
 static void test_grouping(void)
 {
 	const size_t n = 3000, d = 8, k = 400, G = 20;
-	float *x = mixture(n, d, 100, 4.0, 2);
+	float *x = check_mixture(n, d, 100, 4.0, 2);
 	float *c = xmalloc(k * d * sizeof *c);
 	for (size_t j = 0; j < k; j++)
 		memcpy(c + j * d, x + (j * 7) * d, d * sizeof *c);
@@ -340,7 +313,7 @@ static int watch(void *user, int iter, double loss, double s)
 static void test_kmeans_narrowed(void)
 {
 	const size_t n = 60000, d = 16, k = 1024;
-	float *x = mixture(n, d, 2000, 3.0, 9);
+	float *x = check_mixture(n, d, 2000, 3.0, 9);
 	vt_kmeans *ex = NULL, *na = NULL, *nb = NULL;
 	vt_kmeans_new(&ex, k);
 	vt_kmeans_new(&na, k);

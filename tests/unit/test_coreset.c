@@ -13,31 +13,6 @@
 #include "train/rng.h"
 
 
-/* n rows around m means (spread apart, unit noise). */
-static float *planted(size_t n, size_t d, size_t m, uint64_t seed)
-{
-	vt_rng r;
-	vt_rng_init(&r, seed, 1);
-	float *mu = xmalloc(m * d * sizeof *mu), *x = xmalloc(n * d * sizeof *x);
-	for (size_t i = 0; i < m * d; i++)
-		mu[i] = (float)(20 * vt_rng_normal(&r));
-	for (size_t i = 0; i < n; i++)
-		for (size_t t = 0; t < d; t++)
-			x[i * d + t] = mu[(i % m) * d + t] + (float)vt_rng_normal(&r);
-	free(mu);
-	return x;
-}
-
-static double d2(const float *a, const float *b, size_t d)
-{
-	double s = 0;
-	for (size_t t = 0; t < d; t++) {
-		double e = (double)a[t] - b[t];
-		s += e * e;
-	}
-	return s;
-}
-
 static double rel(double a, double b)
 {
 	return fabs(a - b) / (fabs(b) > 0 ? fabs(b) : 1);
@@ -49,7 +24,7 @@ static double rel(double a, double b)
 static void test_two_levels(void)
 {
 	const size_t n = 5000, d = 12, k1 = 400, k2 = 37;
-	float *x = planted(n, d, 30, 7);
+	float *x = check_blobs(n, d, 30, 20, 1, 7, NULL);
 	uint64_t *ids = xmalloc(n * sizeof *ids);
 	int32_t *lab1 = xmalloc(n * sizeof *lab1);
 	vt_rng r;
@@ -154,7 +129,7 @@ static void test_two_levels(void)
 static void test_reduce(void)
 {
 	const size_t n = 6000, d = 8, t1 = 600, t2 = 300;
-	float *x = planted(n, d, 40, 11);
+	float *x = check_blobs(n, d, 40, 20, 1, 11, NULL);
 	float *cx = xmalloc(t1 * d * sizeof *cx);
 	double *cw = xmalloc(t1 * sizeof *cw), *cl = xmalloc(t1 * sizeof *cl);
 	uint64_t *cid = xmalloc(t1 * sizeof *cid);

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,41 +20,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "error.h"
 #include "stream/fdio.h"
 #include "stream/formats.h"
 #include "stream/output.h"
 
-static int ntest, nfail;
 static char tmpdir[64];
 static const char *fixdir = "tests/fixtures/formats";
 static char made[512][96];
 static int nmade;
-
-static void check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void skip(const char *fmt, ...)
-{
-	va_list ap;
-	ntest++;
-	printf("ok %d - # SKIP ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static const char *tpath(const char *name)
 {
@@ -94,24 +68,6 @@ static void write_file(const char *path, const void *p, size_t n)
 	remember(path);
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, len = 0;
-	unsigned char *b = malloc(cap);
-	size_t got;
-	while ((got = fread(b + len, 1, cap - len, f)) > 0) {
-		len += got;
-		if (len == cap)
-			b = realloc(b, cap *= 2);
-	}
-	fclose(f);
-	*n = len;
-	return b;
-}
-
 /* A growable byte buffer for making inputs. */
 typedef struct {
 	unsigned char *p;
@@ -122,7 +78,7 @@ static void put(bytes *b, const void *p, size_t n)
 {
 	if (b->n + n > b->cap) {
 		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
+		b->p = xrealloc(b->p, b->cap);
 	}
 	memcpy(b->p + b->n, p, n);
 	b->n += n;
@@ -171,7 +127,7 @@ static int read_rd(vt_rd *rd, vt_format fmt, uint32_t raw_dim, size_t chunk,
 	*dim = vt_vecreader_dim(r);
 	*hdr_rows = vt_vecreader_rows(r);
 	size_t d = *dim;
-	float *blk = malloc(chunk * d * sizeof(float));
+	float *blk = xmalloc(chunk * d * sizeof(float));
 	size_t cap = 0;
 	for (;;) {
 		int64_t n = vt_vecreader_read(r, blk, chunk, err, errlen);
@@ -189,7 +145,7 @@ static int read_rd(vt_rd *rd, vt_format fmt, uint32_t raw_dim, size_t chunk,
 		}
 		if (*rows + (size_t)n > cap) {
 			cap = (*rows + (size_t)n) * 2;
-			*out = realloc(*out, cap * d * sizeof(float));
+			*out = xrealloc(*out, cap * d * sizeof(float));
 		}
 		memcpy(*out + *rows * d, blk, (size_t)n * d * sizeof(float));
 		*rows += (size_t)n;
@@ -228,7 +184,7 @@ static void expect_err(const char *name, const char *path, vt_format fmt,
 	                   sizeof err);
 	free(out);
 	int good = rc == code && (!want || strstr(err, want)) && err[0];
-	check(good, "%s: %s (%d: %s)", name, vt_strerror(code), rc, err);
+	CHECK(good, "%s: %s (%d: %s)", name, vt_strerror(code), rc, err);
 }
 
 static int same_bits(const float *a, const float *b, size_t n)
@@ -250,11 +206,11 @@ static void test_names(void)
 		    strcmp(vt_format_name(f), names[i]) != 0)
 			good = 0;
 	}
-	check(good, "format names parse and print back");
+	CHECK(good, "format names parse and print back");
 	vt_format f = VT_FMT_AUTO;
-	check(vt_format_parse("stream", &f) == 0 && f == VT_FMT_VT,
+	CHECK(vt_format_parse("stream", &f) == 0 && f == VT_FMT_VT,
 	      "\"stream\" parses as vt");
-	check(vt_format_parse("csv", &f) == VT_EINVAL &&
+	CHECK(vt_format_parse("csv", &f) == VT_EINVAL &&
 	      vt_format_parse("", &f) == VT_EINVAL &&
 	      vt_format_parse("NPY", &f) == VT_EINVAL,
 	      "unknown format names are VT_EINVAL");
@@ -270,18 +226,18 @@ static void test_detect(void)
 	static const unsigned char gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0};
 	vt_format f;
 #define DET(h, n, p, want) (vt_format_detect(h, n, p, &f) == 0 && f == (want))
-	check(DET(vt, 8, NULL, VT_FMT_VT), "detect vtrain magic");
-	check(DET(vt, 8, "x.fvecs", VT_FMT_VT), "vtrain magic beats extension");
-	check(DET(npy, 8, NULL, VT_FMT_NPY), "detect npy magic");
-	check(DET(npy, 8, "a.fbin", VT_FMT_NPY), "npy magic beats extension");
-	check(DET(idx3, 8, NULL, VT_FMT_IDX), "detect idx magic (pipe)");
-	check(DET(idx3, 8, "a.FBIN", VT_FMT_FBIN),
+	CHECK(DET(vt, 8, NULL, VT_FMT_VT), "detect vtrain magic");
+	CHECK(DET(vt, 8, "x.fvecs", VT_FMT_VT), "vtrain magic beats extension");
+	CHECK(DET(npy, 8, NULL, VT_FMT_NPY), "detect npy magic");
+	CHECK(DET(npy, 8, "a.fbin", VT_FMT_NPY), "npy magic beats extension");
+	CHECK(DET(idx3, 8, NULL, VT_FMT_IDX), "detect idx magic (pipe)");
+	CHECK(DET(idx3, 8, "a.FBIN", VT_FMT_FBIN),
 	      "extension beats the weak idx magic");
-	check(vt_format_detect(idx5, 8, NULL, &f) == VT_EMAGIC,
+	CHECK(vt_format_detect(idx5, 8, NULL, &f) == VT_EMAGIC,
 	      "idx magic with 5 dimensions is not idx");
-	check(DET(fv, 8, "dir.npy/base.fvecs", VT_FMT_FVECS),
+	CHECK(DET(fv, 8, "dir.npy/base.fvecs", VT_FMT_FVECS),
 	      "extension .fvecs (directory name ignored)");
-	check(DET(fv, 8, "B.BVECS", VT_FMT_BVECS) &&
+	CHECK(DET(fv, 8, "B.BVECS", VT_FMT_BVECS) &&
 	      DET(fv, 8, "b.IVecs", VT_FMT_IVECS) &&
 	      DET(fv, 8, "b.u8bin", VT_FMT_U8BIN) &&
 	      DET(fv, 8, "b.i8bin", VT_FMT_I8BIN) &&
@@ -290,18 +246,18 @@ static void test_detect(void)
 	      DET(fv, 8, "b.idx", VT_FMT_IDX) &&
 	      DET(fv, 8, "b.raw", VT_FMT_RAW) && DET(fv, 8, "b.F32", VT_FMT_RAW),
 	      "every extension, case-insensitive");
-	check(DET(fv, 8, "mnist/train-images-idx3-ubyte", VT_FMT_IDX) &&
+	CHECK(DET(fv, 8, "mnist/train-images-idx3-ubyte", VT_FMT_IDX) &&
 	      DET(fv, 8, "T10K-LABELS.IDX1-UBYTE", VT_FMT_IDX),
 	      "MNIST names are idx");
-	check(vt_format_detect(fv, 8, "a.fvecs.gz", &f) == VT_EMAGIC &&
+	CHECK(vt_format_detect(fv, 8, "a.fvecs.gz", &f) == VT_EMAGIC &&
 	      vt_format_detect(gz, 8, "a.npy.gz", &f) == VT_EMAGIC,
 	      ".gz is not supported: VT_EMAGIC");
-	check(vt_format_detect(fv, 8, "a.txt", &f) == VT_EMAGIC &&
+	CHECK(vt_format_detect(fv, 8, "a.txt", &f) == VT_EMAGIC &&
 	      vt_format_detect(fv, 8, NULL, &f) == VT_EMAGIC &&
 	      vt_format_detect(fv, 8, "fvecs", &f) == VT_EMAGIC &&
 	      vt_format_detect(NULL, 0, NULL, &f) == VT_EMAGIC,
 	      "unknown extension / no magic: VT_EMAGIC");
-	check(vt_format_detect(npy, 3, NULL, &f) == VT_EMAGIC &&
+	CHECK(vt_format_detect(npy, 3, NULL, &f) == VT_EMAGIC &&
 	      vt_format_detect(vt, 3, NULL, &f) == VT_EMAGIC,
 	      "short head is not a magic match");
 #undef DET
@@ -312,7 +268,7 @@ static void test_detect(void)
 
 static float *test_data(size_t n, size_t d)
 {
-	float *x = malloc(n * d * sizeof(float));
+	float *x = xmalloc(n * d * sizeof(float));
 	uint32_t s = 12345;
 	for (size_t i = 0; i < n * d; i++) {
 		s = s * 1103515245u + 12345u;
@@ -411,7 +367,7 @@ static void test_roundtrips(void)
 			       (n == 0 || same_bits(out, x, n * d));
 			free(out);
 		}
-		check(good, "round trip %s d=%u n=%zu rows %s (%s)",
+		CHECK(good, "round trip %s d=%u n=%zu rows %s (%s)",
 		      vt_format_name(fmt), d, n, known ? "known" : "patched",
 		      err);
 		free(x);
@@ -421,9 +377,9 @@ static void test_roundtrips(void)
 		char name[32];
 		snprintf(name, sizeof name, "rt_0_13_257_%d.npy", known);
 		size_t len;
-		unsigned char *b = slurp(tpath(name), &len);
+		unsigned char *b = check_slurp(tpath(name), &len);
 		size_t h = b && len >= 10 ? 10u + vt_le16(b + 8) : 0;
-		check(b && h % 64 == 0 && b[h - 1] == '\n' && b[6] == 1 &&
+		CHECK(b && h % 64 == 0 && b[h - 1] == '\n' && b[6] == 1 &&
 		      b[7] == 0 && len == h + 257 * 13 * 4,
 		      "npy header (%s count) is %zu bytes, 64-aligned, ends in "
 		      "newline", known ? "known" : "patched", h);
@@ -448,8 +404,8 @@ static void test_text(void)
 		wl += (size_t)snprintf(want + wl, sizeof want - wl, "%.9g%s",
 		                       (double)v[i], i % 6 == 5 ? "\n" : " ");
 	size_t len;
-	char *got = (char *)slurp(p, &len);
-	check(rc == 0 && got && len == wl && memcmp(got, want, wl) == 0,
+	char *got = (char *)check_slurp(p, &len);
+	CHECK(rc == 0 && got && len == wl && memcmp(got, want, wl) == 0,
 	      "text writer matches %%.9g, one row per line");
 	if (got && (len != wl || memcmp(got, want, wl) != 0))
 		fprintf(stderr, "got:\n%.*s\nwant:\n%s", (int)len, got, want);
@@ -463,7 +419,7 @@ static void test_text(void)
 	p = tpath("big.txt");
 	rc = write_path(p, VT_FMT_TEXT, (uint32_t)d2, -1, x, n2, 999, err,
 	                sizeof err);
-	got = (char *)slurp(p, &len);
+	got = (char *)check_slurp(p, &len);
 	int good = rc == 0 && got != NULL;
 	size_t at = 0;
 	for (size_t i = 0; good && i < n2 * d2; i++) {
@@ -475,7 +431,7 @@ static void test_text(void)
 			fprintf(stderr, "text value %zu: want %s", i, one);
 		at += (size_t)m;
 	}
-	check(good && at == len, "text writer: %zu rows, %zu bytes (%s)", n2, len,
+	CHECK(good && at == len, "text writer: %zu rows, %zu bytes (%s)", n2, len,
 	      err);
 	free(got);
 	free(x);
@@ -483,7 +439,7 @@ static void test_text(void)
 	/* every exponent: random bit patterns, then decimal edges */
 	n2 = 10000;
 	d2 = 100;
-	x = malloc(n2 * d2 * sizeof(float));
+	x = xmalloc(n2 * d2 * sizeof(float));
 	uint32_t st = 777;
 	for (size_t i = 0; i < n2 * d2; i++) {
 		st = st * 1103515245u + 12345u;
@@ -511,7 +467,7 @@ static void test_text(void)
 	p = tpath("bits.txt");
 	rc = write_path(p, VT_FMT_TEXT, (uint32_t)d2, (int64_t)n2, x, n2, 77,
 	                err, sizeof err);
-	got = (char *)slurp(p, &len);
+	got = (char *)check_slurp(p, &len);
 	good = rc == 0 && got != NULL;
 	at = 0;
 	size_t nbad = 0;
@@ -528,7 +484,7 @@ static void test_text(void)
 		}
 		at += (size_t)m;
 	}
-	check(good && at == len, "text writer: 1M values of every exponent "
+	CHECK(good && at == len, "text writer: 1M values of every exponent "
 	      "match snprintf %%.9g (%s)", err);
 	free(got);
 	free(x);
@@ -563,7 +519,7 @@ static void test_vecs(void)
 		for (size_t i = 0; good && i < n * d; i++)
 			good = out[i] == (float)uval(i, 256);
 		free(out);
-		check(good, "bvecs %zux%zu, chunk %zu (%s)", n, d, chunks[ci],
+		CHECK(good, "bvecs %zux%zu, chunk %zu (%s)", n, d, chunks[ci],
 		      err);
 	}
 	/* truncated and mismatched bvecs */
@@ -598,7 +554,7 @@ static void test_vecs(void)
 		for (size_t i = 0; good && i < n * d; i++)
 			good = out[i] == sval(i) * 1000;
 		free(out);
-		check(good, "ivecs, chunk %zu (%s)", chunk, err);
+		CHECK(good, "ivecs, chunk %zu (%s)", chunk, err);
 	}
 	free(b.p);
 
@@ -620,7 +576,7 @@ static void test_vecs(void)
 		int rc = read_path(tpath("m.fvecs"), VT_FMT_FVECS, 0, chunk, &dim,
 		                   &hr, &out, &rows, err, sizeof err);
 		free(out);
-		check(rc == VT_EFORMAT && strstr(err, "record 33") &&
+		CHECK(rc == VT_EFORMAT && strstr(err, "record 33") &&
 		      strstr(err, "dimension 5, expected 4") &&
 		      strstr(err, "byte offset 660"),
 		      "fvecs dimension mismatch, chunk %zu (%s)", chunk, err);
@@ -692,7 +648,7 @@ static void test_bin(void)
 			good = out[i] == (k ? (float)(int8_t)c : (float)c);
 		}
 		free(out);
-		check(good, "%s reads (%s)", vt_format_name(f), err);
+		CHECK(good, "%s reads (%s)", vt_format_name(f), err);
 	}
 	make_bin("t.fbin", 40, 9, 4, 39, 7);
 	expect_err("fbin with fewer rows than its header", tpath("t.fbin"),
@@ -724,7 +680,7 @@ static void test_bin(void)
 	int rc = read_path(tpath("z.fbin"), VT_FMT_FBIN, 0, 3, &dim, &hr, &out,
 	                   &rows, err, sizeof err);
 	free(out);
-	check(rc == 0 && dim == 9 && hr == 0 && rows == 0,
+	CHECK(rc == 0 && dim == 9 && hr == 0 && rows == 0,
 	      "fbin of 0 rows (%s)", err);
 
 	/* raw */
@@ -734,7 +690,7 @@ static void test_bin(void)
 	write_file(tpath("a.raw"), x, sizeof x);
 	rc = read_path(tpath("a.raw"), VT_FMT_RAW, 5, 1, &dim, &hr, &out, &rows,
 	               err, sizeof err);
-	check(rc == 0 && dim == 5 && hr == -1 && rows == 2 &&
+	CHECK(rc == 0 && dim == 5 && hr == -1 && rows == 2 &&
 	      same_bits(out, x, 10), "raw with a given dimension (%s)", err);
 	free(out);
 	expect_err("raw with a partial last row", tpath("a.raw"), VT_FMT_RAW, 3,
@@ -771,7 +727,7 @@ static void test_idx(void)
 	for (size_t i = 0; good && i < 60; i++)
 		good = out[i] == (float)uval(i, 256);
 	free(out);
-	check(good, "idx3 images: 3 rows of 4x5 (%s)", err);
+	CHECK(good, "idx3 images: 3 rows of 4x5 (%s)", err);
 	write_file(tpath("t-idx3-ubyte"), b.p, b.n - 1);
 	expect_err("idx cut short", tpath("t-idx3-ubyte"), VT_FMT_IDX, 0,
 	           VT_ETRUNC, "row 2 of 3");
@@ -809,7 +765,7 @@ static void test_idx(void)
 	for (size_t i = 0; good && i < 10; i++)
 		good = out[i] == (float)i;
 	free(out);
-	check(good, "idx1 labels: 10 rows of dim 1 (%s)", err);
+	CHECK(good, "idx1 labels: 10 rows of dim 1 (%s)", err);
 	free(b.p);
 }
 
@@ -834,7 +790,7 @@ static void npy_fixture(const char *file, uint32_t want_dim, size_t want_rows,
 		good = out[i] == (float)v;
 	}
 	free(out);
-	check(good, "npy fixture %s: %zu x %u (%s)", file, want_rows, want_dim,
+	CHECK(good, "npy fixture %s: %zu x %u (%s)", file, want_rows, want_dim,
 	      err);
 }
 
@@ -842,7 +798,7 @@ static void test_npy_fixtures(void)
 {
 	struct stat st;
 	if (stat(fpath("f4_v1.npy"), &st) != 0) {
-		skip("npy fixtures not found in %s", fixdir);
+		check_skip("npy fixtures not found in %s", fixdir);
 		return;
 	}
 	npy_fixture("f4_v1.npy", 3, 5, 0, 0.5);
@@ -880,7 +836,7 @@ static void test_npy_fixtures(void)
 		       out[11] == 0.333251953125f;
 	}
 	free(out);
-	check(good, "npy <f2 specials: signed zeros, subnormals, max, inf, nan "
+	CHECK(good, "npy <f2 specials: signed zeros, subnormals, max, inf, nan "
 	      "(%s)", err);
 
 	expect_err("npy fortran_order", fpath("fortran.npy"), VT_FMT_NPY, 0,
@@ -957,7 +913,7 @@ static void test_npy_headers(void)
 			for (size_t j = 0; good && j < 15; j++)
 				good = out[j] == sval(j) * 0.5f;
 			free(out);
-			check(good, "npy v%d header spelling %zu (%s)", major, i, err);
+			CHECK(good, "npy v%d header spelling %zu (%s)", major, i, err);
 		}
 	}
 	static const struct {
@@ -1071,7 +1027,7 @@ static pid_t feed_pipe(const char *path, int *rfd)
 	if (pid == 0) {
 		close(fds[0]);
 		size_t n;
-		unsigned char *b = slurp(path, &n);
+		unsigned char *b = check_slurp(path, &n);
 		/* dribble it out in odd pieces */
 		size_t off = 0, step = 1;
 		while (b && off < n) {
@@ -1116,7 +1072,7 @@ static void pipe_case(const char *path, const char *name_hint,
 	close(rfd);
 	int status;
 	waitpid(pid, &status, 0);
-	check(rc == 0 && drc == 0 && f == want && rc2 == 0 && dim == ref_dim &&
+	CHECK(rc == 0 && drc == 0 && f == want && rc2 == 0 && dim == ref_dim &&
 	      rows == ref_rows && same_bits(out, ref, rows * dim),
 	      "through a pipe: detect %s by %s and read %zu rows (%s)",
 	      vt_format_name(want), name_hint ? "name" : "magic", rows, err);
@@ -1144,11 +1100,11 @@ static void test_pipes(void)
 	vt_vecwriter *w = NULL;
 	char err[256] = "";
 	int rc = vt_vecwriter_open(&w, &o, VT_FMT_NPY, 4, -1, err, sizeof err);
-	check(rc == VT_EUNSUP && !w && strstr(err, "use -o FILE") &&
+	CHECK(rc == VT_EUNSUP && !w && strstr(err, "use -o FILE") &&
 	      o.written == 0,
 	      "npy to a pipe without a row count is refused (%s)", err);
 	rc = vt_vecwriter_open(&w, &o, VT_FMT_FBIN, 4, -1, err, sizeof err);
-	check(rc == VT_EUNSUP && !w, "fbin to a pipe without a row count is "
+	CHECK(rc == VT_EUNSUP && !w, "fbin to a pipe without a row count is "
 	      "refused (%s)", err);
 	float x[12];
 	for (int i = 0; i < 12; i++)
@@ -1171,7 +1127,7 @@ static void test_pipes(void)
 		             sizeof err);
 	vt_rd_close(&rd);
 	close(fds[0]);
-	check(rc == 0 && dim == 4 && rows == 3 && same_bits(out, x, 12),
+	CHECK(rc == 0 && dim == 4 && rows == 3 && same_bits(out, x, 12),
 	      "npy with a known row count through a pipe (%s)", err);
 	free(out);
 }
@@ -1186,17 +1142,17 @@ static void test_writer_errors(void)
 	remember(p);
 	vt_out_open(&o, p);
 	int rc = vt_vecwriter_open(&w, &o, VT_FMT_BVECS, 4, -1, err, sizeof err);
-	check(rc == VT_EUNSUP && !w, "bvecs cannot be written (%s)", err);
+	CHECK(rc == VT_EUNSUP && !w, "bvecs cannot be written (%s)", err);
 	rc = vt_vecwriter_open(&w, &o, VT_FMT_NPY, 0, -1, err, sizeof err);
-	check(rc == VT_EINVAL && !w, "dimension 0 is refused (%s)", err);
+	CHECK(rc == VT_EINVAL && !w, "dimension 0 is refused (%s)", err);
 	rc = vt_vecwriter_open(&w, &o, VT_FMT_FBIN, 4, (int64_t)1 << 32, err,
 	                       sizeof err);
-	check(rc == VT_ELIMIT && !w, "fbin of 2^32 rows is refused (%s)", err);
+	CHECK(rc == VT_ELIMIT && !w, "fbin of 2^32 rows is refused (%s)", err);
 	rc = vt_vecwriter_open(&w, &o, VT_FMT_NPY, 4, 1, err, sizeof err);
 	int rc2 = rc ? rc : vt_vecwriter_write(w, x, 2, err, sizeof err);
-	check(rc == 0 && rc2 == VT_EINVAL, "more rows than announced (%s)", err);
+	CHECK(rc == 0 && rc2 == VT_EINVAL, "more rows than announced (%s)", err);
 	rc = vt_vecwriter_finish(w, err, sizeof err);
-	check(rc == VT_ETRUNC && strstr(err, "0 rows of the 1"),
+	CHECK(rc == VT_ETRUNC && strstr(err, "0 rows of the 1"),
 	      "fewer rows than announced (%s)", err);
 	vt_vecwriter_free(w);
 	vt_vecwriter_free(NULL);
@@ -1213,12 +1169,12 @@ static int have_numpy(void)
 static void test_numpy_reads_ours(void)
 {
 	if (!have_numpy()) {
-		skip("numpy reads our npy: /usr/bin/python3 with numpy not "
+		check_skip("numpy reads our npy: /usr/bin/python3 with numpy not "
 		     "available");
 		return;
 	}
 	size_t n = 300, d = 7;
-	float *x = malloc(n * d * sizeof(float));
+	float *x = xmalloc(n * d * sizeof(float));
 	for (size_t i = 0; i < n * d; i++)
 		x[i] = sval(i) * 0.5f;
 	for (int known = 0; known < 2; known++) {
@@ -1238,7 +1194,7 @@ static void test_numpy_reads_ours(void)
 		         "a.flags.c_contiguous else 1)\" %s",
 		         n, d, n, d, p);
 		int st = rc == 0 ? system(cmd) : -1;
-		check(st == 0, "numpy reads our npy (%s row count)",
+		CHECK(st == 0, "numpy reads our npy (%s row count)",
 		      known ? "known" : "patched");
 	}
 	/* fbin read with numpy as raw u32 header + f32 */
@@ -1254,7 +1210,7 @@ static void test_numpy_reads_ours(void)
 	         "e = (((i * 7) %% 23 - 11) * 0.5).astype('<f4')\n"
 	         "sys.exit(0 if list(h) == [%zu, %zu] and (a == e).all() "
 	         "else 1)\" %s", n, d, n, d, p);
-	check(rc == 0 && system(cmd) == 0, "numpy reads our patched fbin");
+	CHECK(rc == 0 && system(cmd) == 0, "numpy reads our patched fbin");
 	free(x);
 }
 
@@ -1277,9 +1233,9 @@ static void test_fuzz(void)
 	uint32_t s = 99;
 	for (size_t k = 0; k < sizeof in / sizeof in[0]; k++) {
 		size_t n;
-		unsigned char *b = slurp(tpath(in[k].file), &n);
+		unsigned char *b = check_slurp(tpath(in[k].file), &n);
 		if (!b) {
-			check(0, "fuzz %s: missing input", in[k].file);
+			CHECK(0, "fuzz %s: missing input", in[k].file);
 			continue;
 		}
 		int bad = 0, errs = 0;
@@ -1299,7 +1255,7 @@ static void test_fuzz(void)
 				bad++;
 			errs += rc < 0;
 		}
-		unsigned char *c = malloc(n);
+		unsigned char *c = xmalloc(n);
 		for (int it = 0; it < 400; it++) {
 			memcpy(c, b, n);
 			int flips = 1 + (int)(s % 4);
@@ -1323,7 +1279,7 @@ static void test_fuzz(void)
 		}
 		free(c);
 		free(b);
-		check(bad == 0, "fuzz %s: %d truncations failed cleanly, 400 "
+		CHECK(bad == 0, "fuzz %s: %d truncations failed cleanly, 400 "
 		      "corruptions handled", in[k].file, errs);
 	}
 }
@@ -1383,7 +1339,7 @@ static void test_half_exhaustive(void)
 			        (double)g, (double)want);
 	}
 	free(out);
-	check(!bad, "npy <f2: all 65536 half values convert exactly (%s)", err);
+	CHECK(!bad, "npy <f2: all 65536 half values convert exactly (%s)", err);
 }
 
 /* Reads into destination buffers at every alignment mod the page, so both
@@ -1400,7 +1356,7 @@ static void test_alignment(void)
 		int rc = write_path(tpath(name), fm[k], (uint32_t)d, -1, x, n, 64,
 		                    err, sizeof err);
 		int good = rc == 0;
-		unsigned char *mem = malloc(n * d * 4 + 8192);
+		unsigned char *mem = xmalloc(n * d * 4 + 8192);
 		for (size_t off = 0; good && off < 4096 + 64; off += 4) {
 			if (off > 128 && off < 4096 - 128 && off % 512)
 				continue;
@@ -1426,7 +1382,7 @@ static void test_alignment(void)
 			vt_rd_close(&rd);
 		}
 		free(mem);
-		check(good, "%s read into buffers at every page alignment (%s)",
+		CHECK(good, "%s read into buffers at every page alignment (%s)",
 		      vt_format_name(fm[k]), err);
 	}
 	free(x);
@@ -1471,8 +1427,5 @@ int main(int argc, char **argv)
 	test_numpy_reads_ours();
 	test_fuzz();
 	cleanup();
-	printf("1..%d\n", ntest);
-	if (nfail)
-		fprintf(stderr, "%d of %d tests failed\n", nfail, ntest);
-	return nfail ? 1 : 0;
+	return check_done();
 }

@@ -14,24 +14,6 @@
 #include "train/rng.h"
 
 
-static void fill(float *a, size_t n, uint64_t seed, double scale, double shift)
-{
-	vt_rng r;
-	vt_rng_init(&r, seed, 3);
-	for (size_t i = 0; i < n; i++)
-		a[i] = (float)(scale * vt_rng_normal(&r) + shift);
-}
-
-static double d2(const float *a, const float *b, size_t d)
-{
-	double s = 0;
-	for (size_t t = 0; t < d; t++) {
-		double e = (double)a[t] - b[t];
-		s += e * e;
-	}
-	return s;
-}
-
 struct counter {
 	int *hits;
 };
@@ -57,8 +39,8 @@ static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, c
 		CHECK(0, "allocation");
 		exit(1);
 	}
-	fill(x, n * d, 1 + n, 1.0, 0.5);
-	fill(c, k * d, 2 + k, 1.0, 0.5);
+	check_normal(x, n * d, 1 + n, 3, 1.0, 0.5);
+	check_normal(c, k * d, 2 + k, 3, 1.0, 0.5);
 	int rc = vt_assign(p1, x, n, d, c, k, NULL, NULL, lb, ds, lb2, ds2);
 	snprintf(name, sizeof name, "%s: vt_assign returns 0", tag);
 	CHECK(rc == 0, "%s", name);
@@ -152,7 +134,7 @@ int main(void)
 		size_t n = 200, d = 4, k = 3;
 		float x[800], c[12], bias[3] = {1e9f, 0, 0}, ds[200];
 		int32_t lb[200];
-		fill(x, n * d, 5, 1, 0);
+		check_normal(x, n * d, 5, 3, 1, 0);
 		memset(c, 0, sizeof c); /* three identical centroids: ties */
 		int rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, lb, NULL, NULL, NULL);
 		int ok = rc == 0;
@@ -183,8 +165,8 @@ int main(void)
 		float *x = malloc(n * d * sizeof *x), *r = malloc(n * d * sizeof *r);
 		float *c = malloc(k * d * sizeof *c);
 		int32_t *lb = malloc(n * sizeof *lb), *lr = malloc(n * sizeof *lr);
-		fill(x, n * d, 8, 3, 0);
-		fill(c, k * d, 9, 3, 0);
+		check_normal(x, n * d, 8, 3, 3, 0);
+		check_normal(c, k * d, 9, 3, 3, 0);
 		memcpy(r, x, n * d * sizeof *r);
 		int rc = vt_assign(p2, x, n, d, c, k, NULL, NULL, lb, NULL, NULL, NULL);
 		rc |= vt_subtract_nearest(p2, r, n, d, c, k, lr);

@@ -15,38 +15,6 @@
 
 
 
-/* n points around m planted means (spread apart, sigma noise); the planted
- * mean of each row into which (if not NULL) */
-static float *planted(size_t n, size_t d, size_t m, double spread, double sigma,
-                      uint64_t seed, float **means_out)
-{
-	vt_rng r;
-	vt_rng_init(&r, seed, 1);
-	float *mu = xmalloc(m * d * sizeof *mu), *x = xmalloc(n * d * sizeof *x);
-	for (size_t i = 0; i < m * d; i++)
-		mu[i] = (float)(spread * vt_rng_normal(&r));
-	for (size_t i = 0; i < n; i++) {
-		size_t j = i % m;
-		for (size_t t = 0; t < d; t++)
-			x[i * d + t] = mu[j * d + t] + (float)(sigma * vt_rng_normal(&r));
-	}
-	if (means_out)
-		*means_out = mu;
-	else
-		free(mu);
-	return x;
-}
-
-static double d2(const float *a, const float *b, size_t d)
-{
-	double s = 0;
-	for (size_t t = 0; t < d; t++) {
-		double e = (double)a[t] - b[t];
-		s += e * e;
-	}
-	return s;
-}
-
 /* sum_i w_i min_j ||x_i - c_j||^2 in double */
 static double brute_loss(const float *x, size_t n, size_t d, const double *w,
                          const float *c, size_t k)
@@ -79,7 +47,7 @@ static void test_planted(void)
 {
 	size_t n = 3000, d = 8, m = 6;
 	float *mu;
-	float *x = planted(n, d, m, 10.0, 0.3, 11, &mu);
+	float *x = check_blobs(n, d, m, 10.0, 0.3, 11, &mu);
 	vt_kmeans *km = make(m, 2, 5);
 	int rc = vt_kmeans_run(km, x, n, d, NULL, NULL, NULL);
 	int ok = rc == 0;
@@ -111,7 +79,7 @@ static void test_planted(void)
 static void test_determinism(int mode, size_t k, size_t n, size_t d, const char *tag)
 {
 	char name[128];
-	float *x = planted(n, d, 40, 3.0, 1.0, 21, NULL);
+	float *x = check_blobs(n, d, 40, 3.0, 1.0, 21, NULL);
 	int32_t *l1 = xmalloc(n * sizeof *l1), *l2 = xmalloc(n * sizeof *l2);
 	vt_kmeans *a = make(k, 1, 99), *b = make(k, 2, 99), *c = make(k, 2, 99);
 	vt_kmeans_set_mode(a, mode);
@@ -163,7 +131,7 @@ static void test_determinism(int mode, size_t k, size_t n, size_t d, const char 
 static void test_weights(void)
 {
 	size_t n = 600, d = 5, k = 7;
-	float *x = planted(n, d, 10, 2.0, 1.0, 31, NULL);
+	float *x = check_blobs(n, d, 10, 2.0, 1.0, 31, NULL);
 	double *w = xmalloc(n * sizeof *w), *ll = xmalloc(n * sizeof *ll);
 	size_t nr = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -225,7 +193,7 @@ static int count_cb(void *user, int iter, double loss, double seconds)
 static void test_misc(void)
 {
 	size_t n = 400, d = 3;
-	float *x = planted(n, d, 8, 4.0, 1.0, 41, NULL);
+	float *x = check_blobs(n, d, 8, 4.0, 1.0, 41, NULL);
 	/* empty cluster: start with one centroid far away */
 	float init[4 * 3];
 	memcpy(init, x, 3 * d * sizeof *init);
@@ -261,7 +229,7 @@ static void test_misc(void)
 	/* balance penalty evens out the sizes */
 	{
 		vt_kmeans *b0 = make(8, 2, 1), *b1 = make(8, 2, 1);
-		float *xs = planted(2000, 2, 3, 1.0, 1.0, 51, NULL);
+		float *xs = check_blobs(2000, 2, 3, 1.0, 1.0, 51, NULL);
 		vt_kmeans_set_balance(b1, 0.2);   /* scale-free units */
 		rc = vt_kmeans_run(b0, xs, 2000, 2, NULL, NULL, NULL) |
 		     vt_kmeans_run(b1, xs, 2000, 2, NULL, NULL, NULL);
@@ -324,7 +292,7 @@ static void test_misc(void)
 static void test_accum_stats(void)
 {
 	size_t n = 50, d = 3, k = 4;
-	float *x = planted(n, d, 4, 1.0, 1.0, 61, NULL);
+	float *x = check_blobs(n, d, 4, 1.0, 1.0, 61, NULL);
 	int32_t lab[50];
 	double w[50], dist[50];
 	for (size_t i = 0; i < n; i++) {

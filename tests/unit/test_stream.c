@@ -41,7 +41,7 @@ static int write_stream(const char *path, int kind, int elem, int cols, uint32_t
 		return rc;
 	}
 	size_t es = vt_elem_size(elem);
-	unsigned char *data = malloc(dim * es);
+	unsigned char *data = xmalloc(dim * es);
 	for (size_t r = 0; r < rows && rc == 0; r++) {
 		for (uint32_t j = 0; j < dim; j++) {
 			double v = (double)(r * dim + j);
@@ -98,23 +98,6 @@ static long read_check(const char *path, size_t *bad, char *err, size_t errlen)
 	}
 	vt_input_free(in);
 	return n < 0 ? n : total;
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	*n = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *b = malloc(*n ? *n : 1);
-	if (fread(b, 1, *n, f) != *n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	return b;
 }
 
 static void spit(const char *path, const unsigned char *b, size_t n)
@@ -231,9 +214,9 @@ static void test_compression_pays(void)
 	write_stream(tpath("c0.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 16, 20000, 0, 0);
 	write_stream(tpath("c1.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 16, 20000, 1, 0);
 	write_stream(tpath("c2.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 16, 20000, 2, 0);
-	free(slurp(tpath("c0.vt"), &sz_none));
-	free(slurp(tpath("c1.vt"), &sz_lz4));
-	free(slurp(tpath("c2.vt"), &sz_shuf));
+	free(check_slurp(tpath("c0.vt"), &sz_none));
+	free(check_slurp(tpath("c1.vt"), &sz_lz4));
+	free(check_slurp(tpath("c2.vt"), &sz_shuf));
 	CHECK(sz_lz4 <= sz_none && sz_shuf < sz_lz4 / 4, "compressed sizes none %zu >= lz4 %zu > 4 x lz4-shuffle %zu",
 	      sz_none, sz_lz4, sz_shuf);
 }
@@ -244,7 +227,7 @@ static void test_truncation(void)
 	const char *p = tpath("t.vt"), *q = tpath("tcut.vt");
 	write_stream(p, VT_KIND_POINTS, VT_ELEM_F32, VT_COL_ALL, 3, 50, 2, 256);
 	size_t n;
-	unsigned char *b = slurp(p, &n);
+	unsigned char *b = check_slurp(p, &n);
 	int all_fail = 1, all_named = 1;
 	for (size_t cut = 0; cut < n; cut++) {
 		spit(q, b, cut);
@@ -269,7 +252,7 @@ static void test_flips(void)
 	const char *p = tpath("f.vt"), *q = tpath("fflip.vt");
 	write_stream(p, VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, 4, 40, 0, 200);
 	size_t n;
-	unsigned char *b = slurp(p, &n);
+	unsigned char *b = check_slurp(p, &n);
 	int all_fail = 1, frame_named = 1;
 	size_t hdr_end = VT_HEADER_FIXED + vt_le32(b + 20) + 8;
 	for (size_t i = 0; i < n; i++) {
@@ -299,8 +282,8 @@ static void test_concat(void)
 	write_stream(a, VT_KIND_VECTORS, VT_ELEM_F32, 0, 4, 30, 1, 100);
 	write_stream(b, VT_KIND_VECTORS, VT_ELEM_F32, 0, 4, 20, 0, 100);
 	size_t na, nb;
-	unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb);
-	unsigned char *cat = malloc(na + nb);
+	unsigned char *ba = check_slurp(a, &na), *bb = check_slurp(b, &nb);
+	unsigned char *cat = xmalloc(na + nb);
 	memcpy(cat, ba, na);
 	memcpy(cat + na, bb, nb);
 	spit(ab, cat, na + nb);
@@ -309,7 +292,7 @@ static void test_concat(void)
 	char err[512];
 	vt_input *in;
 	vt_block blk;
-	long n, total = 0;
+	long n = 0, total = 0;
 	int ok = vt_input_open(&in, one, 1, NULL, err, sizeof err) == 0;
 	while (ok && (n = vt_input_next(in, &blk, err, sizeof err)) > 0)
 		total += n;
@@ -334,8 +317,8 @@ static void test_concat(void)
 	const char *d = tpath("cd.vt");
 	write_stream(d, VT_KIND_POINTS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, 4, 10, 0, 0);
 	size_t nd;
-	unsigned char *bd = slurp(d, &nd);
-	cat = realloc(cat, na + nd);
+	unsigned char *bd = check_slurp(d, &nd);
+	cat = xrealloc(cat, na + nd);
 	memcpy(cat + na, bd, nd);
 	spit(ab, cat, na + nd);
 	ok = vt_input_open(&in, one, 1, NULL, err, sizeof err) == 0;
@@ -381,7 +364,7 @@ static void test_limits(void)
 
 	/* A frame header claiming 2^31 rows, with a valid header check. */
 	write_stream(tpath("fr.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 4, 10, 0, 0);
-	b = slurp(tpath("fr.vt"), &n);
+	b = check_slurp(tpath("fr.vt"), &n);
 	size_t fo = VT_HEADER_FIXED + vt_le32(b + 20) + 8;
 	vt_put32(b + fo + 8, 1u << 31);
 	vt_put32(b + fo + 20, (uint32_t)vt_hash64(b + fo, 20, 0));
@@ -393,7 +376,7 @@ static void test_limits(void)
 	/* An LZ4 frame whose stored payload is empty (fuzz: crash-lz4-empty-payload),
 	 * with right checks and checksums: refused by its sizes. */
 	write_stream(tpath("z0.vt"), VT_KIND_VECTORS, VT_ELEM_F32, 0, 4, 10, 0, 0);
-	b = slurp(tpath("z0.vt"), &n);
+	b = check_slurp(tpath("z0.vt"), &n);
 	fo = VT_HEADER_FIXED + vt_le32(b + 20) + 8;
 	b[fo + 4] = VT_CODEC_LZ4;
 	vt_put32(b + fo + 16, 0);
@@ -429,7 +412,7 @@ static void test_output(void)
 	vt_out_pwrite(&o, "X", 1, 0);
 	CHECK(vt_out_commit(&o) == 0 && stat(p, &st) == 0 && st.st_size == 6, "commit renames");
 	size_t n;
-	unsigned char *b = slurp(p, &n);
+	unsigned char *b = check_slurp(p, &n);
 	CHECK(b && memcmp(b, "Xbcdef", 6) == 0, "pwrite patches in place");
 	free(b);
 	CHECK(vt_out_open(&o, "/nonexistent-dir/x") == VT_EIO, "a missing directory fails at open");
