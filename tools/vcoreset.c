@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "train/coreset.h"
 #include "train/pool.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "train/cindex.h"
 #include "train/kernel.h"

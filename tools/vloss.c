@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "assign.h"
+#include "bridge/accumio.h"
+#include "bridge/assign.h"
 #include "train/pool.h"
 #include "train/stats.h"
 #include "train/vecops.h"

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "sqio.h"
+#include "bridge/accumio.h"
+#include "bridge/sqio.h"
 #include "train/coreset.h"
 #include "train/vecops.h"
 
@@ -419,7 +419,7 @@ static void merge_accum(vt_input **ins, const char **paths, size_t nin, const vt
 /* ---- SQ statistics -------------------------------------------------- */
 
 /* min of mins, max of maxes, exact sums, or one union of all the sketches
- * (lib/sqio.c); the header is rebuilt, so no input's own keys leak. */
+ * (lib/bridge/sqio.c); the header is rebuilt, so no input's own keys leak. */
 static void merge_sq(vt_input **ins, size_t nin, const vt_cli *c)
 {
 	char err[512];

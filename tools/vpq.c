@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
+#include "bridge/accumio.h"
 #include "train/kernel.h"
 #include "train/pool.h"
 #include "train/pq.h"

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "assign.h"
+#include "bridge/accumio.h"
+#include "bridge/assign.h"
 #include "train/pool.h"
 #include "train/vecops.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "train/sample.h"
 #include "train/vecops.h"

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "sqio.h"
+#include "bridge/accumio.h"
+#include "bridge/sqio.h"
 #include "train/kernel.h"
 #include "train/sq.h"
 #include "train/vecops.h"

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "assign.h"
+#include "bridge/assign.h"
 
 #include <math.h>
 #include <stdio.h>

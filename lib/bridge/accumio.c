@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "accumio.h"
+#include "bridge/accumio.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "stream/model.h"
+#include "bridge/model.h"
 
 void vt_centroids_id_hex(const float *c, size_t k, size_t d, char buf[17])
 {
