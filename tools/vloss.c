@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "vtrain.h"
 #include "bridge/accumio.h"
-#include "bridge/assign.h"
+#include "bridge/pass.h"
 #include "train/pool.h"
 #include "train/stats.h"
 #include "train/vecops.h"
@@ -168,10 +168,10 @@ int main(int argc, char **argv)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
-		vt_assign_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
+		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
 		                     .progress = on_progress, .progress_ctx = &pg};
-		vt_assign_stats st;
-		rc = vt_assign_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
+		vt_pass_stats st;
+		rc = vt_pass_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s", err);
