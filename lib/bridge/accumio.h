@@ -36,6 +36,19 @@ int vt_accum_write(vt_out *o, const vt_accum *a, const char *centroids_id,
  * VT_E* code with a message naming the input in err. */
 int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t errlen);
 
+/* Read the accumulators of every input ins[0..nin) (vt_accum_read, named
+ * paths[i] in messages) and sum them into *out (caller frees with
+ * vt_accum_free), in the order of their contents (a hash of each input's
+ * sums, weights and losses), so that the sum does not depend on the order
+ * of the inputs.  All must have been computed against the same centroids
+ * (id receives their centroids_id) and have the same k.  *first receives
+ * the index of the input whose sum came first (the output takes its
+ * metadata).  Memory: every input's sums at once (k x d x 8 + k x 16
+ * bytes each).  Returns 0 or a VT_E* code with a message in err (VT_EFORMAT
+ * for other centroids or another k, naming both inputs). */
+int vt_accum_read_merged(vt_input *const *ins, const char *const *paths, size_t nin,
+                         vt_accum **out, char id[17], size_t *first, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
