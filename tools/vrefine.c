@@ -3,7 +3,6 @@
  * accumulators (--partial), or the centroids of merged accumulators
  * (--apply). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "cli/cli.h"
 #include "vtrain.h"
 #include "bridge/accumio.h"
+#include "bridge/centroids.h"
 #include "bridge/pass.h"
 #include "train/pool.h"
 #include "train/vecops.h"
@@ -107,31 +107,25 @@ static void new_header(vt_header *h, const vt_model *cent, const vt_accum *a, in
 {
 	vt_header_init(h, VT_KIND_CENTROIDS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, cent->dim);
 	int rc = 0;
-	for (size_t i = 0; i < cent->h.nmeta && rc == 0; i++)
+	for (size_t i = 0; i < cent->h.nmeta; i++)
 		if (strcmp(cent->h.meta[i].key, "source") != 0)
-			rc = vt_header_set(h, cent->h.meta[i].key, cent->h.meta[i].value);
+			vt_header_put(h, &rc, cent->h.meta[i].key, "%s", cent->h.meta[i].value);
 	const char *old = vt_header_get(&cent->h, "made_by");
-	if (rc == 0 && !old)
-		rc = vt_header_set(h, "made_by", MADE_BY);
-	else if (rc == 0) {
+	if (!old) {
+		vt_header_put(h, &rc, "made_by", "%s", MADE_BY);
+	} else {
 		size_t n = strlen(old), m = strlen(", " MADE_BY);
 		if (strcmp(old, MADE_BY) != 0 && (n < m || strcmp(old + n - m, ", " MADE_BY) != 0))
-			rc = vt_header_setf(h, "made_by", "%s, %s", old, MADE_BY);
+			vt_header_put(h, &rc, "made_by", "%s, %s", old, MADE_BY);
 	}
 	const char *p = vt_header_get(&cent->h, "vrefine.passes");
 	long long passes = p ? strtoll(p, NULL, 10) : 0;
-	if (rc == 0)
-		rc = vt_header_setf(h, "k", "%zu", a->k);
-	if (rc == 0)
-		rc = vt_header_set(h, "metric", metric == VT_METRIC_COSINE ? "cosine" : "l2");
-	if (rc == 0)
-		rc = vt_header_setf(h, "loss", "%.17g", a->total_loss);
-	if (rc == 0)
-		rc = vt_header_setf(h, "n", "%.17g", a->total_weight);
-	if (rc == 0)
-		rc = vt_header_setf(h, "vrefine.passes", "%lld", passes > 0 ? passes + 1 : 1);
-	if (rc == 0)
-		rc = vt_header_setf(h, "vrefine.empty", "%zu", empty);
+	vt_header_put(h, &rc, "k", "%zu", a->k);
+	vt_header_put(h, &rc, "metric", "%s", vt_metric_name(metric));
+	vt_header_put(h, &rc, "loss", "%.17g", a->total_loss);
+	vt_header_put(h, &rc, "n", "%.17g", a->total_weight);
+	vt_header_put(h, &rc, "vrefine.passes", "%lld", passes > 0 ? passes + 1 : 1);
+	vt_header_put(h, &rc, "vrefine.empty", "%zu", empty);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s: metadata: %s", "-c", vt_strerror(rc));
 }
@@ -161,18 +155,12 @@ int main(int argc, char **argv)
 
 	char err[512];
 	int rc;
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_model cent = {0};
-	rc = vt_model_load(&cent, c.centroids,
-	                   VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS), 1u << 28,
-	                   err, sizeof err);
-	if (rc < 0)
+	if ((rc = vt_centroids_load(&cent, c.centroids, NULL, err, sizeof err)) < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (cent.rows == 0)
-		vt_cli_fail(VT_EFORMAT, "%s: no centroids", c.centroids);
 	size_t k = cent.rows, d = cent.dim;
-	if (vt_first_nonfinite_row(cent.x, k, d) < k)
-		vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c.centroids,
-		            vt_first_nonfinite_row(cent.x, k, d));
 
 	/* The identifier is that of the centroids as given; under cosine they
 	 * are assigned to (and kept, when empty) normalised. */
@@ -204,9 +192,9 @@ int main(int argc, char **argv)
 		if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
 			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vrefine reads vectors or weighted "
 			            "points", vt_input_path(in), vt_kind_name(ih->kind));
-		if (ih->dim != d)
-			vt_cli_fail(VT_EDIM, "%s: centroids have dimension %zu, but %s has %u",
-			            c.centroids, d, vt_input_path(in), ih->dim);
+		if ((rc = vt_centroids_check_dim(&cent, c.centroids, ih->dim, vt_input_path(in), err,
+		                                 sizeof err)) < 0)
+			vt_cli_fail(rc, "%s", err);
 		/* The loss grid's scale: the centroids' own loss, when they carry one. */
 		double scale = 0;
 		for (size_t j = 0; cent.loss && j < k; j++)
@@ -217,8 +205,8 @@ int main(int argc, char **argv)
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
 		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
-		                     .exact = 1, .loss_scale = scale,
-		                     .progress = on_progress, .progress_ctx = &pg};
+		                   .exact = 1, .loss_scale = scale,
+		                   .progress = on_progress, .progress_ctx = &pg};
 		vt_pass_stats st;
 		rc = vt_pass_input(in, pool, cx, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
@@ -234,15 +222,10 @@ int main(int argc, char **argv)
 		               (unsigned long long)st.rows, scale, vt_now() - t0);
 	}
 
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
 	float *nc = NULL;
 	size_t empty = 0;
 	if (c.partial) {
-		rc = vt_out_open(&out, c.output);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
-		rc = vt_accum_write(&out, a, id, metric == VT_METRIC_COSINE ? "cosine" : "l2", MADE_BY);
+		rc = vt_accum_write(&out, a, id, vt_metric_name(metric), MADE_BY);
 		for (size_t j = 0; j < k; j++)
 			empty += a->weight[j] == 0;
 	} else {
@@ -256,16 +239,11 @@ int main(int argc, char **argv)
 					vt_normalize_rows(nc + j * d, 1, d);
 		vt_header h;
 		new_header(&h, &cent, a, metric, empty);
-		rc = vt_out_open(&out, c.output);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
 		rc = vt_model_write(&out, &h, k, nc, NULL, a->weight, a->loss);
 		vt_header_free(&h);
 	}
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(&c, rc);
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet)
 		vt_cli_msg("%s loss=%.17g n=%.17g empty=%zu", c.partial ? "partial" : "pass",
 		           a->total_loss, a->total_weight, empty);
