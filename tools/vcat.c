@@ -347,10 +347,8 @@ static int do_convert(const vt_cli *c, const opts *o)
 			if (add_ids) {
 				if (id_cap < b.rows) {
 					free(idbuf);
-					idbuf = malloc(b.rows * sizeof *idbuf);
-					id_cap = idbuf ? b.rows : 0;
-					if (!idbuf)
-						vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+					idbuf = vt_cli_xmalloc(b.rows * sizeof *idbuf);
+					id_cap = b.rows;
 				}
 				for (size_t i = 0; i < b.rows; i++)
 					idbuf[i] = b.first_row + i;
@@ -363,10 +361,8 @@ static int do_convert(const vt_cli *c, const opts *o)
 				size_t need = b.rows * ih->dim;
 				if (conv_cap < need) {
 					free(conv);
-					conv = malloc(need * sizeof *conv);
-					conv_cap = conv ? need : 0;
-					if (!conv)
-						vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+					conv = vt_cli_xmalloc(need * sizeof *conv);
+					conv_cap = need;
 				}
 				vt_to_float(b.data, ih->elem, need, conv);
 				x = conv;

@@ -139,10 +139,8 @@ int main(int argc, char **argv)
 	size_t block = (4u << 20) / ((size_t)o.dim * 4);
 	if (block < 1)
 		block = 1;
-	float *x = malloc(block * o.dim * sizeof *x);
-	uint64_t *ids = o.ids ? malloc(block * sizeof *ids) : NULL;
-	if (!x || (o.ids && !ids))
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *x = vt_cli_xmalloc(block * o.dim * sizeof *x);
+	uint64_t *ids = o.ids ? vt_cli_xmalloc(block * sizeof *ids) : NULL;
 	vt_progress pg;
 	vt_progress_start(&pg, &c, "rows");
 	for (long long done = 0; done < o.n && rc == 0;) {

@@ -186,9 +186,7 @@ int main(int argc, char **argv)
 	vt_kmeans_set_probe(km, o.probe);
 	vt_kmeans_set_callback(km, on_iter, &c);
 	/* with -v, the labels of a narrowed run are checked against brute force */
-	int32_t *labels = c.verbose ? malloc(n * sizeof *labels) : NULL;
-	if (c.verbose && !labels)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	int32_t *labels = c.verbose ? vt_cli_xmalloc(n * sizeof *labels) : NULL;
 	double t0 = vt_now();
 	rc = vt_kmeans_run(km, x, n, d, w, l, labels);
 	if (rc == VT_EINVAL && (size_t)c.k > n)
@@ -216,9 +214,7 @@ int main(int argc, char **argv)
 	free(labels);
 
 	size_t k = (size_t)c.k;
-	float *cent = malloc(k * d * sizeof *cent);
-	if (!cent)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *cent = vt_cli_xmalloc(k * d * sizeof *cent);
 	memcpy(cent, vt_kmeans_centroids(km), k * d * sizeof *cent);
 	if (c.metric == VT_METRIC_COSINE)
 		vt_normalize_rows(cent, k, d);

@@ -94,16 +94,11 @@ static vt_accum *from_accumulators(vt_input *in, const vt_model *cent)
 {
 	char err[512], id[17];
 	vt_accum *a;
-	int rc = vt_accum_read(in, &a, id, err, sizeof err);
+	int rc = cent ? vt_accum_read_against(in, cent->x, cent->rows, cent->dim, &a, err,
+	                                      sizeof err)
+	              : vt_accum_read(in, &a, id, err, sizeof err);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (cent) {
-		char mine[17];
-		vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
-		if (strcmp(mine, id) != 0)
-			vt_cli_fail(VT_EFORMAT, "%s: accumulators were computed against other centroids "
-			            "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
-	}
 	return a;
 }
 

@@ -72,14 +72,6 @@ static const struct option longopts[] = {
 	{0},
 };
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-	return p;
-}
-
 /* ---- the union in id order ---------------------------------------- */
 
 static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opts *o,
@@ -143,9 +135,9 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 		/* reduce to the budget: the union is in id order, so the result
 		 * does not depend on the order of the inputs */
 		size_t nb = (size_t)o->budget;
-		float *px = xmalloc(nb * d * sizeof *px);
-		uint64_t *pid = xmalloc(nb * sizeof *pid);
-		double *pw = xmalloc(nb * sizeof *pw), *pl = xmalloc(nb * sizeof *pl);
+		float *px = vt_cli_xmalloc(nb * d * sizeof *px);
+		uint64_t *pid = vt_cli_xmalloc(nb * sizeof *pid);
+		double *pw = vt_cli_xmalloc(nb * sizeof *pw), *pl = vt_cli_xmalloc(nb * sizeof *pl);
 		m = 0;
 		if (r.n) {
 			vt_coreset_params par;
@@ -268,8 +260,8 @@ int main(int argc, char **argv)
 	vt_cli_open_output(&c, &out);
 	/* every input on its own, so that each is verified and named */
 	char err[512];
-	vt_input **ins = xmalloc(nin * sizeof *ins);
-	const char **paths = xmalloc(nin * sizeof *paths);
+	vt_input **ins = vt_cli_xmalloc(nin * sizeof *ins);
+	const char **paths = vt_cli_xmalloc(nin * sizeof *paths);
 	for (size_t i = 0; i < nin; i++) {
 		int rc = vt_input_open(&ins[i], &args[i], 1, NULL, err, sizeof err);
 		if (rc < 0)

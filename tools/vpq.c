@@ -86,9 +86,7 @@ static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uin
 	if (rc < 0)
 		vt_cli_fail(rc, "--sample %zu: %s", cap, vt_strerror(rc));
 	size_t batch = (1u << 20) / (4 * d) + 1;
-	float *x = malloc(batch * d * sizeof *x);
-	if (!x)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *x = vt_cli_xmalloc(batch * d * sizeof *x);
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
 	long r;
@@ -194,10 +192,8 @@ int main(int argc, char **argv)
 	po.seed = c.seed;
 	po.threads = c.threads;
 	const size_t ds = d / M;
-	float *cb = malloc(M * K * ds * sizeof *cb);
-	vt_pq_sub *sub = malloc(M * sizeof *sub);
-	if (!cb || !sub)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *cb = vt_cli_xmalloc(M * K * ds * sizeof *cb);
+	vt_pq_sub *sub = vt_cli_xmalloc(M * sizeof *sub);
 	double mse;
 	rc = vt_pq_train(&po, x, n, d, cb, sub, &mse);
 	if (rc < 0)

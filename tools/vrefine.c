@@ -77,21 +77,14 @@ static int on_progress(void *ctx, uint64_t rows)
 }
 
 /* --apply: the summed accumulators of in, checked against cent. */
-static vt_accum *read_accumulators(vt_input *in, const vt_model *cent, const char *mine,
-                                   int *metric)
+static vt_accum *read_accumulators(vt_input *in, const vt_model *cent, int *metric)
 {
-	char err[512], id[17];
+	char err[512];
 	const char *m = vt_header_get(vt_input_header(in), "metric");
 	vt_accum *a;
-	int rc = vt_accum_read(in, &a, id, err, sizeof err);
+	int rc = vt_accum_read_against(in, cent->x, cent->rows, cent->dim, &a, err, sizeof err);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (strcmp(mine, id) != 0)
-		vt_cli_fail(VT_EFORMAT, "%s: accumulators were computed against other centroids "
-		            "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
-	if (a->k != cent->rows || a->d != cent->dim)
-		vt_cli_fail(VT_EDIM, "%s: accumulators of k=%zu d=%zu, but -c has k=%zu d=%u",
-		            vt_input_path(in), a->k, a->d, cent->rows, cent->dim);
 	int acc_cos = m && strcmp(m, "cosine") == 0;
 	if (*metric == VT_METRIC_COSINE && !acc_cos)
 		vt_cli_fail(VT_EFORMAT, "%s: accumulators were made with --metric=%s, not cosine",
@@ -166,9 +159,7 @@ int main(int argc, char **argv)
 	 * are assigned to (and kept, when empty) normalised. */
 	char id[17];
 	vt_centroids_id_hex(cent.x, k, d, id);
-	float *cx = malloc(k * d * sizeof *cx);
-	if (!cx)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *cx = vt_cli_xmalloc(k * d * sizeof *cx);
 	memcpy(cx, cent.x, k * d * sizeof *cx);
 
 	vt_input *in = vt_cli_open_input(&c, NULL);
@@ -180,7 +171,7 @@ int main(int argc, char **argv)
 		if (ih->kind != VT_KIND_ACCUM)
 			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vrefine --apply reads accumulators",
 			            vt_input_path(in), vt_kind_name(ih->kind));
-		a = read_accumulators(in, &cent, id, &metric);
+		a = read_accumulators(in, &cent, &metric);
 		if (metric == VT_METRIC_COSINE)
 			vt_normalize_rows(cx, k, d);
 	} else {
@@ -229,9 +220,7 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < k; j++)
 			empty += a->weight[j] == 0;
 	} else {
-		nc = malloc(k * d * sizeof *nc);
-		if (!nc)
-			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+		nc = vt_cli_xmalloc(k * d * sizeof *nc);
 		vt_accum_centroids(a, cx, nc, &empty);
 		if (metric == VT_METRIC_COSINE)
 			for (size_t j = 0; j < k; j++)

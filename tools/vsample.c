@@ -292,9 +292,7 @@ int main(int argc, char **argv)
 	vt_header_free(&h);
 
 	/* Stream: copy each sampled row of each block, check it, write it. */
-	float *row = malloc(d * sizeof *row);
-	if (!row)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *row = vt_cli_xmalloc(d * sizeof *row);
 	uint64_t next, sampled = 0, nonfinite = 0, zero = 0;
 	vt_sampler_seek(smp, first);
 	int have = vt_sampler_next(smp, &next);

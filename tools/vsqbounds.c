@@ -90,14 +90,6 @@ static const struct option longopts[] = {
 	{0},
 };
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-	return p;
-}
-
 /* Merge the partial statistics of an SQ input into one. */
 static vt_sq *from_partials(vt_input *in)
 {
@@ -187,8 +179,8 @@ int main(int argc, char **argv)
 		size_t batch = o.batch ? o.batch : (4u << 20) / (4 * d);
 		if (batch == 0)
 			batch = 1;
-		float *x = xmalloc(batch * d * sizeof *x);
-		int32_t *lab = k ? xmalloc(batch * sizeof *lab) : NULL;
+		float *x = vt_cli_xmalloc(batch * d * sizeof *x);
+		int32_t *lab = k ? vt_cli_xmalloc(batch * sizeof *lab) : NULL;
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
 		long got;

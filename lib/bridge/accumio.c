@@ -184,3 +184,29 @@ int vt_accum_read_merged(vt_input *const *ins, const char *const *paths, size_t 
 	free(P);
 	return rc;
 }
+
+int vt_accum_read_against(vt_input *in, const float *c, size_t k, size_t d, vt_accum **out,
+                          char *err, size_t errlen)
+{
+	char id[17], mine[17];
+	vt_accum *a;
+	int rc = vt_accum_read(in, &a, id, err, errlen);
+	if (rc < 0)
+		return rc;
+	vt_centroids_id_hex(c, k, d, mine);
+	if (strcmp(mine, id) != 0) {
+		snprintf(err, errlen, "%s: accumulators were computed against other centroids "
+		         "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
+		rc = VT_EFORMAT;
+	} else if (a->k != k || a->d != d) {
+		snprintf(err, errlen, "%s: accumulators of k=%zu d=%zu, but -c has k=%zu d=%zu",
+		         vt_input_path(in), a->k, a->d, k, d);
+		rc = VT_EDIM;
+	}
+	if (rc < 0) {
+		vt_accum_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}

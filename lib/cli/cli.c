@@ -95,6 +95,14 @@ _Noreturn void vt_cli_fail(int rc, const char *fmt, ...)
 	exit(1);
 }
 
+void *vt_cli_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	return p;
+}
+
 const char *vt_cli_output_name(const vt_cli *c)
 {
 	return c->output ? c->output : "(stdout)";

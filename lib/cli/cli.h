@@ -91,6 +91,10 @@ _Noreturn void vt_cli_usage_error(const char *fmt, ...) __attribute__((format(pr
  * Temporary outputs are removed first. */
 _Noreturn void vt_cli_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* malloc(n) (n = 0: 1 byte) that fails with "out of memory" (exit 1)
+ * instead of returning NULL. */
+void *vt_cli_xmalloc(size_t n);
+
 /* Number parsers for option arguments: a usage error names the option. */
 long long vt_cli_int(const char *opt, const char *arg, long long min, long long max);
 double vt_cli_double(const char *opt, const char *arg, double min, double max);
