@@ -8,7 +8,7 @@
 #include "stream/format.h"
 #include "stream/formats.h"
 #include "stream/input.h"
-#include "stream/model.h"
+#include "bridge/model.h"
 #include "stream/output.h"
 #include "stream/reader.h"
 #include "stream/writer.h"

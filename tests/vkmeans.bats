@@ -199,3 +199,12 @@ print('ok')"
 	assert_err "cut.vt: frame 1: truncated"
 	assert_no_leftovers c.vt
 }
+
+@test "vkmeans: -o is created before the input is read, so a bad path fails at once" {
+	# stdin stays open and empty for 8 s: a program that read it before
+	# opening -o would still be waiting when timeout stops it (status 124)
+	run -1 --separate-stderr timeout 4 bash -c \
+		'exec 3>&-; vkmeans -k 2 -o nodir/c.vt < <(sleep 8 2>/dev/null)'
+	assert_err "vkmeans: nodir/c.vt: No such file or directory"
+	assert_not_exist nodir
+}

@@ -121,3 +121,10 @@ print('ok')"
 	assert_output ''
 	assert_err "cut.vt: frame 1: truncated"
 }
+
+@test "vloss: a usage error found after -o is opened leaves no file behind" {
+	setup_data
+	run -2 --separate-stderr vloss --partial -o out.acc x.vt
+	assert_err "-c CENTROIDS is required"
+	assert_no_leftovers out.acc
+}

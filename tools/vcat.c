@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "stream/dump.h"
 
@@ -140,10 +140,10 @@ static int slice(vt_block *b, const vt_header *h, uint64_t lo, uint64_t hi)
 }
 
 /* Flush a printed report; a write error is a failure with a message. */
-static int finish_stdout(void)
+static int finish_stdout(const vt_cli *c)
 {
 	if (fflush(stdout) != 0 || ferror(stdout))
-		vt_cli_fail(errno == EPIPE ? VT_EPIPE : VT_EIO, "(stdout): %s", strerror(errno));
+		vt_cli_output_failed(c, errno == EPIPE ? VT_EPIPE : VT_EIO);
 	return 0;
 }
 
@@ -238,7 +238,7 @@ static int do_info(const vt_cli *c, const opts *o)
 			putchar('\n');
 		info_stream(c, o, paths[i]);
 	}
-	return finish_stdout();
+	return finish_stdout(c);
 }
 
 static int do_count(const vt_cli *c, const opts *o)
@@ -262,21 +262,20 @@ static int do_count(const vt_cli *c, const opts *o)
 		vt_cli_fail((int)n, "%s", err);
 	printf("%llu\n", (unsigned long long)vt_input_rows(in));
 	vt_input_free(in);
-	return finish_stdout();
+	return finish_stdout(c);
 }
 
 static int do_convert(const vt_cli *c, const opts *o)
 {
 	if (o->to != VT_FMT_TEXT)
 		vt_cli_no_tty(c->output);
+	vt_out out;
+	vt_cli_open_output(c, &out);
 	vt_input *in = open_input(c, o, (const char *const *)c->args, (size_t)c->nargs);
 	const vt_header *ih = vt_input_header(in);
 	char err[512];
-	vt_out out;
-	int rc = vt_out_open(&out, c->output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", c->output, strerror(errno));
-	const char *oname = c->output ? c->output : "(stdout)";
+	int rc = 0;
+	const char *oname = vt_cli_output_name(c);
 
 	vt_writer *w = NULL;
 	vt_vecwriter *vw = NULL;
@@ -290,8 +289,7 @@ static int do_convert(const vt_cli *c, const opts *o)
 		if (rc == 0)
 			rc = vt_writer_open(&w, &out, &oh, c->codec, o->frame_bytes);
 		vt_header_free(&oh);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+		vt_cli_check_output(c, rc);
 	} else if (o->to != VT_FMT_TEXT || text_plain) {
 		/* a PQ codebook goes to .npy as (M, 2^nbits, d/M) */
 		uint32_t group = 1;
@@ -349,10 +347,8 @@ static int do_convert(const vt_cli *c, const opts *o)
 			if (add_ids) {
 				if (id_cap < b.rows) {
 					free(idbuf);
-					idbuf = malloc(b.rows * sizeof *idbuf);
-					id_cap = idbuf ? b.rows : 0;
-					if (!idbuf)
-						vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+					idbuf = vt_cli_xmalloc(b.rows * sizeof *idbuf);
+					id_cap = b.rows;
 				}
 				for (size_t i = 0; i < b.rows; i++)
 					idbuf[i] = b.first_row + i;
@@ -365,10 +361,8 @@ static int do_convert(const vt_cli *c, const opts *o)
 				size_t need = b.rows * ih->dim;
 				if (conv_cap < need) {
 					free(conv);
-					conv = malloc(need * sizeof *conv);
-					conv_cap = conv ? need : 0;
-					if (!conv)
-						vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+					conv = vt_cli_xmalloc(need * sizeof *conv);
+					conv_cap = need;
 				}
 				vt_to_float(b.data, ih->elem, need, conv);
 				x = conv;
@@ -393,10 +387,8 @@ static int do_convert(const vt_cli *c, const opts *o)
 		if (rc < 0)
 			vt_cli_fail(rc, "%s: %s", oname, err);
 	}
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(c, rc);
+	vt_cli_commit_output(c, &out);
 	vt_writer_free(w);
 	vt_vecwriter_free(vw);
 	vt_input_free(in);

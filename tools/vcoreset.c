@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "train/coreset.h"
 #include "train/pool.h"
@@ -50,30 +50,6 @@ static const char usage[] =
 "first-level groups, plus the threads' groups; --mem takes the largest C\n"
 "that fits (see vcoreset(1)).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vcoreset(1), vkmeans(1), vmerge(1).\n";
-
-/* The peak memory of vcoreset(1), in bytes, for chunks of C rows of
- * dimension d, with k points for a full chunk and T threads:
- *   C (4d + 96)               the chunk, its ids, weights, losses, labels,
- *                             and the k-means' per-row state
- *   min(4 C g, C d, 64 MiB)   the k-means' lower bounds, g = k (k <= 64) or
- *                             ceil(sqrt k) first-level groups
- *   T (2C/g) (4d + 4k/g + 96) two levels: each thread's group, taken as
- *                             twice the mean group
- *   24 k d                    the points and the sums of their groups
- *   8 MiB                     frames, threads, the program */
-static unsigned long long peak_bytes(unsigned long long C, unsigned long long d,
-                                     unsigned long long k, unsigned long long T)
-{
-	unsigned long long g = k;
-	if (k > 64)
-		for (g = 1; g * g < k; g++)
-			;
-	unsigned long long lb = 4 * C * g < (64ULL << 20) ? 4 * C * g : 64ULL << 20;
-	if (lb > (unsigned long long)C * d)   /* capped at a quarter of the chunk */
-		lb = (unsigned long long)C * d;
-	unsigned long long grp = k > 64 ? T * (2 * C / g) * (4 * d + 4 * k / g + 96) : 0;
-	return C * (4 * d + 96) + lb + grp + 24 * k * d + (8ULL << 20);
-}
 
 enum {
 	OPT_BUDGET = 0x2000, OPT_CRATE, OPT_SRATE, OPT_CHUNK, OPT_MEM, OPT_TOTAL, OPT_FIRST,
@@ -165,6 +141,8 @@ int main(int argc, char **argv)
 	if (budget > (1ULL << 31))
 		vt_cli_usage_error("a budget of %llu points is too large (at most 2^31)", budget);
 
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_input *in = vt_cli_open_input(&c, NULL);
 	const vt_header *ih = vt_input_header(in);
 	if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
@@ -183,22 +161,12 @@ int main(int argc, char **argv)
 	if (o.chunk)
 		C = (unsigned long long)o.chunk;
 	else if (o.mem) {
-		/* the largest chunk whose peak fits (the peak grows with C) */
 		unsigned long long T = c.threads > 0 ? (unsigned long long)c.threads
 		                                     : (unsigned long long)vt_cpu_count();
-		unsigned long long lo = 0, hi = o.mem / (4 * d + 96) + 1;
-		while (lo + 1 < hi) {
-			unsigned long long mid = lo + (hi - lo) / 2;
-			unsigned long long kl = M > 0 ? budget * (mid < (unsigned long long)M ? mid : (unsigned long long)M) / (unsigned long long)M : 1;
-			if (peak_bytes(mid, d, kl, T) <= o.mem)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		C = lo;
+		C = vt_coreset_chunk_for_mem(o.mem, d, budget, (unsigned long long)M, T);
 		if (C < 1)
 			vt_cli_usage_error("--mem %llu holds no chunk of dimension %zu (%llu bytes for "
-			                   "one row)", o.mem, d, peak_bytes(1, d, 1, T));
+			                   "one row)", o.mem, d, vt_coreset_peak_bytes(1, d, 1, T));
 	} else
 		C = (unsigned long long)c.k * (unsigned long long)o.srate;
 	if (C > (1ULL << 32))
@@ -209,8 +177,7 @@ int main(int argc, char **argv)
 		vt_cli_usage_error("--first-chunk %lld starts at row %llu, past the %lld rows (%s)",
 		                   o.first, start, M, from);
 	/* points per full chunk; a short chunk of r rows gets max(1, B r / M) */
-	unsigned long long kfull = M > 0 ? budget * (C < (unsigned long long)M ? C : (unsigned long long)M) /
-	                                   (unsigned long long)M : 1;
+	unsigned long long kfull = vt_coreset_chunk_points(budget, C, (unsigned long long)M);
 	if (kfull < 1)
 		vt_cli_usage_error("a budget of %llu points is less than one per chunk (%llu chunks "
 		                   "of %llu rows): raise the coreset rate or the chunk", budget,
@@ -218,32 +185,26 @@ int main(int argc, char **argv)
 
 	vt_header h;
 	vt_header_init(&h, VT_KIND_POINTS, VT_ELEM_F32, VT_COL_ALL, (uint32_t)d);
-	vt_header_set(&h, "made_by", "vcoreset " VT_VERSION_STRING);
+	int rc = 0;
+	vt_header_put(&h, &rc, "made_by", "%s", "vcoreset " VT_VERSION_STRING);
 	if (c.k > 0)
-		vt_header_setf(&h, "k", "%lld", c.k);
+		vt_header_put(&h, &rc, "k", "%lld", c.k);
 	const char *metric = vt_header_get(ih, "metric");
 	if (metric)
-		vt_header_set(&h, "metric", metric);
-	vt_header_setf(&h, "seed", "%" PRIu64, c.seed);
-	vt_header_setf(&h, "vcoreset.budget", "%llu", budget);
-	vt_header_setf(&h, "vcoreset.chunk_rows", "%llu", C);
-	vt_header_setf(&h, "vcoreset.total_rows", "%lld", M);
-	vt_header_setf(&h, "vcoreset.chunks", "%llu", nchunks);
+		vt_header_put(&h, &rc, "metric", "%s", metric);
+	vt_header_put(&h, &rc, "seed", "%" PRIu64, c.seed);
+	vt_header_put(&h, &rc, "vcoreset.budget", "%llu", budget);
+	vt_header_put(&h, &rc, "vcoreset.chunk_rows", "%llu", C);
+	vt_header_put(&h, &rc, "vcoreset.total_rows", "%lld", M);
+	vt_header_put(&h, &rc, "vcoreset.chunks", "%llu", nchunks);
 	if (o.first)
-		vt_header_setf(&h, "vcoreset.first_chunk", "%lld", o.first);
-	vt_header_setf(&h, "vcoreset.iters", "%d", o.iters);
-	vt_header_set(&h, "vcoreset.input", vt_kind_name(ih->kind));
-
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
-	int rc = vt_out_open(&out, c.output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
+		vt_header_put(&h, &rc, "vcoreset.first_chunk", "%lld", o.first);
+	vt_header_put(&h, &rc, "vcoreset.iters", "%d", o.iters);
+	vt_header_put(&h, &rc, "vcoreset.input", "%s", vt_kind_name(ih->kind));
+	vt_cli_check_meta(&c, rc);
 	vt_writer *wr;
-	rc = vt_writer_open(&wr, &out, &h, c.codec, 0);
+	vt_cli_check_output(&c, vt_writer_open(&wr, &out, &h, c.codec, 0));
 	vt_header_free(&h);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
 
 	/* the chunk (C rows at most, fewer when the input is known to be
 	 * shorter) and one chunk's points */
@@ -288,7 +249,8 @@ int main(int argc, char **argv)
 		if (!has_ids)
 			for (size_t i = 0; i < r; i++)
 				ids[i] += start;
-		unsigned long long kl = r == C ? kfull : budget * r / (unsigned long long)M;
+		unsigned long long kl = r == C ? kfull
+		                                : vt_coreset_chunk_points(budget, r, (unsigned long long)M);
 		if (kl < 1)
 			kl = 1;
 		if (kl > r)
@@ -307,9 +269,7 @@ int main(int argc, char **argv)
 		double cl = 0, cw = 0;
 		for (size_t p = 0; p < m; p++)
 			cw += pw[p], cl += pl[p];
-		rc = vt_writer_put(wr, m, pid, pw, pl, px);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+		vt_cli_check_output(&c, vt_writer_put(wr, m, pid, pw, pl, px));
 		vt_cli_verbose(&c, "chunk %llu rows=%zu points=%zu weight=%.17g loss=%.10g time=%.2fs",
 		               chunk, r, m, cw, cl, vt_now() - t1);
 		rows += r, points += m, wsum += cw, lsum += cl, done++;
@@ -318,11 +278,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	vt_progress_end(&pg);
-	rc = vt_writer_finish(wr);
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(&c, vt_writer_finish(wr));
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet)
 		vt_cli_msg("chunks=%llu rows=%llu points=%llu budget=%llu weight=%.17g loss=%.10g "
 		           "time=%.2fs", done, rows, points, budget, wsum, lsum, vt_now() - t0);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "train/gen.h"
 
@@ -106,47 +106,41 @@ int main(int argc, char **argv)
 		c.seed = 1;
 	vt_cli_no_tty(c.output);
 
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_gen_params gp = {c.seed, o.dim, o.means, o.spread, o.sigma, o.skew};
 	vt_gen *g;
 	int rc = vt_gen_new(&g, &gp);
 	if (rc < 0)
 		vt_cli_fail(rc, "cannot create the generator: %s", vt_strerror(rc));
 
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
-	rc = vt_out_open(&out, c.output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
 	vt_writer *w = NULL;
 	vt_vecwriter *vw = NULL;
 	char err[512];
 	if (o.to == VT_FMT_VT) {
 		vt_header h;
 		vt_header_init(&h, VT_KIND_VECTORS, VT_ELEM_F32, o.ids ? VT_COL_IDS : 0, o.dim);
-		vt_header_set(&h, "made_by", "vgen " VT_VERSION_STRING);
-		vt_header_setf(&h, "vgen.seed", "%llu", (unsigned long long)c.seed);
-		vt_header_setf(&h, "vgen.means", "%u", o.means);
-		vt_header_setf(&h, "vgen.spread", "%.17g", o.spread);
-		vt_header_setf(&h, "vgen.sigma", "%.17g", o.sigma);
-		vt_header_setf(&h, "vgen.skew", "%.17g", o.skew);
-		vt_header_setf(&h, "vgen.first", "%lld", o.first);
-		rc = vt_writer_open(&w, &out, &h, c.codec, 0);
+		vt_header_put(&h, &rc, "made_by", "%s", "vgen " VT_VERSION_STRING);
+		vt_header_put(&h, &rc, "vgen.seed", "%llu", (unsigned long long)c.seed);
+		vt_header_put(&h, &rc, "vgen.means", "%u", o.means);
+		vt_header_put(&h, &rc, "vgen.spread", "%.17g", o.spread);
+		vt_header_put(&h, &rc, "vgen.sigma", "%.17g", o.sigma);
+		vt_header_put(&h, &rc, "vgen.skew", "%.17g", o.skew);
+		vt_header_put(&h, &rc, "vgen.first", "%lld", o.first);
+		vt_cli_check_meta(&c, rc);
+		vt_cli_check_output(&c, vt_writer_open(&w, &out, &h, c.codec, 0));
 		vt_header_free(&h);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
 	} else {
 		rc = vt_vecwriter_open(&vw, &out, o.to, o.dim, o.n, err, sizeof err);
 		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, err);
+			vt_cli_fail(rc, "%s: %s", vt_cli_output_name(&c), err);
 	}
 
 	size_t block = (4u << 20) / ((size_t)o.dim * 4);
 	if (block < 1)
 		block = 1;
-	float *x = malloc(block * o.dim * sizeof *x);
-	uint64_t *ids = o.ids ? malloc(block * sizeof *ids) : NULL;
-	if (!x || (o.ids && !ids))
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *x = vt_cli_xmalloc(block * o.dim * sizeof *x);
+	uint64_t *ids = o.ids ? vt_cli_xmalloc(block * sizeof *ids) : NULL;
 	vt_progress pg;
 	vt_progress_start(&pg, &c, "rows");
 	for (long long done = 0; done < o.n && rc == 0;) {
@@ -161,7 +155,7 @@ int main(int argc, char **argv)
 		} else {
 			rc = vt_vecwriter_write(vw, x, m, err, sizeof err);
 			if (rc < 0)
-				vt_cli_fail(rc, "%s: %s", oname, err);
+				vt_cli_fail(rc, "%s: %s", vt_cli_output_name(&c), err);
 		}
 		done += (long long)m;
 		vt_progress_update(&pg, (uint64_t)done, (uint64_t)o.n);
@@ -170,11 +164,9 @@ int main(int argc, char **argv)
 	if (rc == 0 && w)
 		rc = vt_writer_finish(w);
 	if (rc == 0 && vw && (rc = vt_vecwriter_finish(vw, err, sizeof err)) < 0)
-		vt_cli_fail(rc, "%s: %s", oname, err);
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+		vt_cli_fail(rc, "%s: %s", vt_cli_output_name(&c), err);
+	vt_cli_check_output(&c, rc);
+	vt_cli_commit_output(&c, &out);
 	vt_writer_free(w);
 	vt_vecwriter_free(vw);
 	vt_gen_free(g);

@@ -1,13 +1,13 @@
 /* vkmeans: weighted k-means (flat, or hierarchical for large k) over
  * vectors or weighted points, writing centroids. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
+#include "stream/rows.h"
 #include "train/cindex.h"
 #include "train/kernel.h"
 #include "train/kmeans.h"
@@ -139,6 +139,8 @@ int main(int argc, char **argv)
 	if (!c.seed_given)
 		c.seed = 1;
 	vt_cli_no_tty(c.output);
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	/* Read every row (vectors or weighted points) into memory. */
 	char err[512];
 	int rc;
@@ -147,28 +149,14 @@ int main(int argc, char **argv)
 	if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
 		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vkmeans reads vectors or weighted points",
 		            vt_input_path(in), vt_kind_name(ih->kind));
-	size_t d = ih->dim, n = 0, cap = 0;
 	int weighted = ih->kind == VT_KIND_POINTS;
-	float *x = NULL;
-	double *w = NULL, *l = NULL;
-	int64_t hint = vt_input_rows_hint(in);
-	cap = hint > 0 ? (size_t)hint : 65536;
-	for (;;) {
-		float *nx = realloc(x, cap * d * sizeof *x);
-		double *nw = weighted ? realloc(w, cap * sizeof *w) : NULL;
-		double *nl = weighted ? realloc(l, cap * sizeof *l) : NULL;
-		if (!nx || (weighted && (!nw || !nl)))
-			vt_cli_fail(VT_ENOMEM, "%s: %zu rows do not fit in memory", vt_input_path(in), cap);
-		x = nx, w = nw, l = nl;
-		long got = vt_input_read(in, cap - n, x + n * d, NULL, w ? w + n : NULL,
-		                         l ? l + n : NULL, err, sizeof err);
-		if (got < 0)
-			vt_cli_fail((int)got, "%s", err);
-		n += (size_t)got;
-		if (n < cap)
-			break;
-		cap *= 2;
-	}
+	vt_rows rows;
+	vt_rows_init(&rows, ih->dim, weighted ? VT_COL_WEIGHT | VT_COL_LOSS : 0);
+	if ((rc = vt_rows_read_all(&rows, in, SIZE_MAX, err, sizeof err)) < 0)
+		vt_cli_fail(rc, "%s", err);
+	size_t d = ih->dim, n = rows.n;
+	float *x = rows.x;
+	const double *w = rows.weight, *l = rows.loss;
 	if (n == 0)
 		vt_cli_fail(VT_EINVAL, "%s: no rows to cluster", vt_input_path(in));
 	size_t bad = vt_first_nonfinite_row(x, n, d);
@@ -198,9 +186,7 @@ int main(int argc, char **argv)
 	vt_kmeans_set_probe(km, o.probe);
 	vt_kmeans_set_callback(km, on_iter, &c);
 	/* with -v, the labels of a narrowed run are checked against brute force */
-	int32_t *labels = c.verbose ? malloc(n * sizeof *labels) : NULL;
-	if (c.verbose && !labels)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	int32_t *labels = c.verbose ? vt_cli_xmalloc(n * sizeof *labels) : NULL;
 	double t0 = vt_now();
 	rc = vt_kmeans_run(km, x, n, d, w, l, labels);
 	if (rc == VT_EINVAL && (size_t)c.k > n)
@@ -228,46 +214,41 @@ int main(int argc, char **argv)
 	free(labels);
 
 	size_t k = (size_t)c.k;
-	float *cent = malloc(k * d * sizeof *cent);
-	if (!cent)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *cent = vt_cli_xmalloc(k * d * sizeof *cent);
 	memcpy(cent, vt_kmeans_centroids(km), k * d * sizeof *cent);
 	if (c.metric == VT_METRIC_COSINE)
 		vt_normalize_rows(cent, k, d);
 
 	vt_header h;
 	vt_header_init(&h, VT_KIND_CENTROIDS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, (uint32_t)d);
-	vt_header_set(&h, "made_by", "vkmeans " VT_VERSION_STRING);
-	vt_header_setf(&h, "k", "%zu", k);
-	vt_header_set(&h, "metric", c.metric == VT_METRIC_COSINE ? "cosine" : "l2");
-	vt_header_setf(&h, "seed", "%llu", (unsigned long long)c.seed);
-	vt_header_setf(&h, "iters", "%d", vt_kmeans_iterations(km));
-	vt_header_setf(&h, "loss", "%.17g", vt_kmeans_loss(km));
-	vt_header_setf(&h, "n", "%zu", n);
-	vt_header_set(&h, "vkmeans.init", o.init == VT_KMEANS_INIT_RANDOM ? "random" : "k-means++");
-	vt_header_set(&h, "vkmeans.mode", vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat");
-	vt_header_setf(&h, "vkmeans.max_iters", "%d", o.iters);
-	vt_header_setf(&h, "vkmeans.tol", "%.17g", o.tol);
+	rc = 0;
+	vt_header_put(&h, &rc, "made_by", "%s", "vkmeans " VT_VERSION_STRING);
+	vt_header_put(&h, &rc, "k", "%zu", k);
+	vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(c.metric));
+	vt_header_put(&h, &rc, "seed", "%llu", (unsigned long long)c.seed);
+	vt_header_put(&h, &rc, "iters", "%d", vt_kmeans_iterations(km));
+	vt_header_put(&h, &rc, "loss", "%.17g", vt_kmeans_loss(km));
+	vt_header_put(&h, &rc, "n", "%zu", n);
+	vt_header_put(&h, &rc, "vkmeans.init", "%s",
+	              o.init == VT_KMEANS_INIT_RANDOM ? "random" : "k-means++");
+	vt_header_put(&h, &rc, "vkmeans.mode", "%s",
+	              vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat");
+	vt_header_put(&h, &rc, "vkmeans.max_iters", "%d", o.iters);
+	vt_header_put(&h, &rc, "vkmeans.tol", "%.17g", o.tol);
 	if (vt_kmeans_was_hierarchical(km)) {
-		vt_header_setf(&h, "vkmeans.hierarchical_k", "%lld", o.hier_k);
-		vt_header_setf(&h, "vkmeans.split_iters", "%d", o.split_iters);
-		vt_header_setf(&h, "vkmeans.refine_iters", "%d", o.refine_iters);
-		vt_header_setf(&h, "vkmeans.probe", "%d", vt_kmeans_probe_used(km));
+		vt_header_put(&h, &rc, "vkmeans.hierarchical_k", "%lld", o.hier_k);
+		vt_header_put(&h, &rc, "vkmeans.split_iters", "%d", o.split_iters);
+		vt_header_put(&h, &rc, "vkmeans.refine_iters", "%d", o.refine_iters);
+		vt_header_put(&h, &rc, "vkmeans.probe", "%d", vt_kmeans_probe_used(km));
 	}
-	vt_header_setf(&h, "vkmeans.balance", "%.17g", o.balance);
-	vt_header_set(&h, "vkmeans.input", vt_kind_name(ih->kind));
+	vt_header_put(&h, &rc, "vkmeans.balance", "%.17g", o.balance);
+	vt_header_put(&h, &rc, "vkmeans.input", "%s", vt_kind_name(ih->kind));
+	vt_cli_check_meta(&c, rc);
 
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
-	rc = vt_out_open(&out, c.output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
-	rc = vt_model_write(&out, &h, k, cent, NULL, vt_kmeans_weights(km), vt_kmeans_losses(km));
+	vt_cli_check_output(&c, vt_model_write(&out, &h, k, cent, NULL, vt_kmeans_weights(km),
+	                                       vt_kmeans_losses(km)));
 	vt_header_free(&h);
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet)
 		vt_cli_msg("k=%zu n=%zu d=%zu %s iters=%d probe=%d loss=%.10g time=%.2fs", k, n, d,
 		           vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat",
@@ -275,6 +256,7 @@ int main(int argc, char **argv)
 		           secs);
 	vt_kmeans_free(km);
 	vt_input_free(in);
-	free(x), free(w), free(l), free(cent);
+	vt_rows_free(&rows);
+	free(cent);
 	return 0;
 }

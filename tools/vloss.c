@@ -1,18 +1,17 @@
 /* vloss: the exact k-means objective of centroids over a stream, and the
  * cluster-size report; or the mergeable accumulators of it (--partial). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "assign.h"
+#include "bridge/accumio.h"
+#include "bridge/centroids.h"
+#include "bridge/pass.h"
 #include "train/pool.h"
 #include "train/stats.h"
-#include "train/vecops.h"
 
 static const char usage[] =
 "Usage: vloss -c CENTROIDS [OPTIONS] [FILE...]\n"
@@ -95,16 +94,11 @@ static vt_accum *from_accumulators(vt_input *in, const vt_model *cent)
 {
 	char err[512], id[17];
 	vt_accum *a;
-	int rc = vt_accum_read(in, &a, id, err, sizeof err);
+	int rc = cent ? vt_accum_read_against(in, cent->x, cent->rows, cent->dim, &a, err,
+	                                      sizeof err)
+	              : vt_accum_read(in, &a, id, err, sizeof err);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (cent) {
-		char mine[17];
-		vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
-		if (strcmp(mine, id) != 0)
-			vt_cli_fail(VT_EFORMAT, "%s: accumulators were computed against other centroids "
-			            "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
-	}
 	return a;
 }
 
@@ -130,6 +124,8 @@ int main(int argc, char **argv)
 
 	char err[512];
 	int rc;
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_input *in = vt_cli_open_input(&c, NULL);
 	const vt_header *ih = vt_input_header(in);
 	int is_accum = ih->kind == VT_KIND_ACCUM;
@@ -142,21 +138,10 @@ int main(int argc, char **argv)
 		vt_cli_usage_error("the input is accumulators already; merge them with cat or vmerge");
 
 	vt_model cent = {0};
-	if (c.centroids) {
-		rc = vt_model_load(&cent, c.centroids,
-		                   VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS),
-		                   1u << 28, err, sizeof err);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s", err);
-		if (cent.rows == 0)
-			vt_cli_fail(VT_EFORMAT, "%s: no centroids", c.centroids);
-		if (!is_accum && cent.dim != ih->dim)
-			vt_cli_fail(VT_EDIM, "%s: centroids have dimension %u, but %s has %u", c.centroids,
-			            cent.dim, vt_input_path(in), ih->dim);
-		if (vt_first_nonfinite_row(cent.x, cent.rows, cent.dim) < cent.rows)
-			vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c.centroids,
-			            vt_first_nonfinite_row(cent.x, cent.rows, cent.dim));
-	}
+	vt_centroids_opts co = {.dim = is_accum ? 0 : ih->dim, .dim_of = vt_input_path(in),
+	                        .metric = c.metric};
+	if (c.centroids && (rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
+		vt_cli_fail(rc, "%s", err);
 
 	vt_accum *a;
 	if (is_accum) {
@@ -168,10 +153,10 @@ int main(int argc, char **argv)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
-		vt_assign_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
-		                     .progress = on_progress, .progress_ctx = &pg};
-		vt_assign_stats st;
-		rc = vt_assign_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
+		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
+		                   .progress = on_progress, .progress_ctx = &pg};
+		vt_pass_stats st;
+		rc = vt_pass_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s", err);
@@ -180,16 +165,10 @@ int main(int argc, char **argv)
 			vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", st.zero_norm);
 	}
 
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
-	rc = vt_out_open(&out, c.output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
 	if (c.partial) {
 		char id[17];
 		vt_centroids_id_hex(cent.x, cent.rows, cent.dim, id);
-		rc = vt_accum_write(&out, a, id, c.metric == VT_METRIC_COSINE ? "cosine" : "l2",
-		                    "vloss " VT_VERSION_STRING);
+		rc = vt_accum_write(&out, a, id, vt_metric_name(c.metric), "vloss " VT_VERSION_STRING);
 	} else {
 		char *buf = NULL;
 		size_t len = 0;
@@ -201,10 +180,8 @@ int main(int argc, char **argv)
 		rc = vt_out_write(&out, buf, len);
 		free(buf);
 	}
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(&c, rc);
+	vt_cli_commit_output(&c, &out);
 	vt_accum_free(a);
 	vt_model_free(&cent);
 	vt_input_free(in);

@@ -2,15 +2,14 @@
  * centroids (or on the vectors themselves), from a seeded reservoir sample
  * taken while the input streams by. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
+#include "bridge/accumio.h"
+#include "bridge/centroids.h"
 #include "train/kernel.h"
 #include "train/pool.h"
 #include "train/pq.h"
@@ -77,46 +76,6 @@ static const struct option longopts[] = {
 	{0},
 };
 
-static const char *metric_name(int metric)
-{
-	return metric == VT_METRIC_COSINE ? "cosine" : "l2";
-}
-
-/* Load the IVF centroids and check them against the input and the metric. */
-static void load_centroids(vt_model *cent, const vt_cli *c, const vt_input *in)
-{
-	char err[512];
-	int rc = vt_model_load(cent, c->centroids,
-	                       VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS),
-	                       1u << 28, err, sizeof err);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s", err);
-	if (cent->rows == 0)
-		vt_cli_fail(VT_EFORMAT, "%s: no centroids", c->centroids);
-	if (cent->dim != vt_input_header(in)->dim)
-		vt_cli_fail(VT_EDIM, "%s: centroids have dimension %u, but %s has %u", c->centroids,
-		            cent->dim, vt_input_path(in), vt_input_header(in)->dim);
-	size_t bad = vt_first_nonfinite_row(cent->x, cent->rows, cent->dim);
-	if (bad < cent->rows)
-		vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c->centroids, bad);
-	const char *mt = vt_header_get(&cent->h, "metric");
-	if (mt && strcmp(mt, metric_name(c->metric)) != 0)
-		vt_cli_fail(VT_EINVAL, "%s: centroids were trained with --metric=%s; give the same "
-		            "--metric to vpq", c->centroids, mt);
-	if (c->metric != VT_METRIC_COSINE)
-		return;
-	for (size_t j = 0; j < cent->rows; j++) {
-		const float *r = cent->x + j * cent->dim;
-		double s = 0;
-		for (uint32_t t = 0; t < cent->dim; t++)
-			s += (double)r[t] * r[t];
-		if (fabs(sqrt(s) - 1) > 1e-3)
-			vt_cli_fail(VT_EDATA, "%s: centroid %zu has norm %.6g; --metric=cosine needs "
-			            "normalised centroids (vkmeans --metric=cosine makes them)",
-			            c->centroids, j, sqrt(s));
-	}
-}
-
 /* Stream the input into the reservoir, dropping non-finite rows. */
 static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uint64_t *dropped)
 {
@@ -126,26 +85,21 @@ static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uin
 	int rc = vt_reservoir_new(&res, cap, d, c->seed);
 	if (rc < 0)
 		vt_cli_fail(rc, "--sample %zu: %s", cap, vt_strerror(rc));
+	size_t batch = (1u << 20) / (4 * d) + 1;
+	float *x = vt_cli_xmalloc(batch * d * sizeof *x);
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
-	vt_block b;
 	long r;
 	*dropped = 0;
-	while ((r = vt_input_next(in, &b, err, sizeof err)) > 0) {
-		const float *x = b.data;
-		size_t run = 0; /* start of the current run of finite rows */
-		for (size_t i = 0; i <= (size_t)r; i++) {
-			if (i < (size_t)r && vt_first_nonfinite_row(x + i * d, 1, d) == 1)
-				continue;
-			if (i > run && (rc = vt_reservoir_add(res, x + run * d, i - run)) < 0)
-				vt_cli_fail(rc, "--sample %zu: %s", cap, vt_strerror(rc));
-			if (i < (size_t)r)
-				++*dropped;
-			run = i + 1;
-		}
+	while ((r = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {
+		size_t n = vt_drop_nonfinite_rows(x, (size_t)r, d, NULL, NULL, NULL, NULL);
+		*dropped += (size_t)r - n;
+		if (n && (rc = vt_reservoir_add(res, x, n)) < 0)
+			vt_cli_fail(rc, "--sample %zu: %s", cap, vt_strerror(rc));
 		vt_progress_update(&pg, vt_input_rows(in), 0);
 	}
 	vt_progress_end(&pg);
+	free(x);
 	if (r < 0)
 		vt_cli_fail((int)r, "%s", err);
 	if ((rc = vt_reservoir_finish(res)) < 0)
@@ -186,6 +140,9 @@ int main(int argc, char **argv)
 	vt_cli_no_tty(c.output);
 
 	int rc;
+	char err[512];
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_input *in = vt_cli_open_input(&c, NULL);
 	const vt_header *ih = vt_input_header(in);
 	if (ih->kind != VT_KIND_VECTORS)
@@ -195,8 +152,11 @@ int main(int argc, char **argv)
 	if (d % M != 0)
 		vt_cli_fail(VT_EDIM, "%s: d=%zu is not divisible by -m %zu", vt_input_path(in), d, M);
 	vt_model cent = {0};
-	if (c.centroids)
-		load_centroids(&cent, &c, in);
+	vt_centroids_opts co = {.dim = ih->dim, .dim_of = vt_input_path(in), .metric = c.metric,
+	                        .checks = VT_CENTROIDS_SAME_METRIC | VT_CENTROIDS_UNIT_NORM,
+	                        .prog = "vpq"};
+	if (c.centroids && (rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
+		vt_cli_fail(rc, "%s", err);
 
 	/* The training rows. */
 	double t0 = vt_now();
@@ -232,10 +192,8 @@ int main(int argc, char **argv)
 	po.seed = c.seed;
 	po.threads = c.threads;
 	const size_t ds = d / M;
-	float *cb = malloc(M * K * ds * sizeof *cb);
-	vt_pq_sub *sub = malloc(M * sizeof *sub);
-	if (!cb || !sub)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *cb = vt_cli_xmalloc(M * K * ds * sizeof *cb);
+	vt_pq_sub *sub = vt_cli_xmalloc(M * sizeof *sub);
 	double mse;
 	rc = vt_pq_train(&po, x, n, d, cb, sub, &mse);
 	if (rc < 0)
@@ -247,37 +205,31 @@ int main(int argc, char **argv)
 
 	vt_header h;
 	vt_header_init(&h, VT_KIND_PQ, VT_ELEM_F32, 0, (uint32_t)ds);
-	vt_header_set(&h, "made_by", "vpq " VT_VERSION_STRING);
-	vt_header_setf(&h, "m", "%zu", M);
-	vt_header_setf(&h, "nbits", "%d", o.nbits);
-	vt_header_setf(&h, "d", "%zu", d);
-	vt_header_set(&h, "metric", metric_name(c.metric));
-	vt_header_setf(&h, "seed", "%llu", (unsigned long long)c.seed);
-	vt_header_setf(&h, "iters", "%d", o.iters);
-	vt_header_set(&h, "residual", c.centroids ? "yes" : "no");
+	rc = 0;
+	vt_header_put(&h, &rc, "made_by", "%s", "vpq " VT_VERSION_STRING);
+	vt_header_put(&h, &rc, "m", "%zu", M);
+	vt_header_put(&h, &rc, "nbits", "%d", o.nbits);
+	vt_header_put(&h, &rc, "d", "%zu", d);
+	vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(c.metric));
+	vt_header_put(&h, &rc, "seed", "%llu", (unsigned long long)c.seed);
+	vt_header_put(&h, &rc, "iters", "%d", o.iters);
+	vt_header_put(&h, &rc, "residual", "%s", c.centroids ? "yes" : "no");
 	if (c.centroids) {
 		char id[17];
 		vt_centroids_id_hex(cent.x, cent.rows, cent.dim, id);
-		vt_header_set(&h, "centroids_id", id);
-		vt_header_setf(&h, "vpq.ivf_k", "%zu", cent.rows);
+		vt_header_put(&h, &rc, "centroids_id", "%s", id);
+		vt_header_put(&h, &rc, "vpq.ivf_k", "%zu", cent.rows);
 	}
-	vt_header_setf(&h, "mse", "%.17g", mse);
-	vt_header_setf(&h, "n", "%zu", n);
-	vt_header_setf(&h, "vpq.sample", "%lld", o.sample);
-	vt_header_setf(&h, "vpq.input_rows", "%llu", (unsigned long long)(seen + dropped));
-	vt_header_setf(&h, "vpq.nonfinite", "%llu", (unsigned long long)dropped);
+	vt_header_put(&h, &rc, "mse", "%.17g", mse);
+	vt_header_put(&h, &rc, "n", "%zu", n);
+	vt_header_put(&h, &rc, "vpq.sample", "%lld", o.sample);
+	vt_header_put(&h, &rc, "vpq.input_rows", "%llu", (unsigned long long)(seen + dropped));
+	vt_header_put(&h, &rc, "vpq.nonfinite", "%llu", (unsigned long long)dropped);
+	vt_cli_check_meta(&c, rc);
 
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
-	rc = vt_out_open(&out, c.output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
-	rc = vt_model_write(&out, &h, M * K, cb, NULL, NULL, NULL);
+	vt_cli_check_output(&c, vt_model_write(&out, &h, M * K, cb, NULL, NULL, NULL));
 	vt_header_free(&h);
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet)
 		vt_cli_msg("m=%zu nbits=%d d=%zu n=%zu mse=%.10g time=%.2fs", M, o.nbits, d, n, mse,
 		           secs);

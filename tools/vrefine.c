@@ -3,15 +3,15 @@
  * accumulators (--partial), or the centroids of merged accumulators
  * (--apply). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "assign.h"
+#include "bridge/accumio.h"
+#include "bridge/centroids.h"
+#include "bridge/pass.h"
 #include "train/pool.h"
 #include "train/vecops.h"
 
@@ -77,21 +77,14 @@ static int on_progress(void *ctx, uint64_t rows)
 }
 
 /* --apply: the summed accumulators of in, checked against cent. */
-static vt_accum *read_accumulators(vt_input *in, const vt_model *cent, const char *mine,
-                                   int *metric)
+static vt_accum *read_accumulators(vt_input *in, const vt_model *cent, int *metric)
 {
-	char err[512], id[17];
+	char err[512];
 	const char *m = vt_header_get(vt_input_header(in), "metric");
 	vt_accum *a;
-	int rc = vt_accum_read(in, &a, id, err, sizeof err);
+	int rc = vt_accum_read_against(in, cent->x, cent->rows, cent->dim, &a, err, sizeof err);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (strcmp(mine, id) != 0)
-		vt_cli_fail(VT_EFORMAT, "%s: accumulators were computed against other centroids "
-		            "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
-	if (a->k != cent->rows || a->d != cent->dim)
-		vt_cli_fail(VT_EDIM, "%s: accumulators of k=%zu d=%zu, but -c has k=%zu d=%u",
-		            vt_input_path(in), a->k, a->d, cent->rows, cent->dim);
 	int acc_cos = m && strcmp(m, "cosine") == 0;
 	if (*metric == VT_METRIC_COSINE && !acc_cos)
 		vt_cli_fail(VT_EFORMAT, "%s: accumulators were made with --metric=%s, not cosine",
@@ -107,31 +100,25 @@ static void new_header(vt_header *h, const vt_model *cent, const vt_accum *a, in
 {
 	vt_header_init(h, VT_KIND_CENTROIDS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, cent->dim);
 	int rc = 0;
-	for (size_t i = 0; i < cent->h.nmeta && rc == 0; i++)
+	for (size_t i = 0; i < cent->h.nmeta; i++)
 		if (strcmp(cent->h.meta[i].key, "source") != 0)
-			rc = vt_header_set(h, cent->h.meta[i].key, cent->h.meta[i].value);
+			vt_header_put(h, &rc, cent->h.meta[i].key, "%s", cent->h.meta[i].value);
 	const char *old = vt_header_get(&cent->h, "made_by");
-	if (rc == 0 && !old)
-		rc = vt_header_set(h, "made_by", MADE_BY);
-	else if (rc == 0) {
+	if (!old) {
+		vt_header_put(h, &rc, "made_by", "%s", MADE_BY);
+	} else {
 		size_t n = strlen(old), m = strlen(", " MADE_BY);
 		if (strcmp(old, MADE_BY) != 0 && (n < m || strcmp(old + n - m, ", " MADE_BY) != 0))
-			rc = vt_header_setf(h, "made_by", "%s, %s", old, MADE_BY);
+			vt_header_put(h, &rc, "made_by", "%s, %s", old, MADE_BY);
 	}
 	const char *p = vt_header_get(&cent->h, "vrefine.passes");
 	long long passes = p ? strtoll(p, NULL, 10) : 0;
-	if (rc == 0)
-		rc = vt_header_setf(h, "k", "%zu", a->k);
-	if (rc == 0)
-		rc = vt_header_set(h, "metric", metric == VT_METRIC_COSINE ? "cosine" : "l2");
-	if (rc == 0)
-		rc = vt_header_setf(h, "loss", "%.17g", a->total_loss);
-	if (rc == 0)
-		rc = vt_header_setf(h, "n", "%.17g", a->total_weight);
-	if (rc == 0)
-		rc = vt_header_setf(h, "vrefine.passes", "%lld", passes > 0 ? passes + 1 : 1);
-	if (rc == 0)
-		rc = vt_header_setf(h, "vrefine.empty", "%zu", empty);
+	vt_header_put(h, &rc, "k", "%zu", a->k);
+	vt_header_put(h, &rc, "metric", "%s", vt_metric_name(metric));
+	vt_header_put(h, &rc, "loss", "%.17g", a->total_loss);
+	vt_header_put(h, &rc, "n", "%.17g", a->total_weight);
+	vt_header_put(h, &rc, "vrefine.passes", "%lld", passes > 0 ? passes + 1 : 1);
+	vt_header_put(h, &rc, "vrefine.empty", "%zu", empty);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s: metadata: %s", "-c", vt_strerror(rc));
 }
@@ -161,26 +148,18 @@ int main(int argc, char **argv)
 
 	char err[512];
 	int rc;
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_model cent = {0};
-	rc = vt_model_load(&cent, c.centroids,
-	                   VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS), 1u << 28,
-	                   err, sizeof err);
-	if (rc < 0)
+	if ((rc = vt_centroids_load(&cent, c.centroids, NULL, err, sizeof err)) < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (cent.rows == 0)
-		vt_cli_fail(VT_EFORMAT, "%s: no centroids", c.centroids);
 	size_t k = cent.rows, d = cent.dim;
-	if (vt_first_nonfinite_row(cent.x, k, d) < k)
-		vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c.centroids,
-		            vt_first_nonfinite_row(cent.x, k, d));
 
 	/* The identifier is that of the centroids as given; under cosine they
 	 * are assigned to (and kept, when empty) normalised. */
 	char id[17];
 	vt_centroids_id_hex(cent.x, k, d, id);
-	float *cx = malloc(k * d * sizeof *cx);
-	if (!cx)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *cx = vt_cli_xmalloc(k * d * sizeof *cx);
 	memcpy(cx, cent.x, k * d * sizeof *cx);
 
 	vt_input *in = vt_cli_open_input(&c, NULL);
@@ -192,7 +171,7 @@ int main(int argc, char **argv)
 		if (ih->kind != VT_KIND_ACCUM)
 			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vrefine --apply reads accumulators",
 			            vt_input_path(in), vt_kind_name(ih->kind));
-		a = read_accumulators(in, &cent, id, &metric);
+		a = read_accumulators(in, &cent, &metric);
 		if (metric == VT_METRIC_COSINE)
 			vt_normalize_rows(cx, k, d);
 	} else {
@@ -204,9 +183,9 @@ int main(int argc, char **argv)
 		if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
 			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vrefine reads vectors or weighted "
 			            "points", vt_input_path(in), vt_kind_name(ih->kind));
-		if (ih->dim != d)
-			vt_cli_fail(VT_EDIM, "%s: centroids have dimension %zu, but %s has %u",
-			            c.centroids, d, vt_input_path(in), ih->dim);
+		if ((rc = vt_centroids_check_dim(&cent, c.centroids, ih->dim, vt_input_path(in), err,
+		                                 sizeof err)) < 0)
+			vt_cli_fail(rc, "%s", err);
 		/* The loss grid's scale: the centroids' own loss, when they carry one. */
 		double scale = 0;
 		for (size_t j = 0; cent.loss && j < k; j++)
@@ -216,11 +195,11 @@ int main(int argc, char **argv)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
-		vt_assign_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
-		                     .exact = 1, .loss_scale = scale,
-		                     .progress = on_progress, .progress_ctx = &pg};
-		vt_assign_stats st;
-		rc = vt_assign_input(in, pool, cx, k, d, &ao, a, &st, err, sizeof err);
+		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
+		                   .exact = 1, .loss_scale = scale,
+		                   .progress = on_progress, .progress_ctx = &pg};
+		vt_pass_stats st;
+		rc = vt_pass_input(in, pool, cx, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s", err);
@@ -234,21 +213,14 @@ int main(int argc, char **argv)
 		               (unsigned long long)st.rows, scale, vt_now() - t0);
 	}
 
-	vt_out out;
-	const char *oname = c.output ? c.output : "(stdout)";
 	float *nc = NULL;
 	size_t empty = 0;
 	if (c.partial) {
-		rc = vt_out_open(&out, c.output);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
-		rc = vt_accum_write(&out, a, id, metric == VT_METRIC_COSINE ? "cosine" : "l2", MADE_BY);
+		rc = vt_accum_write(&out, a, id, vt_metric_name(metric), MADE_BY);
 		for (size_t j = 0; j < k; j++)
 			empty += a->weight[j] == 0;
 	} else {
-		nc = malloc(k * d * sizeof *nc);
-		if (!nc)
-			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+		nc = vt_cli_xmalloc(k * d * sizeof *nc);
 		vt_accum_centroids(a, cx, nc, &empty);
 		if (metric == VT_METRIC_COSINE)
 			for (size_t j = 0; j < k; j++)
@@ -256,16 +228,11 @@ int main(int argc, char **argv)
 					vt_normalize_rows(nc + j * d, 1, d);
 		vt_header h;
 		new_header(&h, &cent, a, metric, empty);
-		rc = vt_out_open(&out, c.output);
-		if (rc < 0)
-			vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
 		rc = vt_model_write(&out, &h, k, nc, NULL, a->weight, a->loss);
 		vt_header_free(&h);
 	}
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(&c, rc);
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet)
 		vt_cli_msg("%s loss=%.17g n=%.17g empty=%zu", c.partial ? "partial" : "pass",
 		           a->total_loss, a->total_weight, empty);

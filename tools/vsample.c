@@ -1,13 +1,12 @@
 /* vsample: the deterministic fixed-index sample of a data set, or of the
  * shard of it that the input holds, with global row ids. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
 #include "train/sample.h"
 #include "train/vecops.h"
@@ -232,6 +231,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int rc;
 	vt_input_opts io = {.from = o.from, .raw_dim = o.dim};
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_input *in = vt_cli_open_input(&c, &io);
 	const vt_header *ih = vt_input_header(in);
 	if (ih->kind != VT_KIND_VECTORS)
@@ -271,35 +272,27 @@ int main(int argc, char **argv)
 
 	vt_header h;
 	vt_header_init(&h, VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, (uint32_t)d);
-	vt_header_set(&h, "made_by", "vsample " VT_VERSION_STRING);
-	vt_header_setf(&h, "vsample.n", "%llu", (unsigned long long)n);
-	vt_header_setf(&h, "vsample.m", "%llu", (unsigned long long)m);
-	vt_header_setf(&h, "vsample.seed", "%llu", (unsigned long long)c.seed);
-	vt_header_setf(&h, "vsample.offset", "%llu", (unsigned long long)first);
-	vt_header_set(&h, "vsample.metric", c.metric == VT_METRIC_COSINE ? "cosine" : "l2");
-	vt_header_set(&h, "vsample.ids", keep_ids ? "input" : "position");
+	rc = 0;
+	vt_header_put(&h, &rc, "made_by", "%s", "vsample " VT_VERSION_STRING);
+	vt_header_put(&h, &rc, "vsample.n", "%llu", (unsigned long long)n);
+	vt_header_put(&h, &rc, "vsample.m", "%llu", (unsigned long long)m);
+	vt_header_put(&h, &rc, "vsample.seed", "%llu", (unsigned long long)c.seed);
+	vt_header_put(&h, &rc, "vsample.offset", "%llu", (unsigned long long)first);
+	vt_header_put(&h, &rc, "vsample.metric", "%s", vt_metric_name(c.metric));
+	vt_header_put(&h, &rc, "vsample.ids", "%s", keep_ids ? "input" : "position");
 	if (o.want & FOR_IVF) {
-		vt_header_setf(&h, "vsample.k", "%lld", c.k);
-		vt_header_setf(&h, "vsample.sample_rate", "%lld", o.rate);
+		vt_header_put(&h, &rc, "vsample.k", "%lld", c.k);
+		vt_header_put(&h, &rc, "vsample.sample_rate", "%lld", o.rate);
 	}
 	if (o.want & FOR_PQ)
-		vt_header_setf(&h, "vsample.nbits", "%lld", o.nbits);
-
-	vt_out out;
+		vt_header_put(&h, &rc, "vsample.nbits", "%lld", o.nbits);
+	vt_cli_check_meta(&c, rc);
 	vt_writer *w;
-	const char *oname = c.output ? c.output : "(stdout)";
-	rc = vt_out_open(&out, c.output);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
-	rc = vt_writer_open(&w, &out, &h, c.codec, 0);
+	vt_cli_check_output(&c, vt_writer_open(&w, &out, &h, c.codec, 0));
 	vt_header_free(&h);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
 
 	/* Stream: copy each sampled row of each block, check it, write it. */
-	float *row = malloc(d * sizeof *row);
-	if (!row)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	float *row = vt_cli_xmalloc(d * sizeof *row);
 	uint64_t next, sampled = 0, nonfinite = 0, zero = 0;
 	vt_sampler_seek(smp, first);
 	int have = vt_sampler_next(smp, &next);
@@ -317,7 +310,7 @@ int main(int argc, char **argv)
 			memcpy(row, (const float *)b.data + i * d, d * sizeof *row);
 			uint64_t id = b.ids ? b.ids[i] : next;
 			sampled++;
-			if (vt_first_nonfinite_row(row, 1, d) < 1) {
+			if (vt_drop_nonfinite_rows(row, 1, d, NULL, NULL, NULL, NULL) == 0) {
 				nonfinite++;
 				continue;
 			}
@@ -325,9 +318,7 @@ int main(int argc, char **argv)
 				zero++;
 				continue;
 			}
-			if ((rc = vt_writer_put(w, 1, &id, NULL, NULL, row)) < 0)
-				vt_cli_fail(rc, "%s: %s", oname,
-				            rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+			vt_cli_check_output(&c, vt_writer_put(w, 1, &id, NULL, NULL, row));
 		}
 		vt_progress_update(&pg, vt_input_rows(in), expect);
 	}
@@ -339,11 +330,8 @@ int main(int argc, char **argv)
 		vt_cli_fail(VT_EFORMAT, "%s: the input changed while it was read (%llu rows, then %llu)",
 		            vt_input_path(in), (unsigned long long)n, (unsigned long long)rows);
 
-	rc = vt_writer_finish(w);
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(&c, vt_writer_finish(w));
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet && nonfinite)
 		vt_cli_msg("dropped %llu rows with NaN or infinite values", (unsigned long long)nonfinite);
 	if (!c.quiet && zero)

@@ -2,16 +2,16 @@
  * min/max, mean +- r std, or quantiles), or their mergeable statistics
  * (--partial); and the bounds of merged statistics. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "vtrain.h"
-#include "accumio.h"
-#include "sqio.h"
+#include "bridge/accumio.h"
+#include "bridge/centroids.h"
+#include "bridge/sqio.h"
 #include "train/kernel.h"
 #include "train/sq.h"
 #include "train/vecops.h"
@@ -90,14 +90,6 @@ static const struct option longopts[] = {
 	{0},
 };
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-	return p;
-}
-
 /* Merge the partial statistics of an SQ input into one. */
 static vt_sq *from_partials(vt_input *in)
 {
@@ -134,12 +126,14 @@ int main(int argc, char **argv)
 
 	char err[512];
 	int rc;
+	vt_out out;
+	vt_cli_open_output(&c, &out);
 	vt_input *in = vt_cli_open_input(&c, NULL);
 	const vt_header *ih = vt_input_header(in);
 	const char *ipath = vt_input_path(in);
 	vt_model cent = {0};
 	char cid[17] = "";
-	const char *metric = c.metric == VT_METRIC_COSINE ? "cosine" : "l2";
+	const char *metric = vt_metric_name(c.metric);
 	uint64_t rows = 0, dropped = 0, zero_norm = 0;
 	vt_sq *s = NULL;
 
@@ -174,19 +168,9 @@ int main(int argc, char **argv)
 			            "statistics", ipath, vt_kind_name(ih->kind));
 		size_t d = ih->dim, k = 0;
 		if (c.centroids) {
-			rc = vt_model_load(&cent, c.centroids,
-			                   VT_KINDMASK(VT_KIND_CENTROIDS) | VT_KINDMASK(VT_KIND_VECTORS),
-			                   1u << 24, err, sizeof err);
-			if (rc < 0)
+			vt_centroids_opts co = {.dim = (uint32_t)d, .dim_of = ipath, .metric = c.metric};
+			if ((rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
 				vt_cli_fail(rc, "%s", err);
-			if (cent.rows == 0)
-				vt_cli_fail(VT_EFORMAT, "%s: no centroids", c.centroids);
-			if (cent.dim != d)
-				vt_cli_fail(VT_EDIM, "%s: centroids have dimension %u, but %s has %zu",
-				            c.centroids, cent.dim, ipath, d);
-			if (vt_first_nonfinite_row(cent.x, cent.rows, d) < cent.rows)
-				vt_cli_fail(VT_EDATA, "%s: centroid %zu is not finite", c.centroids,
-				            vt_first_nonfinite_row(cent.x, cent.rows, d));
 			k = cent.rows;
 			vt_centroids_id_hex(cent.x, k, d, cid);
 		}
@@ -195,24 +179,18 @@ int main(int argc, char **argv)
 		size_t batch = o.batch ? o.batch : (4u << 20) / (4 * d);
 		if (batch == 0)
 			batch = 1;
-		float *x = xmalloc(batch * d * sizeof *x);
-		int32_t *lab = k ? xmalloc(batch * sizeof *lab) : NULL;
+		float *x = vt_cli_xmalloc(batch * d * sizeof *x);
+		int32_t *lab = k ? vt_cli_xmalloc(batch * sizeof *lab) : NULL;
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
 		long got;
 		while ((got = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {
-			size_t n = 0;
-			for (size_t i = 0; i < (size_t)got; i++) {
-				if (vt_first_nonfinite_row(x + i * d, 1, d) == 0) {
-					if (dropped++ == 0)
-						vt_cli_verbose(&c, "%s: row %" PRIu64 " has a NaN or infinite value; "
-						               "dropped", ipath, rows + i);
-					continue;
-				}
-				if (n != i)
-					memcpy(x + n * d, x + i * d, d * sizeof *x);
-				n++;
-			}
+			size_t first;
+			size_t n = vt_drop_nonfinite_rows(x, (size_t)got, d, NULL, NULL, NULL, &first);
+			if (n < (size_t)got && dropped == 0)
+				vt_cli_verbose(&c, "%s: row %" PRIu64 " has a NaN or infinite value; dropped",
+				               ipath, rows + first);
+			dropped += (size_t)got - n;
 			rows += (uint64_t)got;
 			if (c.metric == VT_METRIC_COSINE)
 				zero_norm += vt_normalize_rows(x, n, d);
@@ -236,30 +214,25 @@ int main(int argc, char **argv)
 	vt_header h;
 	if ((rc = vt_sq_header(&h, s, final)) < 0)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
-	vt_header_set(&h, "made_by", "vsqbounds " VT_VERSION_STRING);
-	vt_header_set(&h, "metric", metric);
+	vt_header_put(&h, &rc, "made_by", "%s", "vsqbounds " VT_VERSION_STRING);
+	vt_header_put(&h, &rc, "metric", "%s", metric);
 	if (*cid)
-		vt_header_set(&h, "centroids_id", cid);
+		vt_header_put(&h, &rc, "centroids_id", "%s", cid);
 	if (final && o.mode == VT_SQ_MEANSTD)
-		vt_header_setf(&h, "r", "%.17g", o.r);
+		vt_header_put(&h, &rc, "r", "%.17g", o.r);
 	if (final && o.mode == VT_SQ_QUANTILE)
-		vt_header_setf(&h, "quantile", "%.17g", o.q);
+		vt_header_put(&h, &rc, "quantile", "%.17g", o.q);
 	if (ih->kind != VT_KIND_SQ) {
-		vt_header_setf(&h, "vsqbounds.rows", "%" PRIu64, rows);
-		vt_header_setf(&h, "vsqbounds.dropped", "%" PRIu64, dropped);
+		vt_header_put(&h, &rc, "vsqbounds.rows", "%" PRIu64, rows);
+		vt_header_put(&h, &rc, "vsqbounds.dropped", "%" PRIu64, dropped);
 	}
+	vt_cli_check_meta(&c, rc);
 
-	const char *oname = c.output ? c.output : "(stdout)";
-	vt_out out;
 	if (final && vt_sq_count(s) == 0)
 		vt_cli_fail(VT_EDATA, "%s: no finite rows to bound", ipath);
-	if ((rc = vt_out_open(&out, c.output)) < 0)
-		vt_cli_fail(rc, "%s: %s", oname, strerror(errno));
-	rc = vt_sq_write(&out, &h, s, final, o.mode == VT_SQ_MEANSTD ? o.r : o.q);
-	if (rc == 0)
-		rc = vt_out_commit(&out);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", oname, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	vt_cli_check_output(&c, vt_sq_write(&out, &h, s, final,
+	                                    o.mode == VT_SQ_MEANSTD ? o.r : o.q));
+	vt_cli_commit_output(&c, &out);
 	if (!c.quiet) {
 		if (ih->kind == VT_KIND_SQ)
 			vt_cli_msg("mode=%s values=%" PRIu64 " d=%zu", vt_sq_mode_name(o.mode),

@@ -116,6 +116,18 @@ int vt_header_setf(vt_header *h, const char *key, const char *fmt, ...)
 	return vt_header_set(h, key, buf);
 }
 
+void vt_header_put(vt_header *h, int *rc, const char *key, const char *fmt, ...)
+{
+	if (*rc < 0)
+		return;
+	char buf[VT_MAX_VALUE + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	*rc = n < 0 || (size_t)n > VT_MAX_VALUE ? VT_ELIMIT : vt_header_set(h, key, buf);
+}
+
 const char *vt_header_get(const vt_header *h, const char *key)
 {
 	for (size_t i = 0; i < h->nmeta; i++)

@@ -98,6 +98,16 @@ int vt_header_set(vt_header *h, const char *key, const char *value);
 int vt_header_setf(vt_header *h, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A vt_header_setf in a run of sets checked once at its end: does nothing
+ * when *rc is already negative, else sets key and stores the result (0 or
+ * the error) in *rc.
+ *     int rc = 0;
+ *     vt_header_put(&h, &rc, "made_by", "%s", name);
+ *     vt_header_put(&h, &rc, "k", "%zu", k);
+ *     if (rc < 0) ...   (the first error) */
+void vt_header_put(vt_header *h, int *rc, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Value of key, or NULL. Borrowed. */
 const char *vt_header_get(const vt_header *h, const char *key);
 

@@ -162,7 +162,8 @@ static int flat_labels(const float *x, size_t n, size_t d, const double *w,
 	/* Bounds of at most a quarter of the rows' bytes, so that the chunk, not
 	 * the bounds, sets vcoreset's memory. */
 	size_t bb = n * d * sizeof(float) / 4;
-	vt_kmeans_set_bounds_bytes(km, bb < ((size_t)64 << 20) ? (bb < 1024 ? 1024 : bb) : (size_t)64 << 20);
+	vt_kmeans_set_bounds_bytes(km, bb < VT_CORESET_BOUNDS_MAX ? (bb < 1024 ? 1024 : bb)
+	                                                          : VT_CORESET_BOUNDS_MAX);
 	if ((rc = vt_kmeans_set_iters(km, params->iters)) == 0 &&
 	    (rc = vt_kmeans_set_tol(km, params->tol)) == 0) {
 		/* a total weight of 0 is no error here: group unweighted */
@@ -175,11 +176,10 @@ static int flat_labels(const float *x, size_t n, size_t d, const double *w,
 	return rc;
 }
 
-/* Above TWO_LEVEL (64) targets, two levels: g ~ sqrt(target) groups by flat
- * k-means, then each group into its share of the target (in proportion to
- * its weight) by flat k-means over its points alone, so that no point is
- * ever compared with all the target's centroids. */
-#define TWO_LEVEL 64
+/* Above VT_CORESET_TWO_LEVEL (64) targets, two levels: g ~ sqrt(target)
+ * groups by flat k-means, then each group into its share of the target (in
+ * proportion to its weight) by flat k-means over its points alone, so that
+ * no point is ever compared with all the target's centroids. */
 
 /* Shares of target among g groups of weights W and sizes cnt: in
  * proportion to the weights (largest remainders first, lowest index on
@@ -359,11 +359,52 @@ int vt_coreset_reduce(const float *x, size_t n, size_t d, const double *w,
 	if (!labels)
 		return VT_ENOMEM;
 	size_t nl = target;
-	int rc = target > TWO_LEVEL
+	int rc = target > VT_CORESET_TWO_LEVEL
 	             ? two_level_labels(x, n, d, w, lloss, target, params, labels, &nl)
 	             : flat_labels(x, n, d, w, lloss, target, params, params->seed, labels);
 	if (rc == 0)
 		rc = vt_coreset_from_labels(x, n, d, w, lloss, ids, labels, nl, cx, cw, cl, cid, m);
 	free(labels);
 	return rc;
+}
+
+unsigned long long vt_coreset_peak_bytes(unsigned long long C, unsigned long long d,
+                                         unsigned long long k, unsigned long long T)
+{
+	unsigned long long g = k;
+	if (k > VT_CORESET_TWO_LEVEL)
+		for (g = 1; g * g < k; g++)
+			;
+	const unsigned long long cap = VT_CORESET_BOUNDS_MAX;
+	unsigned long long lb = 4 * C * g < cap ? 4 * C * g : cap;
+	if (lb > C * d)   /* capped at a quarter of the chunk */
+		lb = C * d;
+	unsigned long long grp =
+		k > VT_CORESET_TWO_LEVEL ? T * (2 * C / g) * (4 * d + 4 * k / g + 96) : 0;
+	return C * (4 * d + 96) + lb + grp + 24 * k * d + (8ULL << 20);
+}
+
+unsigned long long vt_coreset_chunk_points(unsigned long long budget, unsigned long long r,
+                                           unsigned long long total)
+{
+	if (total == 0)
+		return 1;
+	return budget * (r < total ? r : total) / total;
+}
+
+unsigned long long vt_coreset_chunk_for_mem(unsigned long long mem, unsigned long long d,
+                                            unsigned long long budget,
+                                            unsigned long long total, unsigned long long T)
+{
+	/* the peak grows with C: bisect for the largest C that fits */
+	unsigned long long lo = 0, hi = mem / (4 * d + 96) + 1;
+	while (lo + 1 < hi) {
+		unsigned long long mid = lo + (hi - lo) / 2;
+		if (vt_coreset_peak_bytes(mid, d, vt_coreset_chunk_points(budget, mid, total), T) <=
+		    mem)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
 }

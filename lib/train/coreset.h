@@ -87,6 +87,40 @@ int vt_coreset_reduce(const float *x, size_t n, size_t d, const double *w,
                       const vt_coreset_params *params, float *cx, double *cw,
                       double *cl, uint64_t *cid, size_t *m);
 
+/* ---- memory plan (vcoreset(1), MEMORY) ---- */
+
+/* Above this many target points, vt_coreset_reduce works in two levels. */
+#define VT_CORESET_TWO_LEVEL 64
+/* The most bytes of lower bounds a chunk's k-means keeps (and at most a
+ * quarter of the chunk's rows' bytes). */
+#define VT_CORESET_BOUNDS_MAX ((size_t)64 << 20)
+
+/* The peak memory in bytes of reducing chunks of C rows of dimension d
+ * to k points each with T threads (vcoreset(1), MEMORY):
+ *   C (4d + 96)               the chunk, its ids, weights, losses, labels,
+ *                             and the k-means' per-row state
+ *   min(4 C g, C d, 64 MiB)   the k-means' lower bounds, g = k (k <= 64) or
+ *                             ceil(sqrt k) first-level groups
+ *   T (2C/g) (4d + 4k/g + 96) two levels: each thread's group, taken as
+ *                             twice the mean group
+ *   24 k d                    the points and the sums of their groups
+ *   8 MiB                     frames, threads, the program */
+unsigned long long vt_coreset_peak_bytes(unsigned long long C, unsigned long long d,
+                                         unsigned long long k, unsigned long long T);
+
+/* The points a chunk of r rows gets when a budget of points is shared
+ * among total rows in proportion: floor(budget min(r, total) / total);
+ * 1 when total is 0. */
+unsigned long long vt_coreset_chunk_points(unsigned long long budget, unsigned long long r,
+                                           unsigned long long total);
+
+/* The largest chunk C (in rows) whose vt_coreset_peak_bytes, with the
+ * points vt_coreset_chunk_points(budget, C, total), is at most mem; 0 when
+ * not even one row fits. */
+unsigned long long vt_coreset_chunk_for_mem(unsigned long long mem, unsigned long long d,
+                                            unsigned long long budget,
+                                            unsigned long long total, unsigned long long T);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "error.h"
-#include "stream/model.h"
+#include "bridge/model.h"
 #include "train/cindex.h"
 #include "train/kernel.h"
 #include "train/kmeans.h"

@@ -9,10 +9,10 @@
  * reach the sizes, kinds and metadata behind them. */
 #include "fuzz.h"
 
-#include "accumio.h"
-#include "sqio.h"
+#include "bridge/accumio.h"
+#include "bridge/sqio.h"
 #include "stream/input.h"
-#include "stream/model.h"
+#include "bridge/model.h"
 #include "train/accum.h"
 #include "train/sq.h"
 

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "assign.h"
+#include "bridge/pass.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "train/kernel.h"
 #include "train/vecops.h"
 
-/* Grid exponents of the exact sums (assign.h). */
+/* Grid exponents of the exact sums (pass.h). */
 enum { SUM_BITS = 28, WEIGHT_BITS = 20, LOSS_BITS = 45 };
 
 /* The exact accumulator: grid sums of one 128-bit digit (exactsum.h).  A
@@ -168,14 +168,14 @@ static void exact_store(const exact_acc *e, vt_accum *a, uint64_t rows, size_t *
 	a->rows = rows;
 }
 
-int vt_assign_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t d,
-                    const vt_assign_opts *opts, vt_accum *acc, vt_assign_stats *stats,
-                    char *err, size_t errlen)
+int vt_pass_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t d,
+                  const vt_pass_opts *opts, vt_accum *acc, vt_pass_stats *stats,
+                  char *err, size_t errlen)
 {
-	static const vt_assign_opts defaults;
+	static const vt_pass_opts defaults;
 	if (!opts)
 		opts = &defaults;
-	vt_assign_stats st = {0};
+	vt_pass_stats st = {0};
 	if (stats)
 		*stats = st;
 	const vt_header *ih = vt_input_header(in);

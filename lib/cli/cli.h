@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/metric.h"
 #include "stream/input.h"
+#include "stream/output.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,8 +38,6 @@ enum {
 	VT_CLI_PARTIAL = 1 << 7,   /* --partial */
 };
 
-enum { VT_METRIC_L2 = 0, VT_METRIC_COSINE = 1 };
-
 /* The parsed shared options and the operands. */
 typedef struct {
 	const char *output;       /* NULL: stdout */
@@ -47,7 +47,7 @@ typedef struct {
 	int seed_given;
 	int threads;              /* default: online cores */
 	int codec;                /* VT_CODEC_*; default none */
-	int metric;
+	int metric;               /* VT_METRIC_* (bridge/metric.h) */
 	int partial;
 	int quiet;
 	int verbose;
@@ -84,12 +84,16 @@ void vt_cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vt_cli_verbose(const vt_cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Message, the usage text, exit 2. */
+/* Message, the usage text, exit 2.  Temporary outputs are removed first. */
 _Noreturn void vt_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Message, exit 1.  If rc is VT_EPIPE, die quietly of SIGPIPE instead.
  * Temporary outputs are removed first. */
 _Noreturn void vt_cli_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* malloc(n) (n = 0: 1 byte) that fails with "out of memory" (exit 1)
+ * instead of returning NULL. */
+void *vt_cli_xmalloc(size_t n);
 
 /* Number parsers for option arguments: a usage error names the option. */
 long long vt_cli_int(const char *opt, const char *arg, long long min, long long max);
@@ -105,6 +109,30 @@ void vt_cli_no_tty(const char *output);
  * vt_input_open and the given options (NULL for the defaults); on failure,
  * print the message naming the file and exit 1. */
 vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts);
+
+/* The name of the output in messages: the -o path, or "(stdout)". */
+const char *vt_cli_output_name(const vt_cli *c);
+
+/* Open the output (-o, or stdout) into o, before any work, so that a path
+ * that cannot be written fails at once; on failure print "NAME: reason"
+ * and exit 1.  The temporary file is removed by vt_cli_fail and
+ * vt_cli_usage_error, and on SIGINT/SIGTERM/SIGHUP. */
+void vt_cli_open_output(const vt_cli *c, vt_out *o);
+
+/* A write to the output failed with rc: print "NAME: reason" (strerror(errno)
+ * for VT_EIO, else vt_strerror(rc)) and exit 1, through vt_cli_fail (so a
+ * closed pipe ends quietly). */
+_Noreturn void vt_cli_output_failed(const vt_cli *c, int rc);
+
+/* vt_cli_output_failed(c, rc) when rc < 0; else nothing. */
+void vt_cli_check_output(const vt_cli *c, int rc);
+
+/* Commit o (vt_out_commit); a failure as vt_cli_output_failed. */
+void vt_cli_commit_output(const vt_cli *c, vt_out *o);
+
+/* Metadata of the output could not be set (rc < 0; else nothing): print
+ * "NAME: metadata: reason" and exit 1. */
+void vt_cli_check_meta(const vt_cli *c, int rc);
 
 /* Progress on stderr when it is a terminal and not -q. */
 typedef struct {

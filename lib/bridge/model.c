@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "stream/model.h"
+#include "bridge/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "accumio.h"
+#include "bridge/accumio.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "stream/model.h"
+#include "bridge/model.h"
 
 void vt_centroids_id_hex(const float *c, size_t k, size_t d, char buf[17])
 {
@@ -111,6 +111,101 @@ int vt_accum_read(vt_input *in, vt_accum **out, char id[17], char *err, size_t e
 	for (size_t j = 0; j < k; j++) {
 		a->total_weight += a->weight[j];
 		a->total_loss += a->loss[j];
+	}
+	*out = a;
+	return 0;
+}
+
+/* One input's sum, ordered by its content. */
+typedef struct {
+	vt_accum *a;
+	uint64_t hash;
+	size_t at;
+} part;
+
+static int part_cmp(const void *pa, const void *pb)
+{
+	const part *a = pa, *b = pb;
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return a->at < b->at ? -1 : a->at > b->at;
+}
+
+static uint64_t accum_hash(const vt_accum *a)
+{
+	uint64_t h = vt_hash64(a->sum, a->k * a->d * sizeof *a->sum, 0);
+	h = vt_hash64(a->weight, a->k * sizeof *a->weight, h);
+	return vt_hash64(a->loss, a->k * sizeof *a->loss, h);
+}
+
+int vt_accum_read_merged(vt_input *const *ins, const char *const *paths, size_t nin,
+                         vt_accum **out, char id[17], size_t *first, char *err, size_t errlen)
+{
+	*out = NULL;
+	part *P = calloc(nin ? nin : 1, sizeof *P);
+	if (!P) {
+		snprintf(err, errlen, "%s", vt_strerror(VT_ENOMEM));
+		return VT_ENOMEM;
+	}
+	char idi[17];
+	int rc = nin ? 0 : VT_EINVAL;
+	if (rc < 0)
+		snprintf(err, errlen, "no accumulators to merge");
+	for (size_t i = 0; rc == 0 && i < nin; i++) {
+		if ((rc = vt_accum_read(ins[i], &P[i].a, i ? idi : id, err, errlen)) < 0)
+			break;
+		if (i && strcmp(idi, id) != 0) {
+			snprintf(err, errlen, "%s: accumulators were computed against other centroids "
+			         "(centroids_id %s, %s has %s)", paths[i], idi, paths[0], id);
+			rc = VT_EFORMAT;
+		} else if (i && P[i].a->k != P[0].a->k) {
+			snprintf(err, errlen, "%s: accumulators for k=%zu, %s has k=%zu", paths[i],
+			         P[i].a->k, paths[0], P[0].a->k);
+			rc = VT_EFORMAT;
+		}
+		P[i].hash = accum_hash(P[i].a);
+		P[i].at = i;
+	}
+	if (rc == 0) {
+		/* sum in the order of the contents, not of the arguments */
+		qsort(P, nin, sizeof *P, part_cmp);
+		for (size_t i = 1; rc == 0 && i < nin; i++)
+			if ((rc = vt_accum_merge(P[0].a, P[i].a)) < 0)
+				snprintf(err, errlen, "%s: accumulators of dimension %zu, %s has %zu",
+				         paths[P[i].at], P[i].a->d, paths[P[0].at], P[0].a->d);
+	}
+	if (rc == 0) {
+		*out = P[0].a;
+		*first = P[0].at;
+		P[0].a = NULL;
+	}
+	for (size_t i = 0; i < nin; i++)
+		vt_accum_free(P[i].a);
+	free(P);
+	return rc;
+}
+
+int vt_accum_read_against(vt_input *in, const float *c, size_t k, size_t d, vt_accum **out,
+                          char *err, size_t errlen)
+{
+	char id[17], mine[17];
+	vt_accum *a;
+	int rc = vt_accum_read(in, &a, id, err, errlen);
+	if (rc < 0)
+		return rc;
+	vt_centroids_id_hex(c, k, d, mine);
+	if (strcmp(mine, id) != 0) {
+		snprintf(err, errlen, "%s: accumulators were computed against other centroids "
+		         "(centroids_id %s, -c has %s)", vt_input_path(in), id, mine);
+		rc = VT_EFORMAT;
+	} else if (a->k != k || a->d != d) {
+		snprintf(err, errlen, "%s: accumulators of k=%zu d=%zu, but -c has k=%zu d=%zu",
+		         vt_input_path(in), a->k, a->d, k, d);
+		rc = VT_EDIM;
+	}
+	if (rc < 0) {
+		vt_accum_free(a);
+		return rc;
 	}
 	*out = a;
 	return 0;

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -71,6 +71,7 @@ void vt_cli_verbose(const vt_cli *c, const char *fmt, ...)
 
 _Noreturn void vt_cli_usage_error(const char *fmt, ...)
 {
+	vt_out_cleanup_all();
 	va_list ap;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
@@ -92,6 +93,50 @@ _Noreturn void vt_cli_fail(int rc, const char *fmt, ...)
 	vmsg(fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+void *vt_cli_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	return p;
+}
+
+const char *vt_cli_output_name(const vt_cli *c)
+{
+	return c->output ? c->output : "(stdout)";
+}
+
+void vt_cli_open_output(const vt_cli *c, vt_out *o)
+{
+	int rc = vt_out_open(o, c->output);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", vt_cli_output_name(c),
+		            rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+}
+
+_Noreturn void vt_cli_output_failed(const vt_cli *c, int rc)
+{
+	vt_cli_fail(rc, "%s: %s", vt_cli_output_name(c),
+	            rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+}
+
+void vt_cli_check_output(const vt_cli *c, int rc)
+{
+	if (rc < 0)
+		vt_cli_output_failed(c, rc);
+}
+
+void vt_cli_commit_output(const vt_cli *c, vt_out *o)
+{
+	vt_cli_check_output(c, vt_out_commit(o));
+}
+
+void vt_cli_check_meta(const vt_cli *c, int rc)
+{
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: metadata: %s", vt_cli_output_name(c), vt_strerror(rc));
 }
 
 long long vt_cli_int(const char *opt, const char *arg, long long min, long long max)
@@ -238,11 +283,7 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 				vt_cli_usage_error("--compress: '%s' is not none, lz4 or lz4-shuffle", optarg);
 			break;
 		case OPT_METRIC:
-			if (strcmp(optarg, "l2") == 0)
-				c->metric = VT_METRIC_L2;
-			else if (strcmp(optarg, "cosine") == 0)
-				c->metric = VT_METRIC_COSINE;
-			else
+			if ((c->metric = vt_metric_parse(optarg)) < 0)
 				vt_cli_usage_error("--metric: '%s' is not l2 or cosine", optarg);
 			break;
 		case OPT_PARTIAL: c->partial = 1; break;

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "sqio.h"
+#include "bridge/sqio.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "stream/model.h"
+#include "bridge/model.h"
 
 int vt_sq_header(vt_header *h, const vt_sq *s, int final)
 {

@@ -29,14 +29,14 @@
  *    as long as the partial sums stay within 2^53 grid steps.  A row with
  *    an addend of 2^100 grid steps or more (data about 2^70 times the
  *    scale of its centroid) is added in plain double instead.
- *    vt_assign_stats.inexact counts the stored values that are not exact
+ *    vt_pass_stats.inexact counts the stored values that are not exact
  *    (did not fit 53 bits, or received such a row).
  *
  * The library does not print or exit; errors come back as a VT_E* code
  * with a message naming the input.
  */
-#ifndef VT_ASSIGN_H
-#define VT_ASSIGN_H
+#ifndef VT_PASS_H
+#define VT_PASS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,7 +61,7 @@ typedef struct {
 	 * A non-zero return stops the pass with VT_EINTR. */
 	int (*progress)(void *ctx, uint64_t rows);
 	void *progress_ctx;
-} vt_assign_opts;
+} vt_pass_opts;
 
 /* What a pass saw. */
 typedef struct {
@@ -69,7 +69,7 @@ typedef struct {
 	size_t zero_norm;    /* cosine: rows of norm 0 left as they are */
 	size_t inexact;      /* exact: sums, weights or losses that could not be
 	                        stored exactly in a double */
-} vt_assign_stats;
+} vt_pass_stats;
 
 /* Assign every row of in (a vectors or weighted points input of dimension
  * d) to its nearest of the k x d centroids c, and add it to acc (k x d,
@@ -88,9 +88,9 @@ typedef struct {
  * value", N counted from 0 over the whole input), VT_ENOMEM, VT_EINTR (the progress callback asked to stop), or the
  * input's own error (truncated, checksum, ...); with a message in err.
  * (Integer sums cannot overflow before 2^26 rows of the largest addends.) */
-int vt_assign_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t d,
-                    const vt_assign_opts *opts, vt_accum *acc, vt_assign_stats *stats,
-                    char *err, size_t errlen);
+int vt_pass_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t d,
+                  const vt_pass_opts *opts, vt_accum *acc, vt_pass_stats *stats,
+                  char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

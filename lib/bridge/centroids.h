@@ -1,0 +1,75 @@
+/* vtrain: the model given with -c, loaded and checked in one place.
+ *
+ * Every program that takes centroids (vloss, vrefine, vpq, vsqbounds)
+ * loads them with vt_centroids_load, so that they all accept the same
+ * files and refuse the others with the same messages:
+ *
+ *   kind       a centroids stream, or vectors in any format;
+ *   rows       1 to VT_CENTROIDS_MAX_ROWS;
+ *   dimension  that of the input, when the caller gives it;
+ *   values     every one finite;
+ *   metric     (when asked) the one recorded in the model, if any, is the
+ *              one of the run;
+ *   norm       (when asked, under cosine) every centroid has unit norm.
+ *
+ * The model's recorded metric is read here too (vt_centroids_metric), so
+ * that the rule tying it to --metric is written once.
+ */
+#ifndef VT_CENTROIDS_H
+#define VT_CENTROIDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/metric.h"
+#include "bridge/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The most centroids a model may hold: labels are 32-bit, and 2^28 rows
+ * of dimension 1 are already 1 GiB. */
+#define VT_CENTROIDS_MAX_ROWS ((size_t)1 << 28)
+
+/* Checks beyond those every load makes (see above). */
+enum {
+	VT_CENTROIDS_SAME_METRIC = 1 << 0, /* a recorded metric must be opts.metric */
+	VT_CENTROIDS_UNIT_NORM = 1 << 1,   /* under cosine, |c| = 1 within 1e-3 */
+};
+
+/* How to load; zero-initialise, then set what applies. */
+typedef struct {
+	uint32_t dim;        /* dimension required (0: any) */
+	const char *dim_of;  /* the input that has it, for the message */
+	int metric;          /* VT_METRIC_* of the run */
+	unsigned checks;     /* VT_CENTROIDS_* */
+	const char *prog;    /* program name, for the metric message */
+} vt_centroids_opts;
+
+/* Load the centroids at path ("-" is stdin) into m (vt_model_free it) and
+ * check them as above; opts NULL checks kind, rows and values only.
+ * Messages name path as given.  Returns 0, or the load's own error (the
+ * kind: VT_EKIND; too many rows: VT_ELIMIT; the input's errors), or
+ * VT_EFORMAT (no rows: "PATH: no centroids"), VT_EDIM, VT_EDATA (a value
+ * not finite: "PATH: centroid J is not finite", or a norm not 1), VT_EINVAL
+ * (another metric recorded), with a message in err; m is then empty. */
+int vt_centroids_load(vt_model *m, const char *path, const vt_centroids_opts *opts, char *err,
+                      size_t errlen);
+
+/* Check that the centroids m (loaded from path) have dimension dim, that
+ * of the input dim_of: "PATH: centroids have dimension D, but DIM_OF has
+ * DIM".  For a caller that opens its input after the centroids.  Returns
+ * 0 or VT_EDIM with a message in err. */
+int vt_centroids_check_dim(const vt_model *m, const char *path, uint32_t dim,
+                           const char *dim_of, char *err, size_t errlen);
+
+/* The metric recorded in m's metadata: VT_METRIC_L2 or VT_METRIC_COSINE,
+ * -1 when none is recorded (vectors, older models), or VT_EINVAL for a
+ * name this version does not know. */
+int vt_centroids_metric(const vt_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
