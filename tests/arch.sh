@@ -30,7 +30,8 @@
 #           perror (comments and strings are ignored; snprintf is fine)
 #   include an #include "..." that names no file of lib/
 #   cycle   a circle of includes between modules; a module is the .c/.h
-#           pair of one base name (lib/train/kmeans.{c,h} is train/kmeans);
+#           pair of one base name (lib/train/kmeans.{c,h} is train/kmeans),
+#           with its private header NAME_priv.h or NAME_impl.h;
 #           reported with its path, each edge with the line that makes it
 set -euo pipefail
 
@@ -185,6 +186,8 @@ place() {
 module() {
 	MODULE=${1#lib/}
 	MODULE=${MODULE%.[ch]}
+	MODULE=${MODULE%_priv}
+	MODULE=${MODULE%_impl}
 }
 
 # norm PATH: NORM=PATH without "." and "dir/.." steps
