@@ -94,6 +94,16 @@ int vt_header_read(vt_rd *rd, vt_header *h, char *err, size_t errlen)
 		key[kn] = 0;
 		memcpy(val, p + 3 + kn, vn);
 		val[vn] = 0;
+		if (vt_header_get(h, key)) {
+			snprintf(err, errlen, "header: metadata key '%s' appears twice", key);
+			rc = VT_EFORMAT;
+			break;
+		}
+		if (strlen(key) == kn && strlen(val) == vn && !vt_utf8_valid(val, vn)) {
+			snprintf(err, errlen, "header: metadata value of '%s' is not valid UTF-8", key);
+			rc = VT_EFORMAT;
+			break;
+		}
 		rc = strlen(key) == kn && strlen(val) == vn ? vt_header_set(h, key, val) : VT_EINVAL;
 		if (rc == VT_EINVAL) {
 			snprintf(err, errlen, "header: invalid metadata entry %u", i + 1);
