@@ -141,3 +141,104 @@ for name, ix in (('ivfpq', pq), ('ivfsq', sq)):
 	run -0 bash -c "head -c 4 out/sizes.png | od -An -c | tr -d ' '"
 	assert_output --partial "PNG"
 }
+
+# The outputs (under OUT) that a make call rewrote: newer than the marker.
+rebuilt() { # rebuilt OUT MARKER
+	find "$1" -maxdepth 1 -type f -newer "$2" \( -name '*.vt' -o -name '*.npy' -o -name '*.txt' \) \
+		-printf '%f\n' | sort | paste -sd ' '
+}
+
+@test "stream-train.mk: changing a parameter rebuilds the outputs that depend on it, and only those" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	run -0 train out REFINE_PASSES=1
+	run -0 train out REFINE_PASSES=1
+	assert_output ""
+	ivf="coreset-0.vt coreset-1.vt coreset-2.vt coreset-3.vt coreset.vt ivf-0.vt ivf-1.vt ivf.npy ivf.vt"
+	check() { # check PARAM=VALUE "expected rebuilt files" ["rebuilt on the way back"]
+		touch marker
+		run -0 train out REFINE_PASSES=1 $1
+		run -0 rebuilt out marker
+		assert_output "$2"
+		touch marker
+		run -0 train out REFINE_PASSES=1
+		run -0 rebuilt out marker
+		assert_output "${3:-$2}"
+	}
+	check K=12 "$ivf pq.npy pq.vt report.txt sample.vt"
+	# Half the chunks; the way back rebuilds all four (chunks 2 and 3 are
+	# older than the new sample).
+	check SAMPLE_RATE=32 "coreset-0.vt coreset-1.vt coreset.vt ivf-0.vt ivf-1.vt ivf.npy ivf.vt pq.npy pq.vt report.txt sample.vt" \
+		"$ivf pq.npy pq.vt report.txt sample.vt"
+	check STREAM_RATE=32 "coreset-0.vt coreset-1.vt coreset.vt ivf-0.vt ivf-1.vt ivf.npy ivf.vt pq.npy pq.vt report.txt" \
+		"$ivf pq.npy pq.vt report.txt"
+	check CORESET_RATE=4 "$ivf pq.npy pq.vt report.txt"
+	check SEED=9 "$ivf pq-sample.vt pq.npy pq.vt report.txt sample.vt sq-sample.vt sq.npy sq.vt"
+	check METRIC=cosine "$ivf pq.npy pq.vt report.txt sample.vt sq.npy sq.vt"
+	check PQ_M=2 "pq.npy pq.vt"
+	check NBITS=5 "pq-sample.vt pq.npy pq.vt"
+	check SQ_MODE=global "sq.npy sq.vt"
+	check J=2 ""
+	# More refine passes build the new pass only; fewer rebuild no pass.
+	touch marker
+	run -0 train out REFINE_PASSES=2
+	run -0 rebuilt out marker
+	assert_output "ivf-2.vt ivf.npy ivf.vt pq.npy pq.vt report.txt"
+	run -0 vcat --info out/ivf.vt
+	assert_line "meta.vrefine.passes: 2"
+	touch marker
+	run -0 train out REFINE_PASSES=1
+	run -0 rebuilt out marker
+	assert_output "ivf.npy ivf.vt pq.npy pq.vt report.txt"
+	assert_files_equal out/ivf.vt out/ivf-1.vt
+	# After all that, the models are the bytes of a fresh run.
+	run -0 train fresh REFINE_PASSES=1
+	for f in ivf.vt pq.vt sq.vt report.txt; do assert_files_equal out/$f fresh/$f; done
+}
+
+@test "stream-train.mk: a rerun with another K into the same OUT leaves a model of that K" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	run -0 train out K=16 ivf
+	run -0 train out K=8 ivf
+	run -0 vcat --info out/ivf.vt
+	assert_line "rows: 8"
+	assert_line "meta.k: 8"
+}
+
+@test "stream-train.mk: METRIC=cosine trains unit-norm centroids recorded as cosine" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	run -0 train out METRIC=cosine
+	run -0 vcat --info out/ivf.vt
+	assert_line "meta.metric: cosine"
+	run -0 bash -c "vcat --to text out/ivf.vt | awk '{s = 0; for (i = 3; i <= NF; i++) s += \$i * \$i; if (s < 0.999 || s > 1.001) bad++} END {print bad + 0}'"
+	assert_output 0
+	run -0 grep -c 'metric=cosine' out/.params/kmeans
+	run ! train out METRIC=dot
+	assert_output --partial "METRIC=dot: expected l2 or cosine"
+}
+
+@test "stream-train.mk: clean needs only OUT; BIN defaults to the build beside the makefile" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	mkdir elsewhere
+	# No BIN: found from the makefile's own place, whatever the current directory.
+	run -0 make -s -C elsewhere -f "$MK" DATA="$PWD/x.vt" K=8 OUT="$PWD/out" SAMPLE_RATE=64 \
+		STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 ivf
+	assert_file_exists out/ivf.vt
+	run -0 make -s -f "$MK" OUT=out clean
+	assert_not_exists out
+}
+
+@test "stream-train.mk: a failing step prints its own error" {
+	vgen -n 3000 -d 8 --means 40 --seed 2 -o x.vt
+	mkdir fakebin
+	for p in "$VT_BIN"/*; do ln -s "$p" fakebin/; done
+	for p in vkmeans vrefine; do
+		rm fakebin/$p
+		printf '#!/bin/sh\necho "%s: the cause of the failure" >&2\nexit 1\n' "$p" >fakebin/$p
+		chmod +x fakebin/$p
+		run ! make -s -f "$MK" DATA=x.vt K=16 OUT=out BIN="$PWD/fakebin" SAMPLE_RATE=64 \
+			STREAM_RATE=16 CORESET_RATE=8 ivf
+		assert_output --partial "$p: the cause of the failure"
+		assert_file_not_exists out/ivf.vt
+		rm fakebin/$p && ln -s "$VT_BIN/$p" fakebin/
+	done
+}

@@ -835,3 +835,19 @@ EOF
 	run -2 --separate-stderr vcat --rows -1:4 x.vt
 	assert_usage_error vcat "--rows"
 }
+
+@test "vcat: metadata keys must be unique and values valid UTF-8 (docs/FORMAT.md)" {
+	vgen -n 10 -d 4 -o a.vt
+	vtcraft add-meta a.vt dup.vt made_by x
+	run ! vcat --info dup.vt
+	assert_output --partial "dup.vt: header: metadata key 'made_by' appears twice"
+	for bad in ff c0af eda080 f4908080 e282; do # stray, overlong, surrogate, > U+10FFFF, cut short
+		vtcraft add-meta a.vt u.vt note "hex:41${bad}42"
+		run ! vcat --count u.vt
+		assert_output --partial "u.vt: header: metadata value of 'note' is not valid UTF-8"
+	done
+	# Valid UTF-8 of 2, 3 and 4 bytes is kept as it is.
+	vtcraft add-meta a.vt ok.vt note "hex:c3a9e282acf09f9880"
+	run -0 vcat --info ok.vt
+	assert_line "meta.note: é€😀"
+}

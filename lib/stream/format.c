@@ -62,6 +62,38 @@ static int key_ok(const char *k, size_t n)
 	return 1;
 }
 
+int vt_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		unsigned c = *p++;
+		if (c < 0x80)
+			continue;
+		size_t more;
+		unsigned cp, min;
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return 0; /* a continuation byte first, an overlong C0/C1, or > U+10FFFF */
+		if ((size_t)(end - p) < more)
+			return 0;
+		for (size_t i = 0; i < more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		p += more;
+		/* overlong, a UTF-16 surrogate, or beyond U+10FFFF */
+		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+	}
+	return 1;
+}
+
 static int value_ok(const char *v, size_t n)
 {
 	if (n > VT_MAX_VALUE)
@@ -69,7 +101,7 @@ static int value_ok(const char *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (v[i] == '\0' || v[i] == '\n')
 			return 0;
-	return 1;
+	return vt_utf8_valid(v, n);
 }
 
 int vt_header_set(vt_header *h, const char *key, const char *value)

@@ -90,7 +90,8 @@ void vt_header_free(vt_header *h);
 int vt_header_copy(vt_header *dst, const vt_header *src);
 
 /* Set key to value, replacing an existing entry.  Keys are 1..64 of
- * [A-Za-z0-9_.-]; values up to 4096 bytes without NUL or newline.
+ * [A-Za-z0-9_.-]; values up to 4096 bytes of valid UTF-8 without NUL or
+ * newline.
  * Returns 0, VT_EINVAL or VT_ELIMIT / VT_ENOMEM. */
 int vt_header_set(vt_header *h, const char *key, const char *value);
 
@@ -107,6 +108,10 @@ int vt_header_setf(vt_header *h, const char *key, const char *fmt, ...)
  *     if (rc < 0) ...   (the first error) */
 void vt_header_put(vt_header *h, int *rc, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* 1 if the n bytes at s are valid UTF-8 (shortest forms, no UTF-16
+ * surrogates, at most U+10FFFF), else 0. */
+int vt_utf8_valid(const char *s, size_t n);
 
 /* Value of key, or NULL. Borrowed. */
 const char *vt_header_get(const vt_header *h, const char *key);

@@ -2,12 +2,15 @@
 #include "stream/reader.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "stream/codec.h"
+
+static int check_pq_meta(const vt_header *h, char *err, size_t errlen);
 
 struct vt_reader {
 	vt_rd *rd;
@@ -94,6 +97,16 @@ int vt_header_read(vt_rd *rd, vt_header *h, char *err, size_t errlen)
 		key[kn] = 0;
 		memcpy(val, p + 3 + kn, vn);
 		val[vn] = 0;
+		if (vt_header_get(h, key)) {
+			snprintf(err, errlen, "header: metadata key '%s' appears twice", key);
+			rc = VT_EFORMAT;
+			break;
+		}
+		if (strlen(key) == kn && strlen(val) == vn && !vt_utf8_valid(val, vn)) {
+			snprintf(err, errlen, "header: metadata value of '%s' is not valid UTF-8", key);
+			rc = VT_EFORMAT;
+			break;
+		}
 		rc = strlen(key) == kn && strlen(val) == vn ? vt_header_set(h, key, val) : VT_EINVAL;
 		if (rc == VT_EINVAL) {
 			snprintf(err, errlen, "header: invalid metadata entry %u", i + 1);
@@ -105,6 +118,8 @@ int vt_header_read(vt_rd *rd, vt_header *h, char *err, size_t errlen)
 		snprintf(err, errlen, "header: metadata length does not match its entries");
 		rc = VT_EFORMAT;
 	}
+	if (rc == 0 && h->kind == VT_KIND_PQ)
+		rc = check_pq_meta(h, err, errlen);
 	free(buf);
 	if (rc < 0)
 		vt_header_free(h);
@@ -166,6 +181,42 @@ static int grow(unsigned char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* A metadata value as a whole decimal integer in [lo, hi]; -1 if absent or not. */
+static long long meta_int(const vt_header *h, const char *key, long long lo, long long hi)
+{
+	const char *v = vt_header_get(h, key);
+	if (!v || !*v)
+		return -1;
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return -1;
+	return x;
+}
+
+/* What a PQ codebook's metadata promises about its shape: m sub-spaces of
+ * dim d/m, 2^nbits rows each (1 <= nbits <= 16).  Checked when the header
+ * is read; the row count m 2^nbits at the end marker. */
+static int check_pq_meta(const vt_header *h, char *err, size_t errlen)
+{
+	long long m = meta_int(h, "m", 1, 1 << 20), nbits = meta_int(h, "nbits", 1, 16);
+	long long d = meta_int(h, "d", 1, 1 << 20);
+	if (m < 0 || nbits < 0 || d < 0) {
+		snprintf(err, errlen, "PQ codebook: metadata m, nbits (1..16) and d must be integers, got "
+		         "m=%s nbits=%s d=%s", vt_header_get(h, "m") ? vt_header_get(h, "m") : "(none)",
+		         vt_header_get(h, "nbits") ? vt_header_get(h, "nbits") : "(none)",
+		         vt_header_get(h, "d") ? vt_header_get(h, "d") : "(none)");
+		return VT_EFORMAT;
+	}
+	if ((long long)h->dim * m != d) {
+		snprintf(err, errlen, "PQ codebook: m=%lld sub-spaces of dim %u do not make d=%lld", m,
+		         h->dim, d);
+		return VT_EFORMAT;
+	}
+	return 0;
+}
+
 /* Handle an end marker (tag already read into m[0..4)). */
 static int read_end(vt_reader *r, unsigned char m[VT_END_MARKER], char *err, size_t errlen)
 {
@@ -187,6 +238,14 @@ static int read_end(vt_reader *r, unsigned char m[VT_END_MARKER], char *err, siz
 	if (chain != r->seg_chain) {
 		snprintf(err, errlen, "end marker: frame chain checksum mismatch (frames lost or reordered)");
 		return VT_ECHECKSUM;
+	}
+	if (r->h.kind == VT_KIND_PQ) {
+		long long pm = meta_int(&r->h, "m", 1, 1 << 20), nb = meta_int(&r->h, "nbits", 1, 16);
+		if (rows != (uint64_t)pm << nb) {
+			snprintf(err, errlen, "PQ codebook: %llu rows, but m=%lld nbits=%lld make %llu",
+			         (unsigned long long)rows, pm, nb, (unsigned long long)pm << nb);
+			return VT_EFORMAT;
+		}
 	}
 	return 0;
 }
@@ -327,6 +386,47 @@ long vt_reader_next_stored(vt_reader *r, int *codec, const unsigned char **store
 	return rows;
 }
 
+/* The values a kind promises (docs/FORMAT.md, "Values"): weights (counts)
+ * and losses finite and >= 0 wherever those columns are; the rows of
+ * centroids, PQ codebooks and accumulators' sums finite.  Vectors may hold
+ * NaN (each program drops or refuses such rows), SQ partial forms are
+ * checked where they are parsed.  Row numbers count from 0 over the stream. */
+static int check_values(const vt_reader *r, const vt_block *b, char *err, size_t errlen)
+{
+	const char *bad = NULL, *col = NULL;
+	size_t row = 0;
+	double v = 0;
+	for (size_t i = 0; i < b->rows && !bad; i++) {
+		if (b->weight && !(isfinite(b->weight[i]) && b->weight[i] >= 0))
+			bad = "weight", col = r->h.kind == VT_KIND_ACCUM ? "count" : "weight",
+			row = i, v = b->weight[i];
+		else if (b->loss && !(isfinite(b->loss[i]) && b->loss[i] >= 0))
+			bad = "loss", col = "loss", row = i, v = b->loss[i];
+	}
+	if (bad) {
+		snprintf(err, errlen, "frame %llu: row %llu: %s %g is %s",
+		         (unsigned long long)r->st.frames, (unsigned long long)(b->first_row + row),
+		         col, v, isfinite(v) ? "negative" : "not finite");
+		return VT_EDATA;
+	}
+	int kind = r->h.kind;
+	if (kind != VT_KIND_CENTROIDS && kind != VT_KIND_PQ && kind != VT_KIND_ACCUM)
+		return 0;
+	size_t n = b->rows * r->h.dim;
+	for (size_t i = 0; i < n; i++) {
+		double x = r->h.elem == VT_ELEM_F64 ? ((const double *)b->data)[i]
+		                                    : ((const float *)b->data)[i];
+		if (!isfinite(x)) {
+			snprintf(err, errlen, "frame %llu: row %llu: %s %g is not finite",
+			         (unsigned long long)r->st.frames,
+			         (unsigned long long)(b->first_row + i / r->h.dim),
+			         kind == VT_KIND_ACCUM ? "a sum" : "a value", x);
+			return VT_EDATA;
+		}
+	}
+	return 0;
+}
+
 long vt_reader_decode_stored(vt_reader *r, vt_block *b, char *err, size_t errlen)
 {
 	size_t rows = r->last_rows;
@@ -357,7 +457,8 @@ long vt_reader_decode_stored(vt_reader *r, vt_block *b, char *err, size_t errlen
 	b->data = raw + off[np - 1];
 	r->next_row += rows;
 	r->last_rows = 0;
-	return (long)rows;
+	int rc = check_values(r, b, err, errlen);
+	return rc < 0 ? rc : (long)rows;
 }
 
 long vt_reader_next(vt_reader *r, vt_block *b, char *err, size_t errlen)

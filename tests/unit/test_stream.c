@@ -34,6 +34,14 @@ static int write_stream(const char *path, int kind, int elem, int cols, uint32_t
 	vt_header_init(&h, kind, elem, cols, dim);
 	vt_header_set(&h, "made_by", "test");
 	vt_header_setf(&h, "rows", "%zu", rows);
+	if (kind == VT_KIND_PQ) { /* a codebook's shape: rows = m 2^nbits, d = m dim */
+		unsigned nbits = 0;
+		while (nbits < 16 && rows % ((size_t)2 << nbits) == 0)
+			nbits++;
+		vt_header_setf(&h, "m", "%zu", rows >> nbits);
+		vt_header_setf(&h, "nbits", "%u", nbits);
+		vt_header_setf(&h, "d", "%zu", (rows >> nbits) * dim);
+	}
 	int rc = vt_writer_open(&w, &o, &h, codec, frame_bytes);
 	vt_header_free(&h);
 	if (rc < 0) {
