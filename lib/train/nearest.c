@@ -1,0 +1,1080 @@
+/* vtrain: exact nearest-centroid search for large k (see nearest.h).
+ *
+ * The rounding bound.  Let u = 2^-24 (float), gamma_m = m u / (1 - m u),
+ * nx = ||x||, nc = ||c||, T = ||x - c||^2 (true).  The float distance of the
+ * kernel is D = fl(fl(-2 ip + cn) + xn) with
+ *   ip: sgemm's x.c.  In any summation order, with or without FMA,
+ *       |ip - x.c| <= gamma_d sum_t |x_t c_t| <= gamma_d nx nc
+ *       (Cauchy-Schwarz); the factor -2 is exact.
+ *   cn, xn: the squared norms summed in double and rounded to float,
+ *       |xn - nx^2| <= (u + d 2^-53) nx^2, the same for cn.
+ *   two float additions, each off by at most u times its (computed)
+ *       operands' magnitude, <= u (1 + gamma_d) (nx + nc)^2.
+ * Summing, with 2 nx nc + nx^2 + nc^2 = (nx + nc)^2:
+ *   |D - T| <= (gamma_d + 3u + d 2^-53)(1 + gamma_d)^2 (nx + nc)^2
+ *          <= 2 gamma_{d+4} (nx + nc)^2            (while d u <= 0.29).
+ * dd (double, nearest.h) has |dd - T| <= gamma^(53)_{d+2} T, and the
+ * differences x_t - c_t are exact or off by 2^-53 relatively; our own double
+ * arithmetic on D (D -/+ e, the sums below) adds a few 2^-53 (nx + nc)^2.
+ * All of it is below (d + 4) 2^-50 (nx + nc)^2.  Hence
+ *   E(d) = 2 gamma_{d+4} + (d + 4) 2^-50,   e = E(d) (nx + nc)^2 + A(d),
+ * with A(d) = (d + 4) 2^-146 for products that fall into float's subnormals
+ * (each is off by at most 2^-150).  nx and nc are taken from the float
+ * norms and rounded up by a factor 1 + 2^-22 (> 1 + 2u + d 2^-53 for
+ * d < 2^30).  Rows with ||x||^2 > 1e36 and centroids with ||c||^2 > 1e36 are
+ * kept out of float (no sgemm product or sum can then overflow).
+ *
+ * Every float distance D_j thus gives an interval [lo, hi] = [D_j - e_j,
+ * D_j + e_j] that holds dd_j.  A row keeps a list of the L = N + 3 smallest
+ * lo seen (and the smallest lo it had to drop, `ev`).  With U the N-th
+ * smallest hi in the list, any centroid whose lo exceeds U has N others
+ * strictly nearer by dd, so the top N by (dd, index) are among the listed
+ * entries with lo <= U: dd is computed for those and decides.  If ev <= U
+ * the list may have dropped a candidate: the row goes to brute force (and
+ * there, with the list overflowing again, to dd over all k).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "train/nearest.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "train/kernel.h"
+#include "train/rng.h"
+
+#define NR_ROWS 256    /* rows of one sgemm block */
+#define NR_COLS 512    /* centroids of one sgemm block */
+#define SLACK 3        /* list entries beyond the N asked for */
+#define BIG_NORM 1e36  /* squared norms beyond this stay out of float */
+#define NORM_UP (1.0 + 0x1p-22)
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double vt_nearest_sqdist(const float *x, const float *c, size_t d)
+{
+	double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t t = 0;
+	for (; t + 4 <= d; t += 4) {
+		double a = (double)x[t] - c[t], b = (double)x[t + 1] - c[t + 1];
+		double e = (double)x[t + 2] - c[t + 2], f = (double)x[t + 3] - c[t + 3];
+		s0 += a * a;
+		s1 += b * b;
+		s2 += e * e;
+		s3 += f * f;
+	}
+	for (; t < d; t++) {
+		double a = (double)x[t] - c[t];
+		s0 += a * a;
+	}
+	return (s0 + s1) + (s2 + s3);
+}
+
+double vt_nearest_eps(size_t d)
+{
+	const double u = 0x1p-24, m = (double)d + 4;
+	return 2 * (m * u / (1 - m * u)) + m * 0x1p-50;
+}
+
+static double abs_err(size_t d)
+{
+	return ((double)d + 4) * 0x1p-146;
+}
+
+/* ---- candidate lists ---- */
+
+typedef struct {
+	double lo, hi;
+	int32_t j;
+} cand;
+
+/* Insert (lo, hi, j) into the list c (cnt entries, at most L, sorted by
+ * lo); what falls off the end lowers *ev. */
+static void cl_push(cand *c, int *cnt, int L, double *ev, double lo, double hi, int32_t j)
+{
+	int n = *cnt;
+	if (n == L) {
+		if (!(lo < c[L - 1].lo)) {
+			if (lo < *ev)
+				*ev = lo;
+			return;
+		}
+		if (c[L - 1].lo < *ev)
+			*ev = c[L - 1].lo;
+		n = L - 1;
+	}
+	int i = n;
+	while (i > 0 && c[i - 1].lo > lo) {
+		c[i] = c[i - 1];
+		i--;
+	}
+	c[i] = (cand){lo, hi, j};
+	*cnt = n + 1;
+}
+
+/* A float s with s > cut cannot enter the list usefully: its lo is above
+ * the list's last lo (when full) or above the bound U.  Such values still
+ * go into ev (their minimum), so the cut only saves time. */
+static float cut_for(const cand *c, int cnt, int L, double U, double e)
+{
+	double t = U;
+	if (cnt == L && c[L - 1].lo < t)
+		t = c[L - 1].lo;
+	if (!(t < INFINITY))
+		return INFINITY;
+	double v = t + e;
+	float f = (float)v;
+	if ((double)f < v)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/* One row against a block of cb centroids: ip holds -2 x.c_j (sgemm), cn
+ * the float norms, ids the centroid ids (or NULL: j0 + j).  The distance is
+ * the kernel's (ip + cn) + xn; e bounds its error for every j of the block. */
+static void scan_row(const float *ip, const float *cn, const int32_t *ids, int32_t j0,
+                     size_t cb, float xn, double e, double U, cand *c, int *cnt, int L,
+                     double *ev)
+{
+	float cut = cut_for(c, *cnt, L, U, e);
+	float minrej = INFINITY;
+	for (size_t j = 0; j < cb; j++) {
+		float s = (ip[j] + cn[j]) + xn;
+		if (s > cut) {
+			if (s < minrej)
+				minrej = s;
+			continue;
+		}
+		cl_push(c, cnt, L, ev, (double)s - e, (double)s + e,
+		        ids ? ids[j] : j0 + (int32_t)j);
+		cut = cut_for(c, *cnt, L, U, e);
+	}
+	if (minrej < INFINITY) {
+		double lo = (double)minrej - e;
+		if (lo < *ev)
+			*ev = lo;
+	}
+}
+
+/* The N-th smallest hi of the list (N <= cnt). */
+static double nth_hi(const cand *c, int cnt, size_t N)
+{
+	double h[VT_NEAREST_MAX_TOP + SLACK] = {0};
+	for (int i = 0; i < cnt; i++) {
+		double v = c[i].hi;
+		int p = i;
+		while (p > 0 && h[p - 1] > v) {
+			h[p] = h[p - 1];
+			p--;
+		}
+		h[p] = v;
+	}
+	return h[N - 1];
+}
+
+static int by_dd(const cand *a, const cand *b)
+{
+	return a->lo < b->lo || (a->lo == b->lo && a->j < b->j);
+}
+
+/* Certify a list and write the top N by (dd, index); base holds the
+ * vectors the ids refer to.  Returns 0, or 1 when the list cannot certify
+ * (the caller then falls back). */
+static int finalize(const float *x, const float *base, size_t d, const cand *c, int cnt,
+                    double ev, size_t N, int32_t *lab, double *dist)
+{
+	if ((size_t)cnt < N)
+		return 1;
+	double U = nth_hi(c, cnt, N);
+	if (!(ev > U))
+		return 1;
+	cand t[VT_NEAREST_MAX_TOP + SLACK];
+	int m = 0;
+	for (; m < cnt && c[m].lo <= U; m++) {
+		cand v = {vt_nearest_sqdist(x, base + (size_t)c[m].j * d, d), 0, c[m].j};
+		int p = m;
+		while (p > 0 && by_dd(&v, &t[p - 1])) {
+			t[p] = t[p - 1];
+			p--;
+		}
+		t[p] = v;
+	}
+	for (size_t i = 0; i < N; i++) {
+		if (lab)
+			lab[i] = t[i].j;
+		if (dist)
+			dist[i] = t[i].lo;
+	}
+	return 0;
+}
+
+/* dd to every one of the k vectors: the definition itself. */
+static void exact_row(const float *x, const float *c, size_t k, size_t d, size_t N,
+                      int32_t *lab, double *dist)
+{
+	cand t[VT_NEAREST_MAX_TOP];
+	size_t m = 0;
+	for (size_t j = 0; j < k; j++) {
+		cand v = {vt_nearest_sqdist(x, c + j * d, d), 0, (int32_t)j};
+		if (m == N && !by_dd(&v, &t[N - 1]))
+			continue;
+		size_t p = m < N ? m++ : N - 1;
+		while (p > 0 && by_dd(&v, &t[p - 1])) {
+			t[p] = t[p - 1];
+			p--;
+		}
+		t[p] = v;
+	}
+	for (size_t i = 0; i < N; i++) {
+		if (lab)
+			lab[i] = t[i].j;
+		if (dist)
+			dist[i] = t[i].lo;
+	}
+}
+
+/* A row whose float norm is not finite or too large.  With a NaN or an
+ * infinity dd is NaN or +inf for every centroid, all of them tie, and the
+ * lowest indices win; a finite row of huge norm gets dd over all k. */
+static void special_row(const float *x, const float *c, size_t k, size_t d, size_t N,
+                        int32_t *lab, double *dist)
+{
+	int finite = 1;
+	for (size_t t = 0; t < d && finite; t++)
+		finite = isfinite(x[t]);
+	if (finite) {
+		exact_row(x, c, k, d, N, lab, dist);
+		return;
+	}
+	for (size_t i = 0; i < N; i++) {
+		if (lab)
+			lab[i] = (int32_t)i;
+		if (dist)
+			dist[i] = vt_nearest_sqdist(x, c + i * d, d);
+	}
+}
+
+static int row_special(float xn)
+{
+	return !((double)xn <= BIG_NORM);
+}
+
+static double norm_up(float sq)
+{
+	return sqrt((double)sq) * NORM_UP;
+}
+
+/* ---- brute force (the reference) ---- */
+
+struct brute_ctx {
+	const float *x, *c, *cn;
+	const double *bmax; /* per block of NR_COLS centroids: max norm, rounded up */
+	size_t n, d, k, N;
+	int L;
+	double E, A;
+	int32_t *lab;
+	double *dist;
+	char *scr;
+	size_t stride;
+};
+
+static size_t brute_scratch(size_t d, size_t L)
+{
+	(void)d;
+	return (size_t)NR_ROWS * NR_COLS * sizeof(float) + NR_ROWS * (sizeof(float) + sizeof(int) +
+	       sizeof(double) + sizeof(double) + L * sizeof(cand)) + 64;
+}
+
+static void brute_task(void *arg, size_t task, int worker)
+{
+	struct brute_ctx *a = arg;
+	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
+	size_t d = a->d, k = a->k, N = a->N;
+	int L = a->L;
+	char *s = a->scr + (size_t)worker * a->stride;
+	s += (64 - (uintptr_t)s % 64) % 64;
+	cand *cl = (cand *)(void *)s;
+	double *ev = (double *)(cl + NR_ROWS * (size_t)L);
+	double *nxu = ev + NR_ROWS;
+	float *ip = (float *)(nxu + NR_ROWS);
+	float *xn = ip + (size_t)NR_ROWS * NR_COLS;
+	int *cnt = (int *)(xn + NR_ROWS);
+	const float *xb = a->x + r0 * d;
+	vt_sqnorms(xb, m, d, xn);
+	for (size_t i = 0; i < m; i++) {
+		cnt[i] = 0;
+		ev[i] = INFINITY;
+		nxu[i] = norm_up(xn[i]);
+	}
+	for (size_t j0 = 0; j0 < k; j0 += NR_COLS) {
+		size_t cb = k - j0 < NR_COLS ? k - j0 : NR_COLS;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)cb, (int)d, -2.0f,
+		            xb, (int)d, a->c + j0 * d, (int)d, 0.0f, ip, (int)cb);
+		double bm = a->bmax[j0 / NR_COLS];
+		for (size_t i = 0; i < m; i++) {
+			if (row_special(xn[i]))
+				continue;
+			double w = nxu[i] + bm, e = a->E * w * w + a->A;
+			scan_row(ip + i * cb, a->cn + j0, NULL, (int32_t)j0, cb, xn[i], e, INFINITY,
+			         cl + i * (size_t)L, &cnt[i], L, &ev[i]);
+		}
+	}
+	for (size_t i = 0; i < m; i++) {
+		const float *xr = xb + i * d;
+		int32_t *lab = a->lab ? a->lab + (r0 + i) * N : NULL;
+		double *dist = a->dist ? a->dist + (r0 + i) * N : NULL;
+		if (row_special(xn[i]))
+			special_row(xr, a->c, k, d, N, lab, dist);
+		else if (finalize(xr, a->c, d, cl + i * (size_t)L, cnt[i], ev[i], N, lab, dist))
+			exact_row(xr, a->c, k, d, N, lab, dist);
+	}
+}
+
+/* Check centroids, compute their float norms and the per-block maxima. */
+static int centroid_norms(const float *c, size_t k, size_t d, float *cn, double *bmax)
+{
+	for (size_t i = 0; i < k * d; i++)
+		if (!isfinite(c[i]))
+			return VT_EDATA;
+	vt_sqnorms(c, k, d, cn);
+	for (size_t j0 = 0; j0 < k; j0 += NR_COLS) {
+		size_t cb = k - j0 < NR_COLS ? k - j0 : NR_COLS;
+		double mx = 0;
+		for (size_t j = 0; j < cb; j++) {
+			if (!((double)cn[j0 + j] <= BIG_NORM))
+				return VT_EDATA;
+			double v = norm_up(cn[j0 + j]);
+			mx = v > mx ? v : mx;
+		}
+		bmax[j0 / NR_COLS] = mx;
+	}
+	return 0;
+}
+
+static int brute_run(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
+                     size_t k, const float *cn, const double *bmax, size_t N, int32_t *lab,
+                     double *dist)
+{
+	if (n == 0)
+		return 0;
+	int T = vt_pool_size(pool);
+	int L = (int)(N + SLACK);
+	size_t stride = brute_scratch(d, (size_t)L);
+	char *scr = malloc((size_t)T * stride);
+	if (!scr)
+		return VT_ENOMEM;
+	struct brute_ctx a = {x, c, cn, bmax, n, d, k, N, L, vt_nearest_eps(d), abs_err(d),
+	                      lab, dist, scr, stride};
+	vt_pool_run(pool, (n + NR_ROWS - 1) / NR_ROWS, brute_task, &a);
+	free(scr);
+	return 0;
+}
+
+int vt_nearest_brute(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
+                     size_t k, size_t top, int32_t *labels, double *dists)
+{
+	if (d == 0 || k == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX || top < 1 ||
+	    top > VT_NEAREST_MAX_TOP || top > k)
+		return VT_EINVAL;
+	float *cn = malloc(k * sizeof *cn);
+	double *bmax = malloc((k / NR_COLS + 1) * sizeof *bmax);
+	int rc = VT_ENOMEM;
+	if (cn && bmax && !(rc = centroid_norms(c, k, d, cn, bmax)))
+		rc = brute_run(pool, x, n, d, c, k, cn, bmax, top, labels, dists);
+	free(cn);
+	free(bmax);
+	return rc;
+}
+
+/* ---- the index ---- */
+
+struct vt_nearest {
+	const float *c;
+	size_t k, d, G;
+	float *cn;        /* k float norms (the kernel's) */
+	double *bmax;     /* per NR_COLS block of centroids: max norm, up */
+	int32_t *perm;    /* centroid ids, group by group */
+	uint32_t *gstart; /* G + 1 offsets into perm */
+	float *m;         /* G x d centres */
+	float *mn;        /* G float norms of the centres */
+	double *mnu;      /* G centre norms, rounded up */
+	double *rho;      /* G radii, rounded up */
+	double *gmax;     /* G max member norms, rounded up */
+	size_t gbig;      /* members in the largest group */
+	int mode;
+	size_t probe;
+	/* cost model */
+	double tb, nb;    /* brute force: seconds, row-centroid evaluations */
+	double tv, nv;    /* visits: seconds, row-centroid evaluations */
+	double ts, ns;    /* search chunks: seconds, rows */
+	double tbr, nbr;  /* brute chunks: seconds, rows */
+	size_t chunks;
+	vt_nearest_stats st;
+};
+
+size_t vt_nearest_groups(const vt_nearest *ix)
+{
+	return ix->G;
+}
+
+size_t vt_nearest_bytes(const vt_nearest *ix)
+{
+	return sizeof *ix + ix->k * (sizeof(float) + sizeof(int32_t)) +
+	       (ix->k / NR_COLS + 1) * sizeof(double) + (ix->G + 1) * sizeof(uint32_t) +
+	       ix->G * (ix->d * sizeof(float) + sizeof(float) + 3 * sizeof(double));
+}
+
+const vt_nearest_stats *vt_nearest_get_stats(const vt_nearest *ix)
+{
+	return &ix->st;
+}
+
+void vt_nearest_reset_stats(vt_nearest *ix)
+{
+	memset(&ix->st, 0, sizeof ix->st);
+}
+
+void vt_nearest_set_mode(vt_nearest *ix, int mode)
+{
+	ix->mode = mode;
+}
+
+void vt_nearest_set_probe(vt_nearest *ix, size_t probe)
+{
+	if (probe > VT_NEAREST_MAX_TOP)
+		probe = VT_NEAREST_MAX_TOP;
+	ix->probe = probe > ix->G ? ix->G : probe;
+}
+
+void vt_nearest_free(vt_nearest *ix)
+{
+	if (!ix)
+		return;
+	free(ix->cn);
+	free(ix->bmax);
+	free(ix->perm);
+	free(ix->gstart);
+	free(ix->m);
+	free(ix->mn);
+	free(ix->mnu);
+	free(ix->rho);
+	free(ix->gmax);
+	free(ix);
+}
+
+/* G groups of the centroids by a Lloyd over a seeded sample of them:
+ * grp receives each centroid's group.  Only speed depends on it. */
+static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t G,
+                       uint64_t seed, int32_t *grp)
+{
+	size_t S = k < 64 * G ? k : 64 * G;
+	int32_t *ids = malloc(k * sizeof *ids);
+	float *xs = malloc(S * d * sizeof *xs), *cen = malloc(G * d * sizeof *cen);
+	int32_t *lab = malloc(S * sizeof *lab);
+	double *sum = malloc(G * d * sizeof *sum);
+	size_t *cnt = malloc(G * sizeof *cnt);
+	int rc = VT_ENOMEM;
+	if (!ids || !xs || !cen || !lab || !sum || !cnt)
+		goto out;
+	vt_rng r;
+	vt_rng_init(&r, seed, 0x6e656172u);
+	for (size_t i = 0; i < k; i++)
+		ids[i] = (int32_t)i;
+	for (size_t i = 0; i < S; i++) {
+		size_t j = i + (size_t)vt_rng_below(&r, k - i);
+		int32_t t = ids[i];
+		ids[i] = ids[j];
+		ids[j] = t;
+		memcpy(xs + i * d, c + (size_t)ids[i] * d, d * sizeof *xs);
+	}
+	memcpy(cen, xs, G * d * sizeof *cen);
+	for (int it = 0; it < 8; it++) {
+		if ((rc = vt_assign(pool, xs, S, d, cen, G, NULL, NULL, lab, NULL, NULL, NULL)))
+			goto out;
+		memset(sum, 0, G * d * sizeof *sum);
+		memset(cnt, 0, G * sizeof *cnt);
+		for (size_t i = 0; i < S; i++) {
+			cnt[lab[i]]++;
+			for (size_t t = 0; t < d; t++)
+				sum[(size_t)lab[i] * d + t] += xs[i * d + t];
+		}
+		for (size_t g = 0; g < G; g++)
+			if (cnt[g])
+				for (size_t t = 0; t < d; t++)
+					cen[g * d + t] = (float)(sum[g * d + t] / (double)cnt[g]);
+	}
+	rc = vt_assign(pool, c, k, d, cen, G, NULL, NULL, grp, NULL, NULL, NULL);
+out:
+	free(ids);
+	free(xs);
+	free(cen);
+	free(lab);
+	free(sum);
+	free(cnt);
+	return rc;
+}
+
+int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, size_t d,
+                   const int32_t *group, size_t groups, uint64_t seed)
+{
+	*out = NULL;
+	if (k == 0 || d == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX / NR_COLS ||
+	    groups > VT_NEAREST_MAX_GROUPS || (group && groups == 0))
+		return VT_EINVAL;
+	if (group)
+		for (size_t j = 0; j < k; j++)
+			if (group[j] < 0 || (size_t)group[j] >= groups)
+				return VT_EINVAL;
+	vt_nearest *ix = calloc(1, sizeof *ix);
+	if (!ix)
+		return VT_ENOMEM;
+	ix->c = c;
+	ix->k = k;
+	ix->d = d;
+	int rc = VT_ENOMEM;
+	int32_t *grp = NULL, *newid = NULL;
+	size_t *cnt = NULL;
+	double *sum = NULL;
+	ix->cn = malloc(k * sizeof *ix->cn);
+	ix->bmax = malloc((k / NR_COLS + 1) * sizeof *ix->bmax);
+	if (!ix->cn || !ix->bmax)
+		goto fail;
+	if ((rc = centroid_norms(c, k, d, ix->cn, ix->bmax)))
+		goto fail;
+	rc = VT_ENOMEM;
+	size_t G0 = group ? groups : groups ? groups : (size_t)ceil(sqrt((double)k));
+	if (!group && G0 > k)
+		G0 = k;
+	grp = malloc(k * sizeof *grp);
+	cnt = calloc(G0, sizeof *cnt);
+	newid = malloc(G0 * sizeof *newid);
+	if (!grp || !cnt || !newid)
+		goto fail;
+	if (group)
+		memcpy(grp, group, k * sizeof *grp);
+	else if ((rc = make_groups(pool, c, k, d, G0, seed, grp)))
+		goto fail;
+	rc = VT_ENOMEM;
+	for (size_t j = 0; j < k; j++)
+		cnt[grp[j]]++;
+	size_t G = 0;
+	for (size_t g = 0; g < G0; g++)
+		newid[g] = cnt[g] ? (int32_t)G++ : -1;
+	ix->G = G;
+	ix->perm = malloc(k * sizeof *ix->perm);
+	ix->gstart = calloc(G + 1, sizeof *ix->gstart);
+	ix->m = malloc(G * d * sizeof *ix->m);
+	ix->mn = malloc(G * sizeof *ix->mn);
+	ix->mnu = malloc(G * sizeof *ix->mnu);
+	ix->rho = malloc(G * sizeof *ix->rho);
+	ix->gmax = malloc(G * sizeof *ix->gmax);
+	sum = calloc(d, sizeof *sum);
+	if (!ix->perm || !ix->gstart || !ix->m || !ix->mn || !ix->mnu || !ix->rho || !ix->gmax ||
+	    !sum)
+		goto fail;
+	for (size_t g = 0; g < G0; g++)
+		if (newid[g] >= 0)
+			ix->gstart[newid[g] + 1] = (uint32_t)cnt[g];
+	for (size_t g = 0; g < G; g++)
+		ix->gstart[g + 1] += ix->gstart[g];
+	{
+		uint32_t *pos = (uint32_t *)cnt; /* reuse: G0 >= G slots */
+		for (size_t g = 0; g < G; g++)
+			pos[g] = ix->gstart[g];
+		for (size_t j = 0; j < k; j++)
+			ix->perm[pos[newid[grp[j]]]++] = (int32_t)j;
+	}
+	for (size_t g = 0; g < G; g++) {
+		uint32_t a = ix->gstart[g], b = ix->gstart[g + 1];
+		memset(sum, 0, d * sizeof *sum);
+		double gm = 0;
+		for (uint32_t p = a; p < b; p++) {
+			const float *cr = c + (size_t)ix->perm[p] * d;
+			for (size_t t = 0; t < d; t++)
+				sum[t] += cr[t];
+			double v = norm_up(ix->cn[ix->perm[p]]);
+			gm = v > gm ? v : gm;
+		}
+		float *mg = ix->m + g * d;
+		for (size_t t = 0; t < d; t++)
+			mg[t] = (float)(sum[t] / (double)(b - a));
+		double r = 0;
+		for (uint32_t p = a; p < b; p++) {
+			double v = vt_nearest_sqdist(c + (size_t)ix->perm[p] * d, mg, d);
+			r = v > r ? v : r;
+		}
+		/* dd is within (d + 4) 2^-50 relatively of the true value */
+		ix->rho[g] = sqrt(r * (1 + ((double)d + 4) * 0x1p-50)) * (1 + 0x1p-50);
+		ix->gmax[g] = gm;
+		if (b - a > ix->gbig)
+			ix->gbig = b - a;
+	}
+	vt_sqnorms(ix->m, G, d, ix->mn);
+	for (size_t g = 0; g < G; g++)
+		ix->mnu[g] = norm_up(ix->mn[g]);
+	free(grp);
+	free(cnt);
+	free(newid);
+	free(sum);
+	*out = ix;
+	return 0;
+fail:
+	free(grp);
+	free(cnt);
+	free(newid);
+	free(sum);
+	vt_nearest_free(ix);
+	return rc;
+}
+
+/* ---- the query ---- */
+
+#define BRUTE_ROWS 1024 /* rows gathered per brute-force call inside a search */
+
+typedef struct {
+	uint32_t g, p0, p1;
+} slice;
+
+struct chunk {
+	vt_nearest *ix;
+	const float *x;  /* the chunk's rows */
+	size_t n, N, P;
+	int L;
+	double E, A;
+	float *xn;
+	double *nxu;
+	unsigned char *spec;
+	float *ipc;      /* n x G: -2 x.m_g */
+	int32_t *prim;   /* n x max(P, 1): nearest group(s) */
+	cand *rl;        /* n x L row lists */
+	int *rcnt;
+	double *rev, *U;
+	/* pairs (row, group) to visit */
+	size_t np, pcap;
+	int32_t *prow, *pg, *srow;
+	size_t *gcnt;    /* G + 1 */
+	slice *sl;
+	size_t nsl;
+	cand *pl;        /* pcap x L pair lists */
+	int *pcnt;
+	double *pev;
+	char *scr;
+	size_t stride;
+};
+
+static size_t visit_scratch(size_t d)
+{
+	return ((size_t)NR_COLS * d + NR_COLS + (size_t)NR_ROWS * d + (size_t)NR_ROWS * NR_COLS) *
+	               sizeof(float) + NR_COLS * sizeof(int32_t) + 64;
+}
+
+static void centre_task(void *arg, size_t task, int worker)
+{
+	(void)worker;
+	struct chunk *a = arg;
+	const vt_nearest *ix = a->ix;
+	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
+	size_t G = ix->G, d = ix->d;
+	float *ipc = a->ipc + r0 * G;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)G, (int)d, -2.0f,
+	            a->x + r0 * d, (int)d, ix->m, (int)d, 0.0f, ipc, (int)G);
+	for (size_t i = 0; i < m; i++) {
+		size_t r = r0 + i;
+		if (a->spec[r])
+			continue;
+		if (!a->P) {
+			float m1, m2;
+			vt_min2(ipc + i * G, ix->mn, G, &m1, &a->prim[r], &m2);
+			continue;
+		}
+		/* the exact P nearest centres, by the same rule as the rows */
+		cand cl[VT_NEAREST_MAX_TOP + SLACK];
+		int cnt = 0, L = (int)a->P + SLACK;
+		double ev = INFINITY;
+		const float *xr = a->x + r * d;
+		for (size_t g = 0; g < G; g++) {
+			float s = (ipc[i * G + g] + ix->mn[g]) + a->xn[r];
+			double w = a->nxu[r] + ix->mnu[g], e = a->E * w * w + a->A;
+			cl_push(cl, &cnt, L, &ev, (double)s - e, (double)s + e, (int32_t)g);
+		}
+		int32_t *pr = a->prim + r * a->P;
+		if (finalize(xr, ix->m, d, cl, cnt, ev, a->P, pr, NULL))
+			exact_row(xr, ix->m, G, d, a->P, pr, NULL);
+	}
+}
+
+static void visit_task(void *arg, size_t task, int worker)
+{
+	struct chunk *a = arg;
+	const vt_nearest *ix = a->ix;
+	size_t d = ix->d;
+	int L = a->L;
+	slice s = a->sl[task];
+	size_t m = s.p1 - s.p0;
+	char *b = a->scr + (size_t)worker * a->stride;
+	b += (64 - (uintptr_t)b % 64) % 64;
+	float *ip = (float *)(void *)b;
+	float *cm = ip + (size_t)NR_ROWS * NR_COLS;
+	float *xr = cm + (size_t)NR_COLS * d;
+	float *cnb = xr + (size_t)NR_ROWS * d;
+	int32_t *ids = (int32_t *)(cnb + NR_COLS);
+	for (size_t q = 0; q < m; q++) {
+		size_t p = s.p0 + q;
+		memcpy(xr + q * d, a->x + (size_t)a->srow[p] * d, d * sizeof *xr);
+		a->pcnt[p] = 0;
+		a->pev[p] = INFINITY;
+	}
+	uint32_t g0 = ix->gstart[s.g], g1 = ix->gstart[s.g + 1];
+	for (uint32_t j0 = g0; j0 < g1; j0 += NR_COLS) {
+		size_t cb = g1 - j0 < NR_COLS ? g1 - j0 : NR_COLS;
+		for (size_t j = 0; j < cb; j++) {
+			int32_t id = ix->perm[j0 + j];
+			ids[j] = id;
+			cnb[j] = ix->cn[id];
+			memcpy(cm + j * d, ix->c + (size_t)id * d, d * sizeof *cm);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)cb, (int)d, -2.0f,
+		            xr, (int)d, cm, (int)d, 0.0f, ip, (int)cb);
+		for (size_t q = 0; q < m; q++) {
+			size_t p = s.p0 + q, r = (size_t)a->srow[p];
+			double w = a->nxu[r] + ix->gmax[s.g], e = a->E * w * w + a->A;
+			scan_row(ip + q * cb, cnb, ids, 0, cb, a->xn[r], e, a->U[r], a->pl + p * L,
+			         &a->pcnt[p], L, &a->pev[p]);
+		}
+	}
+}
+
+/* Visit the pending pairs: sort them by group, one task per group slice of
+ * at most NR_ROWS rows, then merge each pair's list into its row's. */
+static void flush(struct chunk *a, vt_pool *pool)
+{
+	vt_nearest *ix = a->ix;
+	size_t G = ix->G;
+	if (!a->np)
+		return;
+	double t0 = now();
+	memset(a->gcnt, 0, (G + 1) * sizeof *a->gcnt);
+	for (size_t p = 0; p < a->np; p++)
+		a->gcnt[a->pg[p] + 1]++;
+	for (size_t g = 0; g < G; g++)
+		a->gcnt[g + 1] += a->gcnt[g];
+	a->nsl = 0;
+	double evals = 0;
+	for (size_t g = 0; g < G; g++) {
+		size_t p0 = a->gcnt[g], p1 = a->gcnt[g + 1];
+		evals += (double)(p1 - p0) * (ix->gstart[g + 1] - ix->gstart[g]);
+		for (size_t p = p0; p < p1; p += NR_ROWS)
+			a->sl[a->nsl++] = (slice){(uint32_t)g, (uint32_t)p,
+			                          (uint32_t)(p1 - p < NR_ROWS ? p1 : p + NR_ROWS)};
+	}
+	for (size_t p = 0; p < a->np; p++)
+		a->srow[a->gcnt[a->pg[p]]++] = a->prow[p];
+	vt_pool_run(pool, a->nsl, visit_task, a);
+	for (size_t sidx = 0; sidx < a->nsl; sidx++) {
+		for (size_t p = a->sl[sidx].p0; p < a->sl[sidx].p1; p++) {
+			size_t r = (size_t)a->srow[p];
+			const cand *c = a->pl + p * a->L;
+			for (int i = 0; i < a->pcnt[p]; i++)
+				cl_push(a->rl + r * a->L, &a->rcnt[r], a->L, &a->rev[r], c[i].lo, c[i].hi,
+				        c[i].j);
+			if (a->pev[p] < a->rev[r])
+				a->rev[r] = a->pev[p];
+		}
+	}
+	a->np = 0;
+	double t = now() - t0;
+	ix->tv += t;
+	ix->nv += evals;
+	ix->st.t_visit += t;
+	ix->st.evals += evals;
+}
+
+static void add_pair(struct chunk *a, vt_pool *pool, size_t r, int32_t g)
+{
+	if (a->np == a->pcap)
+		flush(a, pool);
+	a->prow[a->np] = (int32_t)r;
+	a->pg[a->np++] = g;
+}
+
+/* Lower bound on dd(x, c) for every member c of group g, given the float
+ * centre score s = (-2 x.m_g + ||m_g||^2_f) + ||x||^2_f:
+ *   ||x - m_g|| >= sqrt(s - e_m)  (e_m the float bound for x and m_g),
+ *   ||x - c||   >= ||x - m_g|| - rho_g,
+ *   dd(x, c)    >= ||x - c||^2 - (E (nx + nc)^2 + A),  nc <= gmax_g.
+ * The double operations round by a few 2^-53; the factors 1 - 2^-50 and
+ * the E term cover them. */
+static double group_lb(const vt_nearest *ix, size_t g, float s, double nxu, double E, double A)
+{
+	double w = nxu + ix->mnu[g], dc = (double)s - (E * w * w + A);
+	double dl = dc > 0 ? sqrt(dc) * (1 - 0x1p-50) : 0;
+	double r = dl - ix->rho[g];
+	double lb = r > 0 ? r * r * (1 - 0x1p-50) : 0;
+	double v = nxu + ix->gmax[g];
+	return lb - (E * v * v + A);
+}
+
+/* Brute force for rows rows[0..cnt) of the chunk (gathered), results into
+ * the output. */
+static int brute_rows(struct chunk *a, vt_pool *pool, const uint32_t *rows, size_t cnt,
+                      float *gb, int32_t *tl, double *td, int32_t *labels, double *dists)
+{
+	vt_nearest *ix = a->ix;
+	size_t d = ix->d, N = a->N;
+	for (size_t b0 = 0; b0 < cnt; b0 += BRUTE_ROWS) {
+		size_t m = cnt - b0 < BRUTE_ROWS ? cnt - b0 : BRUTE_ROWS;
+		for (size_t i = 0; i < m; i++)
+			memcpy(gb + i * d, a->x + (size_t)rows[b0 + i] * d, d * sizeof *gb);
+		double t0 = now();
+		int rc = brute_run(pool, gb, m, d, ix->c, ix->k, ix->cn, ix->bmax, N, tl, td);
+		if (rc)
+			return rc;
+		double t = now() - t0;
+		ix->tb += t;
+		ix->nb += (double)m * ix->k;
+		ix->st.t_brute += t;
+		ix->st.evals += (double)m * ix->k;
+		for (size_t i = 0; i < m; i++) {
+			size_t r = rows[b0 + i];
+			if (labels)
+				memcpy(labels + r * N, tl + i * N, N * sizeof *labels);
+			if (dists)
+				memcpy(dists + r * N, td + i * N, N * sizeof *dists);
+		}
+	}
+	return 0;
+}
+
+/* One chunk by search.  labels/dists point at the chunk's outputs. */
+static int search_chunk(struct chunk *a, vt_pool *pool, uint32_t *todo, int32_t *surv,
+                        float *gb, int32_t *tl, double *td, int32_t *labels, double *dists)
+{
+	vt_nearest *ix = a->ix;
+	size_t n = a->n, d = ix->d, G = ix->G, N = a->N;
+	int L = a->L;
+	double t0 = now();
+	vt_sqnorms(a->x, n, d, a->xn);
+	size_t nspec = 0;
+	for (size_t r = 0; r < n; r++) {
+		a->spec[r] = (unsigned char)row_special(a->xn[r]);
+		a->nxu[r] = norm_up(a->xn[r]);
+		a->rcnt[r] = 0;
+		a->rev[r] = INFINITY;
+		a->U[r] = INFINITY;
+		if (a->spec[r]) {
+			special_row(a->x + r * d, ix->c, ix->k, d, N, labels ? labels + r * N : NULL,
+			            dists ? dists + r * N : NULL);
+			nspec++;
+		}
+	}
+	vt_pool_run(pool, (n + NR_ROWS - 1) / NR_ROWS, centre_task, a);
+	double t1 = now();
+	ix->st.t_centres += t1 - t0;
+	ix->st.evals += (double)(n - nspec) * G;
+	ix->st.rows_special += (double)nspec;
+	size_t P = a->P ? a->P : 1;
+	for (size_t r = 0; r < n; r++)
+		if (!a->spec[r])
+			for (size_t p = 0; p < P; p++)
+				add_pair(a, pool, r, a->prim[r * P + p]);
+	flush(a, pool);
+	size_t ntodo = 0;
+	double t2 = now();
+	if (!a->P) {
+		/* round 2: every other group whose bound does not exclude it */
+		double f = ix->nv > 0 && ix->nb > 0 ? (ix->tb / ix->nb) / (ix->tv / ix->nv) : 0.5;
+		ix->st.col_ratio = f;
+		double budget = f * (double)ix->k;
+		for (size_t r = 0; r < n; r++) {
+			if (a->spec[r])
+				continue;
+			if ((size_t)a->rcnt[r] >= N)
+				a->U[r] = nth_hi(a->rl + r * L, a->rcnt[r], N);
+			double U = a->U[r], cols = 0;
+			size_t ns = 0;
+			const float *s = a->ipc + r * G;
+			for (size_t g = 0; g < G && cols <= budget; g++) {
+				if ((int32_t)g == a->prim[r])
+					continue;
+				float sg = (s[g] + ix->mn[g]) + a->xn[r];
+				if (group_lb(ix, g, sg, a->nxu[r], a->E, a->A) > U)
+					continue;
+				surv[ns++] = (int32_t)g;
+				cols += ix->gstart[g + 1] - ix->gstart[g];
+			}
+			if (cols > budget) {
+				a->spec[r] = 2;
+				todo[ntodo++] = (uint32_t)r;
+				ix->st.rows_costly++;
+				continue;
+			}
+			if (!ns) {
+				ix->st.rows_round1++;
+				continue;
+			}
+			a->spec[r] = 3;
+			ix->st.rows_round2++;
+			for (size_t q = 0; q < ns; q++)
+				add_pair(a, pool, r, surv[q]);
+		}
+		ix->st.t_other += now() - t2;
+		flush(a, pool);
+	}
+	double t3 = now();
+	size_t over = 0;
+	for (size_t r = 0; r < n; r++) {
+		if (a->spec[r] == 1 || a->spec[r] == 2)
+			continue;
+		if (finalize(a->x + r * d, ix->c, d, a->rl + r * L, a->rcnt[r], a->rev[r], N,
+		             labels ? labels + r * N : NULL, dists ? dists + r * N : NULL)) {
+			todo[ntodo++] = (uint32_t)r;
+			ix->st.rows_overflow++;
+			over++;
+			if (a->spec[r] == 3)
+				ix->st.rows_round2--;
+			else if (!a->P)
+				ix->st.rows_round1--;
+		}
+	}
+	if (a->P)
+		ix->st.rows_round1 += (double)(n - nspec - over);
+	ix->st.t_other += now() - t3;
+	return brute_rows(a, pool, todo, ntodo, gb, tl, td, labels, dists);
+}
+
+int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, size_t top,
+                     int32_t *labels, double *dists)
+{
+	if (top < 1 || top > VT_NEAREST_MAX_TOP || top > ix->k)
+		return VT_EINVAL;
+	if (n == 0)
+		return 0;
+	size_t d = ix->d, G = ix->G, N = top;
+	int T = vt_pool_size(pool);
+	size_t C = ((size_t)1 << 22) / G;
+	C = C < NR_ROWS ? NR_ROWS : C > 16384 ? 16384 : C;
+	if (C > n)
+		C = n;
+	int L = (int)(N + SLACK);
+	size_t P = ix->probe;
+	size_t pcap = ((size_t)1 << 20) / (size_t)L;
+	if (pcap < NR_ROWS)
+		pcap = NR_ROWS;
+	struct chunk a = {.ix = ix, .N = N, .P = P, .L = L, .E = vt_nearest_eps(d),
+	                  .A = abs_err(d), .pcap = pcap};
+	a.xn = malloc(C * sizeof *a.xn);
+	a.nxu = malloc(C * sizeof *a.nxu);
+	a.spec = malloc(C);
+	a.ipc = malloc(C * G * sizeof *a.ipc);
+	a.prim = malloc(C * (P ? P : 1) * sizeof *a.prim);
+	a.rl = malloc(C * (size_t)L * sizeof *a.rl);
+	a.rcnt = malloc(C * sizeof *a.rcnt);
+	a.rev = malloc(C * sizeof *a.rev);
+	a.U = malloc(C * sizeof *a.U);
+	a.prow = malloc(pcap * sizeof *a.prow);
+	a.pg = malloc(pcap * sizeof *a.pg);
+	a.srow = malloc(pcap * sizeof *a.srow);
+	a.gcnt = malloc((G + 1) * sizeof *a.gcnt);
+	a.sl = malloc((pcap / NR_ROWS + G + 1) * sizeof *a.sl);
+	a.pl = malloc(pcap * (size_t)L * sizeof *a.pl);
+	a.pcnt = malloc(pcap * sizeof *a.pcnt);
+	a.pev = malloc(pcap * sizeof *a.pev);
+	a.stride = visit_scratch(d);
+	a.scr = malloc((size_t)T * a.stride);
+	uint32_t *todo = malloc(C * sizeof *todo);
+	int32_t *surv = malloc(G * sizeof *surv);
+	float *gb = malloc((size_t)BRUTE_ROWS * d * sizeof *gb);
+	int32_t *tl = malloc((size_t)BRUTE_ROWS * N * sizeof *tl);
+	double *td = malloc((size_t)BRUTE_ROWS * N * sizeof *td);
+	int rc = VT_ENOMEM;
+	if (!a.xn || !a.nxu || !a.spec || !a.ipc || !a.prim || !a.rl || !a.rcnt || !a.rev ||
+	    !a.U || !a.prow || !a.pg || !a.srow || !a.gcnt || !a.sl || !a.pl || !a.pcnt ||
+	    !a.pev || !a.scr || !todo || !surv || !gb || !tl || !td)
+		goto out;
+	rc = 0;
+	size_t pos = 0;
+	if (ix->mode == VT_NEAREST_AUTO && ix->nb == 0 && !P) {
+		/* start the cost model: one block of rows by brute force, timed */
+		size_t m = n < NR_ROWS ? n : NR_ROWS;
+		double t0 = now();
+		if ((rc = brute_run(pool, x, m, d, ix->c, ix->k, ix->cn, ix->bmax, N, labels,
+		                    dists)))
+			goto out;
+		double t = now() - t0;
+		ix->tb += t;
+		ix->nb += (double)m * ix->k;
+		ix->tbr += t;
+		ix->nbr += (double)m;
+		ix->st.t_brute += t;
+		ix->st.evals += (double)m * ix->k;
+		ix->st.rows_brute += (double)m;
+		ix->st.rows += (double)m;
+		pos = m;
+	}
+	while (pos < n) {
+		size_t m = n - pos < C ? n - pos : C;
+		int32_t *lab = labels ? labels + pos * N : NULL;
+		double *dst = dists ? dists + pos * N : NULL;
+		int brute = ix->mode == VT_NEAREST_BRUTE;
+		if (ix->mode == VT_NEAREST_AUTO && !P && ix->ns > 0 && ix->nbr > 0 &&
+		    ix->chunks % 8 != 0)
+			brute = ix->ts / ix->ns > ix->tbr / ix->nbr;
+		double t0 = now();
+		if (brute) {
+			rc = brute_run(pool, x + pos * d, m, d, ix->c, ix->k, ix->cn, ix->bmax, N, lab,
+			               dst);
+			double t = now() - t0;
+			ix->tb += t;
+			ix->nb += (double)m * ix->k;
+			ix->tbr += t;
+			ix->nbr += (double)m;
+			ix->st.t_brute += t;
+			ix->st.evals += (double)m * ix->k;
+			ix->st.rows_brute += (double)m;
+		} else {
+			a.x = x + pos * d;
+			a.n = m;
+			rc = search_chunk(&a, pool, todo, surv, gb, tl, td, lab, dst);
+			ix->ts += now() - t0;
+			ix->ns += (double)m;
+		}
+		if (rc)
+			goto out;
+		ix->st.rows += (double)m;
+		ix->chunks++;
+		pos += m;
+	}
+out:
+	free(a.xn);
+	free(a.nxu);
+	free(a.spec);
+	free(a.ipc);
+	free(a.prim);
+	free(a.rl);
+	free(a.rcnt);
+	free(a.rev);
+	free(a.U);
+	free(a.prow);
+	free(a.pg);
+	free(a.srow);
+	free(a.gcnt);
+	free(a.sl);
+	free(a.pl);
+	free(a.pcnt);
+	free(a.pev);
+	free(a.scr);
+	free(todo);
+	free(surv);
+	free(gb);
+	free(tl);
+	free(td);
+	return rc;
+}
