@@ -163,7 +163,7 @@ int main(void)
 		      st->rows_round1, st->rows_round2, n, st->evals / n);
 		/* 8 k + G (4 d + 40) + k / 64 bytes, and a few hundred for the struct */
 		size_t G = vt_nearest_groups(ix), want = 8 * k + G * (4 * d + 40) + k / 64 + 1024;
-		CHECK(G == 45 && vt_nearest_bytes(ix) <= want, "two-level: index %zu bytes <= %zu",
+		CHECK(G >= 30 && G <= 45 && vt_nearest_bytes(ix) <= want, "two-level: %zu groups, index %zu bytes <= %zu", G,
 		      vt_nearest_bytes(ix), want);
 		/* batches of any size give the same answer (and a NULL pool) */
 		int32_t *l2 = xmalloc(n * sizeof *l2);
