@@ -37,6 +37,7 @@
 #include "train/nearest.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,12 @@ static int row_special(float xn)
 	return !((double)xn <= BIG_NORM);
 }
 
+static float float_up(double v)
+{
+	float f = (float)v;
+	return (double)f < v ? nextafterf(f, INFINITY) : f;
+}
+
 static double norm_up(float sq)
 {
 	return sqrt((double)sq) * NORM_UP;
@@ -407,6 +414,8 @@ struct vt_nearest {
 	float *mn;        /* G float norms of the centres */
 	double *mnu;      /* G centre norms, rounded up */
 	double *rho;      /* G radii, rounded up */
+	float *rhof, *mnuf; /* the same rounded up to float */
+	double cmaxu;     /* max centroid norm, rounded up */
 	double *gmax;     /* G max member norms, rounded up */
 	size_t gbig;      /* members in the largest group */
 	int mode;
@@ -429,7 +438,7 @@ size_t vt_nearest_bytes(const vt_nearest *ix)
 {
 	return sizeof *ix + ix->k * (sizeof(float) + sizeof(int32_t)) +
 	       (ix->k / NR_COLS + 1) * sizeof(double) + (ix->G + 1) * sizeof(uint32_t) +
-	       ix->G * (ix->d * sizeof(float) + sizeof(float) + 3 * sizeof(double));
+	       ix->G * (ix->d * sizeof(float) + 3 * sizeof(float) + 3 * sizeof(double));
 }
 
 const vt_nearest_stats *vt_nearest_get_stats(const vt_nearest *ix)
@@ -466,59 +475,152 @@ void vt_nearest_free(vt_nearest *ix)
 	free(ix->mn);
 	free(ix->mnu);
 	free(ix->rho);
+	free(ix->rhof);
+	free(ix->mnuf);
 	free(ix->gmax);
 	free(ix);
 }
 
-/* G groups of the centroids by a Lloyd over a seeded sample of them:
- * grp receives each centroid's group.  Only speed depends on it. */
-static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t G,
-                       uint64_t seed, int32_t *grp)
+/* Groups of at most `leaf` centroids by recursive k-means splits: a node
+ * of n > leaf centroids is cut into min(16, ceil(n / leaf)) children by
+ * k-means++ seeding and 6 Lloyd iterations over a seeded sample of at most
+ * 64 per child, then every member goes to its nearest child centre
+ * (vt_assign, in gathered blocks).  A split that leaves all members in one
+ * child (duplicates) cuts the node into runs of `leaf` instead.  grp
+ * receives each centroid's group, *ng the number of groups.  Only speed
+ * depends on the grouping. */
+#define SPLIT_MAX 16
+#define SPLIT_BLOCK 4096
+
+struct span {
+	size_t a, b;
+};
+
+static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t leaf,
+                       uint64_t seed, int32_t *grp, size_t *ng)
 {
-	size_t S = k < 64 * G ? k : 64 * G;
-	int32_t *ids = malloc(k * sizeof *ids);
-	float *xs = malloc(S * d * sizeof *xs), *cen = malloc(G * d * sizeof *cen);
-	int32_t *lab = malloc(S * sizeof *lab);
-	double *sum = malloc(G * d * sizeof *sum);
-	size_t *cnt = malloc(G * sizeof *cnt);
+	size_t smax = 64 * SPLIT_MAX;
+	int32_t *ids = malloc(k * sizeof *ids), *tmp = malloc(k * sizeof *tmp);
+	int32_t *lab = malloc(k * sizeof *lab);
+	struct span *st = malloc((k + SPLIT_MAX) * sizeof *st);
+	float *xs = malloc(smax * d * sizeof *xs), *blk = malloc(SPLIT_BLOCK * d * sizeof *blk);
+	float *cen = malloc(SPLIT_MAX * d * sizeof *cen);
+	double *sum = malloc(SPLIT_MAX * d * sizeof *sum), *dmin = malloc(smax * sizeof *dmin);
+	int32_t *sl = malloc(smax * sizeof *sl);
 	int rc = VT_ENOMEM;
-	if (!ids || !xs || !cen || !lab || !sum || !cnt)
+	if (!ids || !tmp || !lab || !st || !xs || !blk || !cen || !sum || !dmin || !sl)
 		goto out;
-	vt_rng r;
-	vt_rng_init(&r, seed, 0x6e656172u);
+	rc = 0;
 	for (size_t i = 0; i < k; i++)
 		ids[i] = (int32_t)i;
-	for (size_t i = 0; i < S; i++) {
-		size_t j = i + (size_t)vt_rng_below(&r, k - i);
-		int32_t t = ids[i];
-		ids[i] = ids[j];
-		ids[j] = t;
-		memcpy(xs + i * d, c + (size_t)ids[i] * d, d * sizeof *xs);
-	}
-	memcpy(cen, xs, G * d * sizeof *cen);
-	for (int it = 0; it < 8; it++) {
-		if ((rc = vt_assign(pool, xs, S, d, cen, G, NULL, NULL, lab, NULL, NULL, NULL)))
-			goto out;
-		memset(sum, 0, G * d * sizeof *sum);
-		memset(cnt, 0, G * sizeof *cnt);
-		for (size_t i = 0; i < S; i++) {
-			cnt[lab[i]]++;
-			for (size_t t = 0; t < d; t++)
-				sum[(size_t)lab[i] * d + t] += xs[i * d + t];
+	size_t top = 0, G = 0;
+	uint64_t node = 0;
+	st[top++] = (struct span){0, k};
+	while (top) {
+		struct span sp = st[--top];
+		size_t n = sp.b - sp.a;
+		int32_t *id = ids + sp.a;
+		if (n <= leaf) {
+			for (size_t p = 0; p < n; p++)
+				grp[id[p]] = (int32_t)G;
+			G++;
+			continue;
 		}
-		for (size_t g = 0; g < G; g++)
-			if (cnt[g])
+		size_t nb = (n + leaf - 1) / leaf;
+		nb = nb > SPLIT_MAX ? SPLIT_MAX : nb;
+		size_t S = n < 64 * nb ? n : 64 * nb;
+		vt_rng r;
+		vt_rng_init(&r, seed, node++);
+		for (size_t i = 0; i < S; i++) {
+			size_t j = i + (size_t)vt_rng_below(&r, n - i);
+			int32_t t = id[i];
+			id[i] = id[j];
+			id[j] = t;
+			memcpy(xs + i * d, c + (size_t)id[i] * d, d * sizeof *xs);
+		}
+		/* k-means++ seeding over the sample */
+		memcpy(cen, xs, d * sizeof *cen);
+		for (size_t i = 0; i < S; i++)
+			dmin[i] = vt_nearest_sqdist(xs + i * d, cen, d);
+		for (size_t q = 1; q < nb; q++) {
+			double tot = 0;
+			for (size_t i = 0; i < S; i++)
+				tot += dmin[i];
+			size_t pick = 0;
+			if (tot > 0) {
+				double u = vt_rng_uniform(&r) * tot, acc = 0;
+				for (pick = 0; pick + 1 < S; pick++)
+					if ((acc += dmin[pick]) > u)
+						break;
+			} else {
+				pick = (size_t)vt_rng_below(&r, S);
+			}
+			memcpy(cen + q * d, xs + pick * d, d * sizeof *cen);
+			for (size_t i = 0; i < S; i++) {
+				double v = vt_nearest_sqdist(xs + i * d, cen + q * d, d);
+				dmin[i] = v < dmin[i] ? v : dmin[i];
+			}
+		}
+		for (int it = 0; it < 6; it++) {
+			if ((rc = vt_assign(pool, xs, S, d, cen, nb, NULL, NULL, sl, NULL, NULL, NULL)))
+				goto out;
+			size_t cnt[SPLIT_MAX] = {0};
+			memset(sum, 0, nb * d * sizeof *sum);
+			for (size_t i = 0; i < S; i++) {
+				cnt[sl[i]]++;
 				for (size_t t = 0; t < d; t++)
-					cen[g * d + t] = (float)(sum[g * d + t] / (double)cnt[g]);
+					sum[(size_t)sl[i] * d + t] += xs[i * d + t];
+			}
+			for (size_t g = 0; g < nb; g++)
+				if (cnt[g])
+					for (size_t t = 0; t < d; t++)
+						cen[g * d + t] = (float)(sum[g * d + t] / (double)cnt[g]);
+		}
+		for (size_t b0 = 0; b0 < n; b0 += SPLIT_BLOCK) {
+			size_t m = n - b0 < SPLIT_BLOCK ? n - b0 : SPLIT_BLOCK;
+			for (size_t i = 0; i < m; i++)
+				memcpy(blk + i * d, c + (size_t)id[b0 + i] * d, d * sizeof *blk);
+			if ((rc = vt_assign(pool, blk, m, d, cen, nb, NULL, NULL, lab + b0, NULL, NULL,
+			                    NULL)))
+				goto out;
+		}
+		size_t cnt[SPLIT_MAX + 1] = {0};
+		for (size_t i = 0; i < n; i++)
+			cnt[lab[i] + 1]++;
+		int degenerate = 0;
+		for (size_t g = 0; g < nb; g++)
+			degenerate |= cnt[g + 1] == n;
+		if (degenerate) {
+			for (size_t p = 0; p < n; p += leaf) {
+				for (size_t q = p; q < n && q < p + leaf; q++)
+					grp[id[q]] = (int32_t)G;
+				G++;
+			}
+			continue;
+		}
+		for (size_t g = 0; g < nb; g++)
+			cnt[g + 1] += cnt[g];
+		size_t pos[SPLIT_MAX];
+		memcpy(pos, cnt, sizeof pos);
+		for (size_t i = 0; i < n; i++)
+			tmp[pos[lab[i]]++] = id[i];
+		memcpy(id, tmp, n * sizeof *id);
+		for (size_t g = nb; g-- > 0;)
+			if (cnt[g + 1] > cnt[g])
+				st[top++] = (struct span){sp.a + cnt[g], sp.a + cnt[g + 1]};
 	}
-	rc = vt_assign(pool, c, k, d, cen, G, NULL, NULL, grp, NULL, NULL, NULL);
+	*ng = G;
 out:
 	free(ids);
-	free(xs);
-	free(cen);
+	free(tmp);
 	free(lab);
+	free(st);
+	free(xs);
+	free(blk);
+	free(cen);
 	free(sum);
-	free(cnt);
+	free(dmin);
+	free(sl);
 	return rc;
 }
 
@@ -550,19 +652,23 @@ int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, si
 	if ((rc = centroid_norms(c, k, d, ix->cn, ix->bmax)))
 		goto fail;
 	rc = VT_ENOMEM;
-	size_t G0 = group ? groups : groups ? groups : (size_t)ceil(sqrt((double)k));
-	if (!group && G0 > k)
-		G0 = k;
+	size_t G0 = groups;
 	grp = malloc(k * sizeof *grp);
+	if (!grp)
+		goto fail;
+	if (group) {
+		memcpy(grp, group, k * sizeof *grp);
+	} else {
+		size_t want = groups ? groups : (k + VT_NEAREST_LEAF - 1) / VT_NEAREST_LEAF;
+		size_t leaf = (k + want - 1) / (want ? want : 1);
+		if ((rc = make_groups(pool, c, k, d, leaf ? leaf : 1, seed, grp, &G0)))
+			goto fail;
+	}
+	rc = VT_ENOMEM;
 	cnt = calloc(G0, sizeof *cnt);
 	newid = malloc(G0 * sizeof *newid);
-	if (!grp || !cnt || !newid)
+	if (!cnt || !newid)
 		goto fail;
-	if (group)
-		memcpy(grp, group, k * sizeof *grp);
-	else if ((rc = make_groups(pool, c, k, d, G0, seed, grp)))
-		goto fail;
-	rc = VT_ENOMEM;
 	for (size_t j = 0; j < k; j++)
 		cnt[grp[j]]++;
 	size_t G = 0;
@@ -618,8 +724,16 @@ int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, si
 			ix->gbig = b - a;
 	}
 	vt_sqnorms(ix->m, G, d, ix->mn);
-	for (size_t g = 0; g < G; g++)
+	ix->rhof = malloc(G * sizeof *ix->rhof);
+	ix->mnuf = malloc(G * sizeof *ix->mnuf);
+	if (!ix->rhof || !ix->mnuf)
+		goto fail;
+	for (size_t g = 0; g < G; g++) {
 		ix->mnu[g] = norm_up(ix->mn[g]);
+		ix->rhof[g] = float_up(ix->rho[g]);
+		ix->mnuf[g] = float_up(ix->mnu[g]);
+		ix->cmaxu = ix->gmax[g] > ix->cmaxu ? ix->gmax[g] : ix->cmaxu;
+	}
 	free(grp);
 	free(cnt);
 	free(newid);
@@ -805,21 +919,48 @@ static void add_pair(struct chunk *a, vt_pool *pool, size_t r, int32_t g)
 	a->pg[a->np++] = g;
 }
 
-/* Lower bound on dd(x, c) for every member c of group g, given the float
- * centre score s = (-2 x.m_g + ||m_g||^2_f) + ||x||^2_f:
- *   ||x - m_g|| >= sqrt(s - e_m)  (e_m the float bound for x and m_g),
- *   ||x - c||   >= ||x - m_g|| - rho_g,
- *   dd(x, c)    >= ||x - c||^2 - (E (nx + nc)^2 + A),  nc <= gmax_g.
- * The double operations round by a few 2^-53; the factors 1 - 2^-50 and
- * the E term cover them. */
-static double group_lb(const vt_nearest *ix, size_t g, float s, double nxu, double E, double A)
+/* The survivors of round 2.  A member c of group g (centre m_g, radius
+ * rho_g) can only beat the row's bound U if
+ *     dd(x, c) >= ||x - c||^2 - eta,   eta <= E (nx + max_j ||c_j||)^2 + A,
+ *     ||x - c||  >= ||x - m_g|| - rho_g,
+ *     ||x - m_g||^2 >= s_g - (E (nx + ||m_g||)^2 + A)
+ * (s_g the float centre score (-2 x.m_g + ||m_g||^2_f) + ||x||^2_f).  So with
+ * q = sqrt(U + eta), the group is out when
+ *     s_g > (rho_g + q)^2 + E (nx + ||m_g||)^2 + A.
+ * The right side is computed in float from values rounded up (q, rho_g,
+ * ||m_g||), all terms positive: five roundings of at most u each, covered
+ * by the factor 1 + 2^-20.  surv receives the groups kept (the row's
+ * primary excluded), the return value their number; *cols their members,
+ * stopping early once above budget. */
+static size_t survivors(const vt_nearest *ix, const float *s, float xn, double nxu, double U,
+                        double E, double A, int32_t prim, double budget, int32_t *surv,
+                        double *cols)
 {
-	double w = nxu + ix->mnu[g], dc = (double)s - (E * w * w + A);
-	double dl = dc > 0 ? sqrt(dc) * (1 - 0x1p-50) : 0;
-	double r = dl - ix->rho[g];
-	double lb = r > 0 ? r * r * (1 - 0x1p-50) : 0;
-	double v = nxu + ix->gmax[g];
-	return lb - (E * v * v + A);
+	double w = nxu + ix->cmaxu, qd = sqrt(U + E * w * w + A) * (1 + 0x1p-50);
+	float q = (float)qd, Ef = (float)E, Af = (float)A, nx = (float)nxu, up = 1 + 0x1p-20f;
+	if ((double)q < qd)
+		q = nextafterf(q, INFINITY);
+	if ((double)Ef < E)
+		Ef = nextafterf(Ef, INFINITY);
+	if ((double)nx < nxu)
+		nx = nextafterf(nx, INFINITY);
+	Af = Af > 0 ? Af : FLT_TRUE_MIN;
+	size_t ns = 0;
+	double cl = 0;
+	const float *mn = ix->mn, *rho = ix->rhof, *mnu = ix->mnuf;
+	for (size_t g = 0; g < ix->G; g++) {
+		float sg = (s[g] + mn[g]) + xn;
+		float t = rho[g] + q, v = nx + mnu[g];
+		float thr = (t * t + (Ef * v * v + Af)) * up;
+		if (sg > thr || (int32_t)g == prim)
+			continue;
+		surv[ns++] = (int32_t)g;
+		cl += ix->gstart[g + 1] - ix->gstart[g];
+		if (cl > budget)
+			break;
+	}
+	*cols = cl;
+	return ns;
 }
 
 /* Brute force for rows rows[0..cnt) of the chunk (gathered), results into
@@ -898,18 +1039,9 @@ static int search_chunk(struct chunk *a, vt_pool *pool, uint32_t *todo, int32_t 
 				continue;
 			if ((size_t)a->rcnt[r] >= N)
 				a->U[r] = nth_hi(a->rl + r * L, a->rcnt[r], N);
-			double U = a->U[r], cols = 0;
-			size_t ns = 0;
-			const float *s = a->ipc + r * G;
-			for (size_t g = 0; g < G && cols <= budget; g++) {
-				if ((int32_t)g == a->prim[r])
-					continue;
-				float sg = (s[g] + ix->mn[g]) + a->xn[r];
-				if (group_lb(ix, g, sg, a->nxu[r], a->E, a->A) > U)
-					continue;
-				surv[ns++] = (int32_t)g;
-				cols += ix->gstart[g + 1] - ix->gstart[g];
-			}
+			double cols;
+			size_t ns = survivors(ix, a->ipc + r * G, a->xn[r], a->nxu[r], a->U[r], a->E,
+			                      a->A, a->prim[r], budget, surv, &cols);
 			if (cols > budget) {
 				a->spec[r] = 2;
 				todo[ntodo++] = (uint32_t)r;

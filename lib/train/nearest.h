@@ -18,8 +18,8 @@
  * reference return it.
  *
  * The index.  The k centroids are put into G groups (given by the caller, or
- * made here by a seeded Lloyd over a sample of the centroids; G defaults to
- * ceil(sqrt k)).  Group g has a centre m_g (the mean of its members) and a
+ * made here by recursive k-means splits of the centroids into groups of at
+ * most VT_NEAREST_LEAF).  Group g has a centre m_g (the mean of its members) and a
  * radius r_g = max ||c_j - m_g|| over its members (computed in double,
  * rounded up).  For any member c of g the triangle inequality gives
  *
@@ -74,6 +74,8 @@ typedef struct vt_nearest vt_nearest;
 
 /* Most neighbours a query may ask for. */
 #define VT_NEAREST_MAX_TOP 64
+/* Default most centroids in a group that the index makes itself. */
+#define VT_NEAREST_LEAF 64
 /* Most groups an index may have. */
 #define VT_NEAREST_MAX_GROUPS (1u << 20)
 
@@ -133,9 +135,10 @@ int vt_nearest_brute(vt_pool *pool, const float *x, size_t n, size_t d, const fl
  *           (e.g. the top level of a hierarchical k-means).  Empty groups
  *           are dropped.
  *   groups: with group, the number of ids; without, the number of groups
- *           to make (0: ceil(sqrt k)), made by a Lloyd of 8 iterations over
- *           a seeded sample of min(k, 64 G) centroids (k-means of the
- *           centroids, seeded by `seed`; it uses the kernel, never vkmeans).
+ *           to aim at (0: k / VT_NEAREST_LEAF), made by recursive k-means
+ *           splits of the centroids into groups of at most ceil(k / groups)
+ *           (16 children a split, k-means++ seeds and 6 Lloyd iterations on
+ *           a sample, seeded by `seed`; it uses the kernel, never vkmeans).
  * The grouping only changes the speed, never a result.  pool may be NULL.
  * *out is NULL on failure.  Returns 0, VT_EINVAL, VT_EDATA (a centroid not
  * finite or too large) or VT_ENOMEM. */
