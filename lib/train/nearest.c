@@ -26,12 +26,12 @@
  *
  * Every float distance D_j thus gives an interval [lo, hi] = [D_j - e_j,
  * D_j + e_j] that holds dd_j.  A row keeps a list of the L = N + 3 smallest
- * lo seen (and the smallest lo it had to drop, `ev`).  With U the N-th
- * smallest hi in the list, any centroid whose lo exceeds U has N others
- * strictly nearer by dd, so the top N by (dd, index) are among the listed
- * entries with lo <= U: dd is computed for those and decides.  If ev <= U
- * the list may have dropped a candidate: the row goes to brute force (and
- * there, with the list overflowing again, to dd over all k).
+ * lo seen, and `ev`, a value below the lo of everything it dropped.  With U
+ * the N-th smallest hi in the list, any centroid whose lo exceeds U has N
+ * others strictly nearer by dd, so the top N by (dd, index) are among the
+ * listed entries with lo <= U: dd is computed for those and decides.  If
+ * ev < U the list may have dropped a candidate: the row goes to brute force
+ * (and there, with the list overflowing again, to dd over all k).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "train/nearest.h"
@@ -98,18 +98,25 @@ typedef struct {
 } cand;
 
 /* Insert (lo, hi, j) into the list c (cnt entries, at most L, sorted by
- * lo); what falls off the end lowers *ev. */
+ * lo).  *ev is a strict bound on what the list lost: every dropped value
+ * has lo > *ev.  An entry dropped here with lo = v has lo > below(v), the
+ * next double down. */
+static inline double below(double v)
+{
+	return nextafter(v, -INFINITY);
+}
+
 static void cl_push(cand *c, int *cnt, int L, double *ev, double lo, double hi, int32_t j)
 {
 	int n = *cnt;
 	if (n == L) {
 		if (!(lo < c[L - 1].lo)) {
-			if (lo < *ev)
-				*ev = lo;
+			if (below(lo) < *ev)
+				*ev = below(lo);
 			return;
 		}
-		if (c[L - 1].lo < *ev)
-			*ev = c[L - 1].lo;
+		if (below(c[L - 1].lo) < *ev)
+			*ev = below(c[L - 1].lo);
 		n = L - 1;
 	}
 	int i = n;
@@ -121,48 +128,102 @@ static void cl_push(cand *c, int *cnt, int L, double *ev, double lo, double hi, 
 	*cnt = n + 1;
 }
 
-/* A float s with s > cut cannot enter the list usefully: its lo is above
- * the list's last lo (when full) or above the bound U.  Such values still
- * go into ev (their minimum), so the cut only saves time. */
-static float cut_for(const cand *c, int cnt, int L, double U, double e)
+/* The threshold t of a scan: a value whose lo exceeds t is of no use, being
+ * above the list's last lo (when full) or above the bound U on the N-th
+ * distance.  The cut is t + e rounded up to float: a float distance s > cut
+ * has s - e > t. */
+static double thresh(const cand *c, int cnt, int L, double U)
 {
-	double t = U;
-	if (cnt == L && c[L - 1].lo < t)
-		t = c[L - 1].lo;
+	return cnt == L && c[L - 1].lo < U ? c[L - 1].lo : U;
+}
+
+static float cut_of(double t, double e)
+{
 	if (!(t < INFINITY))
 		return INFINITY;
 	double v = t + e;
 	float f = (float)v;
-	if ((double)f < v)
-		f = nextafterf(f, INFINITY);
-	return f;
+	return (double)f < v ? nextafterf(f, INFINITY) : f;
 }
 
 /* One row against a block of cb centroids: ip holds -2 x.c_j (sgemm), cn
  * the float norms, ids the centroid ids (or NULL: j0 + j).  The distance is
- * the kernel's (ip + cn) + xn; e bounds its error for every j of the block. */
+ * the kernel's (ip + cn) + xn; e bounds its error for every j of the block.
+ * Values above the cut are dropped unseen: their lo exceeds the threshold
+ * at that moment, which only decreases, so after the block *ev is lowered
+ * to the final threshold when anything was dropped. */
+static void scan_plain(const float *ip, const float *cn, const int32_t *ids, int32_t j0,
+                       size_t cb, float xn, double e, double U, cand *c, int *cnt, int L,
+                       double *ev)
+{
+	double t = thresh(c, *cnt, L, U);
+	float cut = cut_of(t, e);
+	int rej = 0;
+	for (size_t j = 0; j < cb; j++) {
+		float s = (ip[j] + cn[j]) + xn;
+		if (s > cut) {
+			rej = 1;
+			continue;
+		}
+		cl_push(c, cnt, L, ev, (double)s - e, (double)s + e, ids ? ids[j] : j0 + (int32_t)j);
+		t = thresh(c, *cnt, L, U);
+		cut = cut_of(t, e);
+	}
+	if (rej && t < *ev)
+		*ev = t;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The same, 8 lanes at a time: lanes all above the cut are dropped in one
+ * compare, the others go through the plain scan (same float sums). */
+__attribute__((target("avx2"))) static void
+scan_avx2(const float *ip, const float *cn, const int32_t *ids, int32_t j0, size_t cb, float xn,
+          double e, double U, cand *c, int *cnt, int L, double *ev)
+{
+	double t = thresh(c, *cnt, L, U);
+	float cut = cut_of(t, e);
+	int rej = 0;
+	const __m256 vx = _mm256_set1_ps(xn);
+	size_t j = 0;
+	for (; j + 8 <= cb; j += 8) {
+		__m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(ip + j), _mm256_loadu_ps(cn + j)),
+		                         vx);
+		int le = _mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_set1_ps(cut), _CMP_LE_OQ));
+		if (le != 0xff)
+			rej = 1;
+		if (!le)
+			continue;
+		scan_plain(ip + j, cn + j, ids ? ids + j : NULL, j0 + (int32_t)j, 8, xn, e, U, c, cnt,
+		           L, ev);
+		t = thresh(c, *cnt, L, U);
+		cut = cut_of(t, e);
+	}
+	if (rej && t < *ev)
+		*ev = t;
+	if (j < cb)
+		scan_plain(ip + j, cn + j, ids ? ids + j : NULL, j0 + (int32_t)j, cb - j, xn, e, U, c,
+		           cnt, L, ev);
+}
+#define VT_NEAREST_AVX2 1
+#endif
+
 static void scan_row(const float *ip, const float *cn, const int32_t *ids, int32_t j0,
                      size_t cb, float xn, double e, double U, cand *c, int *cnt, int L,
                      double *ev)
 {
-	float cut = cut_for(c, *cnt, L, U, e);
-	float minrej = INFINITY;
-	for (size_t j = 0; j < cb; j++) {
-		float s = (ip[j] + cn[j]) + xn;
-		if (s > cut) {
-			if (s < minrej)
-				minrej = s;
-			continue;
-		}
-		cl_push(c, cnt, L, ev, (double)s - e, (double)s + e,
-		        ids ? ids[j] : j0 + (int32_t)j);
-		cut = cut_for(c, *cnt, L, U, e);
+#ifdef VT_NEAREST_AVX2
+	static int avx2 = -1;
+	if (avx2 < 0) {
+		__builtin_cpu_init();
+		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
 	}
-	if (minrej < INFINITY) {
-		double lo = (double)minrej - e;
-		if (lo < *ev)
-			*ev = lo;
+	if (avx2) {
+		scan_avx2(ip, cn, ids, j0, cb, xn, e, U, c, cnt, L, ev);
+		return;
 	}
+#endif
+	scan_plain(ip, cn, ids, j0, cb, xn, e, U, c, cnt, L, ev);
 }
 
 /* The N-th smallest hi of the list (N <= cnt). */
@@ -195,7 +256,7 @@ static int finalize(const float *x, const float *base, size_t d, const cand *c, 
 	if ((size_t)cnt < N)
 		return 1;
 	double U = nth_hi(c, cnt, N);
-	if (!(ev > U))
+	if (!(ev >= U)) /* everything dropped has lo > ev >= U */
 		return 1;
 	cand t[VT_NEAREST_MAX_TOP + SLACK];
 	int m = 0;
