@@ -485,7 +485,6 @@ struct vt_nearest {
 	double tb, nb;    /* brute force: seconds, row-centroid evaluations */
 	double tv, nv;    /* visits: seconds, row-centroid evaluations */
 	double ts, ns;    /* search chunks: seconds, rows */
-	double tbr, nbr;  /* brute chunks: seconds, rows */
 	size_t chunks;
 	vt_nearest_stats st;
 };
@@ -1204,8 +1203,6 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 		double t = now() - t0;
 		ix->tb += t;
 		ix->nb += (double)m * ix->k;
-		ix->tbr += t;
-		ix->nbr += (double)m;
 		ix->st.t_brute += t;
 		ix->st.evals += (double)m * ix->k;
 		ix->st.rows_brute += (double)m;
@@ -1217,9 +1214,11 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 		int32_t *lab = labels ? labels + pos * N : NULL;
 		double *dst = dists ? dists + pos * N : NULL;
 		int brute = ix->mode == VT_NEAREST_BRUTE;
-		if (ix->mode == VT_NEAREST_AUTO && !P && ix->ns > 0 && ix->nbr > 0 &&
+		/* the search's measured time per row against brute force's
+		 * (its measured time per row-centroid evaluation, times k) */
+		if (ix->mode == VT_NEAREST_AUTO && !P && ix->ns > 0 && ix->nb > 0 &&
 		    ix->chunks % 8 != 0)
-			brute = ix->ts / ix->ns > ix->tbr / ix->nbr;
+			brute = ix->ts / ix->ns > ix->tb / ix->nb * (double)ix->k;
 		double t0 = now();
 		if (brute) {
 			rc = brute_run(pool, x + pos * d, m, d, ix->c, ix->k, ix->cn, ix->bmax, N, lab,
@@ -1227,8 +1226,6 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 			double t = now() - t0;
 			ix->tb += t;
 			ix->nb += (double)m * ix->k;
-			ix->tbr += t;
-			ix->nbr += (double)m;
 			ix->st.t_brute += t;
 			ix->st.evals += (double)m * ix->k;
 			ix->st.rows_brute += (double)m;

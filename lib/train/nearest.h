@@ -38,13 +38,15 @@
  * against the group's members, gathered into a block.
  *
  * The cost model.  The time per row-centroid evaluation is measured on the
- * work actually done, both for visits and for brute force (the first query
- * runs one block of rows by brute force to start it).  A row goes to brute
- * force when its surviving groups hold more than k x (brute cost per
- * centroid / visit cost per centroid) centroids, and a whole chunk of rows
- * goes to brute force while the measured search time per row exceeds the
- * brute-force time per row (the search is retried on every 8th chunk).
- * The choice only changes the speed: the results are the same either way.
+ * work actually done, both for visits (gathers, sgemm, scans and merges
+ * included) and for brute force (the first query runs one block of 256
+ * rows by brute force to start it).  A row goes to brute force when its
+ * surviving groups hold more than k x (brute cost per centroid / visit cost
+ * per centroid) centroids (before any visit is measured, the ratio is
+ * taken as 0.5).  A whole chunk of rows goes to brute force while the
+ * measured search time per row exceeds k times the brute-force time per
+ * centroid (the search is tried again on every 8th chunk).  The choice only
+ * changes the speed: the results are the same either way.
  *
  * Determinism: each result is a function of the row and the centroids only
  * (the certified top N by dd), whatever the batch, the thread count, the
@@ -52,9 +54,10 @@
  * it takes the P nearest groups by dd to their centres (decided by the same
  * exact rule) and the exact top N among their members.
  *
- * Memory of the index: 8 k + G (4 d + 40) + k / 64 bytes; it borrows the
- * centroids (the caller keeps them alive and unchanged).  That is 1.6 % of
- * the centroids' 4 k d bytes at d = 128, G = sqrt(k).  A query holds, per
+ * Memory of the index: 8 k + G (4 d + 52) + k / 64 bytes; it borrows the
+ * centroids (the caller keeps them alive and unchanged).  That is 3.5 % of
+ * the centroids' 4 k d bytes at d = 128 with G = k / 40 (the default
+ * grouping's typical count), and below 10 % for d >= 32.  A query holds, per
  * chunk of C rows (C x G <= 4M), 4 C G bytes of centre scores plus the
  * candidate lists, and per thread 4 (768 d + 2^17) bytes of blocks.
  */
