@@ -546,15 +546,43 @@ void vt_nearest_free(vt_nearest *ix)
  * k-means++ seeding and 6 Lloyd iterations over a seeded sample of at most
  * 64 per child, then every member goes to its nearest child centre
  * (vt_assign, in gathered blocks).  A split that leaves all members in one
- * child (duplicates) cuts the node into runs of `leaf` instead.  grp
+ * child (duplicates) cuts the node into runs of `leaf` instead.  Then each
+ * leaf of a radius above twice the median radius is split again the same
+ * way into leaves of an eighth of its size: such leaves hold stray members
+ * of several clusters, and their bound would hold for nearly every row.  grp
  * receives each centroid's group, *ng the number of groups.  Only speed
  * depends on the grouping. */
 #define SPLIT_MAX 16
 #define SPLIT_BLOCK 4096
 
 struct span {
-	size_t a, b;
+	size_t a, b, leaf;
 };
+
+/* Radius of the centroids ids[0..n) around their mean (dd, double). */
+static double span_radius(const float *c, size_t d, const int32_t *id, size_t n, double *mean)
+{
+	memset(mean, 0, d * sizeof *mean);
+	for (size_t p = 0; p < n; p++)
+		for (size_t t = 0; t < d; t++)
+			mean[t] += c[(size_t)id[p] * d + t];
+	double r = 0;
+	for (size_t p = 0; p < n; p++) {
+		double v = 0;
+		for (size_t t = 0; t < d; t++) {
+			double e = c[(size_t)id[p] * d + t] - mean[t] / (double)n;
+			v += e * e;
+		}
+		r = v > r ? v : r;
+	}
+	return sqrt(r);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
 
 static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t leaf,
                        uint64_t seed, int32_t *grp, size_t *ng)
@@ -563,30 +591,57 @@ static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t
 	int32_t *ids = malloc(k * sizeof *ids), *tmp = malloc(k * sizeof *tmp);
 	int32_t *lab = malloc(k * sizeof *lab);
 	struct span *st = malloc((k + SPLIT_MAX) * sizeof *st);
+	struct span *lv = malloc((k + 1) * sizeof *lv);
+	double *rad = malloc((k + 1) * sizeof *rad), *mean = malloc(d * sizeof *mean);
 	float *xs = malloc(smax * d * sizeof *xs), *blk = malloc(SPLIT_BLOCK * d * sizeof *blk);
 	float *cen = malloc(SPLIT_MAX * d * sizeof *cen);
 	double *sum = malloc(SPLIT_MAX * d * sizeof *sum), *dmin = malloc(smax * sizeof *dmin);
 	int32_t *sl = malloc(smax * sizeof *sl);
 	int rc = VT_ENOMEM;
-	if (!ids || !tmp || !lab || !st || !xs || !blk || !cen || !sum || !dmin || !sl)
+	if (!ids || !tmp || !lab || !st || !xs || !blk || !cen || !sum || !dmin || !sl || !lv ||
+	    !rad || !mean)
 		goto out;
 	rc = 0;
 	for (size_t i = 0; i < k; i++)
 		ids[i] = (int32_t)i;
-	size_t top = 0, G = 0;
+	size_t top = 0, G = 0, nlv = 0;
 	uint64_t node = 0;
-	st[top++] = (struct span){0, k};
+	st[top++] = (struct span){0, k, leaf};
+	for (int pass = 0; pass < 2; pass++) {
+	if (pass == 1) {
+		/* leaves of a radius above twice the median mix separate
+		 * structures (a few stray members of several clusters): split
+		 * them again, into leaves of an eighth of their size */
+		for (size_t i = 0; i < nlv; i++)
+			rad[i] = span_radius(c, d, ids + lv[i].a, lv[i].b - lv[i].a, mean);
+		double *srt = malloc(nlv * sizeof *srt);
+		if (!srt) {
+			rc = VT_ENOMEM;
+			goto out;
+		}
+		memcpy(srt, rad, nlv * sizeof *srt);
+		qsort(srt, nlv, sizeof *srt, cmp_double);
+		double med = srt[nlv / 2];
+		free(srt);
+		for (size_t i = 0; i < nlv; i++)
+			if (rad[i] > 2 * med && lv[i].b - lv[i].a > 1) {
+				size_t n = lv[i].b - lv[i].a;
+				st[top++] = (struct span){lv[i].a, lv[i].b, n / 8 ? n / 8 : 1};
+			}
+	}
 	while (top) {
 		struct span sp = st[--top];
 		size_t n = sp.b - sp.a;
 		int32_t *id = ids + sp.a;
-		if (n <= leaf) {
+		if (n <= sp.leaf) {
 			for (size_t p = 0; p < n; p++)
 				grp[id[p]] = (int32_t)G;
 			G++;
+			if (pass == 0)
+				lv[nlv++] = sp;
 			continue;
 		}
-		size_t nb = (n + leaf - 1) / leaf;
+		size_t nb = (n + sp.leaf - 1) / sp.leaf;
 		nb = nb > SPLIT_MAX ? SPLIT_MAX : nb;
 		size_t S = n < 64 * nb ? n : 64 * nb;
 		vt_rng r;
@@ -651,8 +706,8 @@ static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t
 		for (size_t g = 0; g < nb; g++)
 			degenerate |= cnt[g + 1] == n;
 		if (degenerate) {
-			for (size_t p = 0; p < n; p += leaf) {
-				for (size_t q = p; q < n && q < p + leaf; q++)
+			for (size_t p = 0; p < n; p += sp.leaf) {
+				for (size_t q = p; q < n && q < p + sp.leaf; q++)
 					grp[id[q]] = (int32_t)G;
 				G++;
 			}
@@ -667,7 +722,8 @@ static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t
 		memcpy(id, tmp, n * sizeof *id);
 		for (size_t g = nb; g-- > 0;)
 			if (cnt[g + 1] > cnt[g])
-				st[top++] = (struct span){sp.a + cnt[g], sp.a + cnt[g + 1]};
+				st[top++] = (struct span){sp.a + cnt[g], sp.a + cnt[g + 1], sp.leaf};
+	}
 	}
 	*ng = G;
 out:
@@ -681,6 +737,9 @@ out:
 	free(sum);
 	free(dmin);
 	free(sl);
+	free(lv);
+	free(rad);
+	free(mean);
 	return rc;
 }
 
