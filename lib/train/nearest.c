@@ -871,6 +871,8 @@ fail:
 /* ---- the query ---- */
 
 #define BRUTE_ROWS 1024 /* rows gathered per brute-force call inside a search */
+#define SCAP 64         /* groups kept per row from the centre step */
+#define CHUNK 32768     /* rows of a chunk */
 
 typedef struct {
 	uint32_t g, p0, p1;
@@ -879,14 +881,17 @@ typedef struct {
 struct chunk {
 	vt_nearest *ix;
 	const float *x;  /* the chunk's rows */
-	size_t n, N, P;
+	size_t n, N, P, cap_rows;
 	int L;
 	double E, A;
 	float *xn;
 	double *nxu;
 	unsigned char *spec;
-	float *ipc;      /* n x G: -2 x.m_g */
 	int32_t *prim;   /* n x max(P, 1): nearest group(s) */
+	int32_t *sid;    /* n x SCAP: groups kept by the bound U0 (exact mode) */
+	float *sval;     /* n x SCAP: their full centre scores */
+	int *sn;         /* n: how many (SCAP + 1: too many, recomputed later) */
+	float *cscr;     /* per thread NR_ROWS x G centre scores */
 	cand *rl;        /* n x L row lists */
 	int *rcnt;
 	double *rev, *U;
@@ -909,14 +914,70 @@ static size_t visit_scratch(size_t d)
 	               sizeof(float) + NR_COLS * sizeof(int32_t) + 64;
 }
 
+/* The survivors of round 2.  A member c of group g (centre m_g, radius
+ * rho_g) can only beat the row's bound U if
+ *     dd(x, c) >= ||x - c||^2 - eta,   eta <= E (nx + max_j ||c_j||)^2 + A,
+ *     ||x - c||  >= ||x - m_g|| - rho_g,
+ *     ||x - m_g||^2 >= s_g - (E (nx + ||m_g||)^2 + A)
+ * (s_g the float centre score (-2 x.m_g + ||m_g||^2_f) + ||x||^2_f).  So with
+ * q = sqrt(U + eta), the group is out when
+ *     s_g > (rho_g + q)^2 + E (nx + ||m_g||)^2 + A.
+ * The right side is computed in float from values rounded up (q, rho_g,
+ * ||m_g||), all terms positive: five roundings of at most u each, covered
+ * by the factor 1 + 2^-20.  The scores are s[0..G) (-2 x.m_g, from the
+ * sgemm) when gl is NULL, else the full scores s[i] of the groups gl[i],
+ * i < ng.  surv (and sv, when not NULL, their full scores) receives the
+ * groups kept (the row's primary excluded), the return value their number
+ * (cap + 1 when more than cap), *cols their members, stopping early once
+ * above budget. */
+static size_t survivors(const vt_nearest *ix, const float *s, const int32_t *gl, size_t ng,
+                        float xn, double nxu, double U, double E, double A, int32_t prim,
+                        double budget, size_t cap, int32_t *surv, float *sv, double *cols)
+{
+	double w = nxu + ix->cmaxu, qd = sqrt(U + E * w * w + A) * (1 + 0x1p-50);
+	float q = (float)qd, Ef = (float)E, Af = (float)A, nx = (float)nxu, up = 1 + 0x1p-20f;
+	if ((double)q < qd)
+		q = nextafterf(q, INFINITY);
+	if ((double)Ef < E)
+		Ef = nextafterf(Ef, INFINITY);
+	if ((double)nx < nxu)
+		nx = nextafterf(nx, INFINITY);
+	Af = Af > 0 ? Af : FLT_TRUE_MIN;
+	size_t ns = 0;
+	double cl = 0;
+	const float *mn = ix->mn, *rho = ix->rhof, *mnu = ix->mnuf;
+	if (!gl)
+		ng = ix->G;
+	for (size_t i = 0; i < ng; i++) {
+		size_t g = gl ? (size_t)gl[i] : i;
+		float sc = s[i];
+		float sg = gl ? sc : (sc + mn[g]) + xn;
+		float t = rho[g] + q, v = nx + mnu[g];
+		float thr = (t * t + (Ef * v * v + Af)) * up;
+		if (sg > thr || (int32_t)g == prim)
+			continue;
+		if (ns == cap) {
+			ns++;
+			break;
+		}
+		if (sv)
+			sv[ns] = sg;
+		surv[ns++] = (int32_t)g;
+		cl += ix->gstart[g + 1] - ix->gstart[g];
+		if (cl > budget)
+			break;
+	}
+	*cols = cl;
+	return ns;
+}
+
 static void centre_task(void *arg, size_t task, int worker)
 {
-	(void)worker;
 	struct chunk *a = arg;
 	const vt_nearest *ix = a->ix;
 	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
 	size_t G = ix->G, d = ix->d;
-	float *ipc = a->ipc + r0 * G;
+	float *ipc = a->cscr + (size_t)worker * NR_ROWS * G;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)G, (int)d, -2.0f,
 	            a->x + r0 * d, (int)d, ix->m, (int)d, 0.0f, ipc, (int)G);
 	for (size_t i = 0; i < m; i++) {
@@ -925,7 +986,23 @@ static void centre_task(void *arg, size_t task, int worker)
 			continue;
 		if (!a->P) {
 			float m1, m2;
-			vt_min2(ipc + i * G, ix->mn, G, &m1, &a->prim[r], &m2);
+			int32_t p;
+			vt_min2(ipc + i * G, ix->mn, G, &m1, &p, &m2);
+			a->prim[r] = p;
+			/* U0 >= the N-th distance: N members of the primary group lie
+			 * within ||x - m_p|| + rho_p, and ||x - m_p||^2 <= s_p + e_m */
+			double U0 = INFINITY;
+			if (ix->gstart[p + 1] - ix->gstart[p] >= a->N) {
+				float sp = (ipc[i * G + p] + ix->mn[p]) + a->xn[r];
+				double w = a->nxu[r] + ix->mnu[p], dc = (double)sp + a->E * w * w + a->A;
+				double du = (dc > 0 ? sqrt(dc) : 0) * (1 + 0x1p-50) + ix->rho[p];
+				double v = a->nxu[r] + ix->gmax[p];
+				U0 = du * du * (1 + 0x1p-50) + a->E * v * v + a->A;
+			}
+			double cols;
+			a->sn[r] = (int)survivors(ix, ipc + i * G, NULL, 0, a->xn[r], a->nxu[r], U0, a->E,
+			                          a->A, p, INFINITY, SCAP, a->sid + r * SCAP,
+			                          a->sval + r * SCAP, &cols);
 			continue;
 		}
 		/* the exact P nearest centres, by the same rule as the rows */
@@ -1038,50 +1115,6 @@ static void add_pair(struct chunk *a, vt_pool *pool, size_t r, int32_t g)
 	a->pg[a->np++] = g;
 }
 
-/* The survivors of round 2.  A member c of group g (centre m_g, radius
- * rho_g) can only beat the row's bound U if
- *     dd(x, c) >= ||x - c||^2 - eta,   eta <= E (nx + max_j ||c_j||)^2 + A,
- *     ||x - c||  >= ||x - m_g|| - rho_g,
- *     ||x - m_g||^2 >= s_g - (E (nx + ||m_g||)^2 + A)
- * (s_g the float centre score (-2 x.m_g + ||m_g||^2_f) + ||x||^2_f).  So with
- * q = sqrt(U + eta), the group is out when
- *     s_g > (rho_g + q)^2 + E (nx + ||m_g||)^2 + A.
- * The right side is computed in float from values rounded up (q, rho_g,
- * ||m_g||), all terms positive: five roundings of at most u each, covered
- * by the factor 1 + 2^-20.  surv receives the groups kept (the row's
- * primary excluded), the return value their number; *cols their members,
- * stopping early once above budget. */
-static size_t survivors(const vt_nearest *ix, const float *s, float xn, double nxu, double U,
-                        double E, double A, int32_t prim, double budget, int32_t *surv,
-                        double *cols)
-{
-	double w = nxu + ix->cmaxu, qd = sqrt(U + E * w * w + A) * (1 + 0x1p-50);
-	float q = (float)qd, Ef = (float)E, Af = (float)A, nx = (float)nxu, up = 1 + 0x1p-20f;
-	if ((double)q < qd)
-		q = nextafterf(q, INFINITY);
-	if ((double)Ef < E)
-		Ef = nextafterf(Ef, INFINITY);
-	if ((double)nx < nxu)
-		nx = nextafterf(nx, INFINITY);
-	Af = Af > 0 ? Af : FLT_TRUE_MIN;
-	size_t ns = 0;
-	double cl = 0;
-	const float *mn = ix->mn, *rho = ix->rhof, *mnu = ix->mnuf;
-	for (size_t g = 0; g < ix->G; g++) {
-		float sg = (s[g] + mn[g]) + xn;
-		float t = rho[g] + q, v = nx + mnu[g];
-		float thr = (t * t + (Ef * v * v + Af)) * up;
-		if (sg > thr || (int32_t)g == prim)
-			continue;
-		surv[ns++] = (int32_t)g;
-		cl += ix->gstart[g + 1] - ix->gstart[g];
-		if (cl > budget)
-			break;
-	}
-	*cols = cl;
-	return ns;
-}
-
 /* Brute force for rows rows[0..cnt) of the chunk (gathered), results into
  * the output. */
 static int brute_rows(struct chunk *a, vt_pool *pool, const uint32_t *rows, size_t cnt,
@@ -1112,6 +1145,9 @@ static int brute_rows(struct chunk *a, vt_pool *pool, const uint32_t *rows, size
 	}
 	return 0;
 }
+
+/* The dense rows of round 2 are listed in the upper half of todo. */
+#define C_DENSE(a) ((a)->cap_rows)
 
 /* One chunk by search.  labels/dists point at the chunk's outputs. */
 static int search_chunk(struct chunk *a, vt_pool *pool, uint32_t *todo, int32_t *surv,
@@ -1153,14 +1189,40 @@ static int search_chunk(struct chunk *a, vt_pool *pool, uint32_t *todo, int32_t 
 		double f = ix->nv > 0 && ix->nb > 0 ? (ix->tb / ix->nb) / (ix->tv / ix->nv) : 0.5;
 		ix->st.col_ratio = f;
 		double budget = f * (double)ix->k;
-		for (size_t r = 0; r < n; r++) {
-			if (a->spec[r])
+		size_t ndense = 0;
+		for (size_t pass = 0; pass < 2; pass++)
+		for (size_t ri = 0; ri < (pass ? ndense : n); ri++) {
+			size_t r = pass ? todo[C_DENSE(a) + ri] : ri;
+			if (!pass && a->spec[r])
 				continue;
-			if ((size_t)a->rcnt[r] >= N)
+			if (!pass && (size_t)a->rcnt[r] >= N)
 				a->U[r] = nth_hi(a->rl + r * L, a->rcnt[r], N);
 			double cols;
-			size_t ns = survivors(ix, a->ipc + r * G, a->xn[r], a->nxu[r], a->U[r], a->E,
-			                      a->A, a->prim[r], budget, surv, &cols);
+			size_t ns;
+			if (!pass && a->sn[r] > SCAP) {
+				/* too many groups for the stored list: the centre scores
+				 * again, below, by blocks */
+				todo[C_DENSE(a) + ndense++] = (uint32_t)r;
+				continue;
+			}
+			if (!pass) {
+				ns = survivors(ix, a->sval + r * SCAP, a->sid + r * SCAP, (size_t)a->sn[r],
+				               a->xn[r], a->nxu[r], a->U[r], a->E, a->A, a->prim[r], budget,
+				               G, surv, NULL, &cols);
+			} else {
+				if (ri % NR_ROWS == 0) {
+					size_t m = ndense - ri < NR_ROWS ? ndense - ri : NR_ROWS;
+					for (size_t q = 0; q < m; q++)
+						memcpy(gb + q * d, a->x + (size_t)todo[C_DENSE(a) + ri + q] * d,
+						       d * sizeof *gb);
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)G,
+					            (int)d, -2.0f, gb, (int)d, ix->m, (int)d, 0.0f, a->cscr,
+					            (int)G);
+					ix->st.evals += (double)m * G;
+				}
+				ns = survivors(ix, a->cscr + (ri % NR_ROWS) * G, NULL, 0, a->xn[r], a->nxu[r],
+				               a->U[r], a->E, a->A, a->prim[r], budget, G, surv, NULL, &cols);
+			}
 			if (cols > budget) {
 				a->spec[r] = 2;
 				todo[ntodo++] = (uint32_t)r;
@@ -1210,10 +1272,7 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 		return 0;
 	size_t d = ix->d, G = ix->G, N = top;
 	int T = vt_pool_size(pool);
-	size_t C = ((size_t)1 << 22) / G;
-	C = C < NR_ROWS ? NR_ROWS : C > 16384 ? 16384 : C;
-	if (C > n)
-		C = n;
+	size_t C = n < CHUNK ? n : CHUNK;
 	int L = (int)(N + SLACK);
 	size_t P = ix->probe;
 	size_t pcap = ((size_t)1 << 20) / (size_t)L;
@@ -1224,7 +1283,11 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 	a.xn = malloc(C * sizeof *a.xn);
 	a.nxu = malloc(C * sizeof *a.nxu);
 	a.spec = malloc(C);
-	a.ipc = malloc(C * G * sizeof *a.ipc);
+	a.cap_rows = C;
+	a.sid = malloc(C * SCAP * sizeof *a.sid);
+	a.sval = malloc(C * SCAP * sizeof *a.sval);
+	a.sn = malloc(C * sizeof *a.sn);
+	a.cscr = malloc((size_t)T * NR_ROWS * G * sizeof *a.cscr);
 	a.prim = malloc(C * (P ? P : 1) * sizeof *a.prim);
 	a.rl = malloc(C * (size_t)L * sizeof *a.rl);
 	a.rcnt = malloc(C * sizeof *a.rcnt);
@@ -1240,13 +1303,13 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 	a.pev = malloc(pcap * sizeof *a.pev);
 	a.stride = visit_scratch(d);
 	a.scr = malloc((size_t)T * a.stride);
-	uint32_t *todo = malloc(C * sizeof *todo);
+	uint32_t *todo = malloc(2 * C * sizeof *todo);
 	int32_t *surv = malloc(G * sizeof *surv);
 	float *gb = malloc((size_t)BRUTE_ROWS * d * sizeof *gb);
 	int32_t *tl = malloc((size_t)BRUTE_ROWS * N * sizeof *tl);
 	double *td = malloc((size_t)BRUTE_ROWS * N * sizeof *td);
 	int rc = VT_ENOMEM;
-	if (!a.xn || !a.nxu || !a.spec || !a.ipc || !a.prim || !a.rl || !a.rcnt || !a.rev ||
+	if (!a.xn || !a.nxu || !a.spec || !a.sid || !a.sval || !a.sn || !a.cscr || !a.prim || !a.rl || !a.rcnt || !a.rev ||
 	    !a.U || !a.prow || !a.pg || !a.srow || !a.gcnt || !a.sl || !a.pl || !a.pcnt ||
 	    !a.pev || !a.scr || !todo || !surv || !gb || !tl || !td)
 		goto out;
@@ -1305,7 +1368,10 @@ out:
 	free(a.xn);
 	free(a.nxu);
 	free(a.spec);
-	free(a.ipc);
+	free(a.sid);
+	free(a.sval);
+	free(a.sn);
+	free(a.cscr);
 	free(a.prim);
 	free(a.rl);
 	free(a.rcnt);

@@ -3,7 +3,7 @@
  *
  *   bench_nearest --gen multi|iid -k K -d D -n ROWS [--top T] [--cnoise S]
  *   bench_nearest --rows FILE --centroids FILE -d D [-n ROWS]   (raw float32)
- *   common: [-r REPS] [--probe P[,P...]] [-j THREADS] [--seed S]
+ *   common: [-r REPS] [--probe P[,P...]] [--groups G] [-j THREADS] [--seed S]
  *
  * Data (--gen): vt_gen's Gaussian mixture with K means (spread 10, sigma 1);
  * multi: the means are clusters of clusters (--top T top means, default
@@ -84,7 +84,7 @@ static void die(const char *m)
 
 int main(int argc, char **argv)
 {
-	size_t n = 8192, d = 128, k = 131072, top = 1024;
+	size_t n = 8192, d = 128, k = 131072, top = 1024, groups = 0;
 	int reps = 3, threads = 0;
 	double cnoise = 0.25;
 	uint64_t seed = 1;
@@ -103,6 +103,8 @@ int main(int argc, char **argv)
 			reps = atoi(v);
 		else if (!strcmp(a, "-j"))
 			threads = atoi(v);
+		else if (!strcmp(a, "--groups"))
+			groups = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--top"))
 			top = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--cnoise"))
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
 
 	double t0 = now();
 	vt_nearest *ix;
-	if (vt_nearest_new(&ix, pool, c, k, d, NULL, 0, seed))
+	if (vt_nearest_new(&ix, pool, c, k, d, NULL, groups, seed))
 		die("index");
 	double tbuild = now() - t0;
 	printf("index: %zu groups, %zu bytes (%.2f%% of the centroids), built in %.2f s\n",
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
 			p++;
 	}
 	vt_nearest *ixa = NULL;
-	if (np && vt_nearest_new(&ixa, pool, c, k, d, NULL, 0, seed))
+	if (np && vt_nearest_new(&ixa, pool, c, k, d, NULL, groups, seed))
 		die("index");
 
 	double tk[64], tr[64], ts[64], ta[16][64], agree[16] = {0}, lossr[16] = {0};
