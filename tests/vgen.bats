@@ -77,6 +77,70 @@ load helpers
 	assert_output 1
 }
 
+# --- multi-scale (--top) ----------------------------------------------------
+
+@test "vgen: --top with --sigma 0 --sub-spread 0 writes only the T top means" {
+	run -0 bash -c 'vgen -n 400 -d 6 --means 50 --top 7 --sub-spread 0 --sigma 0 | vcat --to text | sort -u | wc -l'
+	assert_output 7
+	# with sub-spread, the means themselves (at most 50 distinct rows)
+	run -0 bash -c 'vgen -n 4000 -d 6 --means 50 --top 7 --sigma 0 | vcat --to text | sort -u | wc -l'
+	assert_output 50
+}
+
+@test "vgen: --top: the sub-means stay near their top mean" {
+	# 2 top means 10 apart per coordinate on average; sub-spread 0.01 keeps
+	# every row within 0.1 of one of the two tops in every coordinate
+	vgen -n 300 -d 4 --means 20 --top 2 --sub-spread 0.01 --sigma 0 --to raw -o a.raw
+	vgen -n 300 -d 4 --means 20 --top 2 --sub-spread 0 --sigma 0 --to raw -o t.raw
+	run -0 bash -c 'paste -d" " <(vcat --to text --dim 4 a.raw) <(vcat --to text --dim 4 t.raw) |
+		awk "{for (i = 1; i <= 4; i++) { e = \$i - \$(i + 4); if (e < 0) e = -e; if (e > m) m = e }} END {print (m > 0 && m < 0.1) ? \"near\" : \"far \" m}"'
+	assert_output near
+}
+
+@test "vgen: --top is deterministic, independent of -j, and shards concatenate" {
+	vgen -n 30000 -d 16 --means 300 --top 10 --seed 4 -j1 -o a.vt
+	vgen -n 30000 -d 16 --means 300 --top 10 --seed 4 -j2 -o b.vt
+	assert_files_equal a.vt b.vt
+	vgen -n 10000 -d 16 --means 300 --top 10 --seed 4 -o s1.vt
+	vgen -n 20000 -d 16 --means 300 --top 10 --seed 4 --first 10000 -o s2.vt
+	vcat --to raw a.vt >whole.raw
+	vcat --to raw s1.vt s2.vt >shards.raw
+	assert_files_equal whole.raw shards.raw
+}
+
+@test "vgen: --top and --sub-spread change the data; without them i.i.d. means stay" {
+	vgen -n 300 -d 8 --to raw -o base.raw
+	vgen -n 300 -d 8 --top 5 --to raw -o top.raw
+	run ! cmp -s base.raw top.raw
+	vgen -n 300 -d 8 --top 5 --sub-spread 1 --to raw -o sub.raw
+	run ! cmp -s top.raw sub.raw
+	# the default sub-spread is spread / 5
+	vgen -n 300 -d 8 --top 5 --spread 20 --sub-spread 4 --to raw -o a.raw
+	vgen -n 300 -d 8 --top 5 --spread 20 --to raw -o b.raw
+	assert_files_equal a.raw b.raw
+}
+
+@test "vgen: --top is recorded in the header" {
+	vgen -n 10 -d 4 --means 8 --top 2 -o a.vt
+	run -0 vcat --info a.vt
+	assert_line 'meta.vgen.top: 2'
+	assert_line 'meta.vgen.sub_spread: 2'
+	vgen -n 10 -d 4 -o b.vt
+	run -0 vcat --info b.vt
+	refute_line --partial 'vgen.top'
+}
+
+@test "vgen: usage errors of --top and --sub-spread" {
+	run -2 --separate-stderr vgen -n 4 -d 4 --means 5 --top 6
+	assert_usage_error vgen '--top 6 exceeds --means 5'
+	run -2 --separate-stderr vgen -n 4 -d 4 --top 0
+	assert_usage_error vgen "--top: '0'"
+	run -2 --separate-stderr vgen -n 4 -d 4 --sub-spread 1
+	assert_usage_error vgen '--sub-spread needs --top'
+	run -2 --separate-stderr vgen -n 4 -d 4 --top 2 --sub-spread -1
+	assert_usage_error vgen "--sub-spread: '-1'"
+}
+
 # --- output formats ---------------------------------------------------------
 
 @test "vgen: --to npy, fvecs, fbin and raw hold the stream's vectors" {

@@ -14,6 +14,8 @@ static const char usage[] =
 "Write N synthetic D-dimensional vectors drawn from a mixture of Gaussians:\n"
 "M means with coordinates ~ N(0, spread^2); each row is a mean (uniform, or\n"
 "Zipf-skewed) plus N(0, sigma^2) noise.  Row i depends only on (seed, i).\n"
+"With --top T, multi-scale: T top means ~ N(0, spread^2), and mean j is top\n"
+"mean (j mod T) plus N(0, sub-spread^2): clusters of clusters.\n"
 "\n"
 "  -n N                  rows to write (required)\n"
 "  -d D                  dimension (required)\n"
@@ -21,6 +23,9 @@ static const char usage[] =
 "      --spread S        standard deviation of the means' coordinates (default 10)\n"
 "      --sigma S         standard deviation around a mean (default 1)\n"
 "      --skew Z          Zipf exponent of cluster sizes (default 0: uniform)\n"
+"      --top T           multi-scale: T top means, 1 <= T <= M (default 0: off)\n"
+"      --sub-spread S    with --top: standard deviation of a mean around its top\n"
+"                        mean (default spread / 5)\n"
 "      --first A         start at global row A (default 0): the rows of a shard\n"
 "      --ids             attach global row ids\n"
 "      --to FORMAT       vt (default), npy, fvecs, fbin or raw\n"
@@ -33,17 +38,18 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: M x D x 4 bytes for the means, one block of max(4 MiB, 4 D) bytes,\n"
+"Memory: M x D x 4 bytes for the means (+ T x D x 8 while they are drawn), one block of max(4 MiB, 4 D) bytes,\n"
 "and the writer's frames (1 MiB, or 3 MiB with compression).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.\n"
 "See vgen(1), vcat(1).\n";
 
-enum { OPT_MEANS = 0x2000, OPT_SPREAD, OPT_SIGMA, OPT_SKEW, OPT_FIRST, OPT_IDS, OPT_TO };
+enum { OPT_MEANS = 0x2000, OPT_SPREAD, OPT_SIGMA, OPT_SKEW, OPT_FIRST, OPT_IDS, OPT_TO,
+       OPT_TOP, OPT_SUB };
 
 typedef struct {
 	long long n, first;
-	uint32_t dim, means;
-	double spread, sigma, skew;
+	uint32_t dim, means, top;
+	double spread, sigma, skew, sub_spread;
 	int ids;
 	vt_format to;
 } opts;
@@ -58,6 +64,8 @@ static int on_opt(int c, const char *arg, void *ctx)
 	case OPT_SPREAD: o->spread = vt_cli_double("--spread", arg, 0, 1e15); return 0;
 	case OPT_SIGMA: o->sigma = vt_cli_double("--sigma", arg, 0, 1e15); return 0;
 	case OPT_SKEW: o->skew = vt_cli_double("--skew", arg, 0, 100); return 0;
+	case OPT_TOP: o->top = (uint32_t)vt_cli_int("--top", arg, 1, 1 << 24); return 0;
+	case OPT_SUB: o->sub_spread = vt_cli_double("--sub-spread", arg, 0, 1e15); return 0;
 	case OPT_FIRST: o->first = vt_cli_int("--first", arg, 0, 1LL << 48); return 0;
 	case OPT_IDS: o->ids = 1; return 0;
 	case OPT_TO:
@@ -75,6 +83,8 @@ static const struct option longopts[] = {
 	{"spread", required_argument, NULL, OPT_SPREAD},
 	{"sigma", required_argument, NULL, OPT_SIGMA},
 	{"skew", required_argument, NULL, OPT_SKEW},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"sub-spread", required_argument, NULL, OPT_SUB},
 	{"first", required_argument, NULL, OPT_FIRST},
 	{"ids", no_argument, NULL, OPT_IDS},
 	{"to", required_argument, NULL, OPT_TO},
@@ -84,7 +94,8 @@ static const struct option longopts[] = {
 int main(int argc, char **argv)
 {
 	vt_cli_init("vgen");
-	opts o = {.n = -1, .means = 100, .spread = 10, .sigma = 1, .to = VT_FMT_VT};
+	opts o = {.n = -1, .means = 100, .spread = 10, .sigma = 1, .sub_spread = -1,
+	          .to = VT_FMT_VT};
 	vt_cli_spec spec = {
 		.name = "vgen",
 		.usage = usage,
@@ -102,13 +113,19 @@ int main(int argc, char **argv)
 		vt_cli_usage_error("unexpected operand '%s'", c.args[0]);
 	if (o.ids && o.to != VT_FMT_VT)
 		vt_cli_usage_error("--ids needs --to vt");
+	if (o.top > o.means)
+		vt_cli_usage_error("--top %u exceeds --means %u", o.top, o.means);
+	if (o.sub_spread >= 0 && !o.top)
+		vt_cli_usage_error("--sub-spread needs --top");
+	if (o.sub_spread < 0)
+		o.sub_spread = o.spread / 5;
 	if (!c.seed_given)
 		c.seed = 1;
 	vt_cli_no_tty(c.output);
 
 	vt_out out;
 	vt_cli_open_output(&c, &out);
-	vt_gen_params gp = {c.seed, o.dim, o.means, o.spread, o.sigma, o.skew};
+	vt_gen_params gp = {c.seed, o.dim, o.means, o.spread, o.sigma, o.skew, o.top, o.sub_spread};
 	vt_gen *g;
 	int rc = vt_gen_new(&g, &gp);
 	if (rc < 0)
@@ -127,6 +144,10 @@ int main(int argc, char **argv)
 		vt_header_put(&h, &rc, "vgen.sigma", "%.17g", o.sigma);
 		vt_header_put(&h, &rc, "vgen.skew", "%.17g", o.skew);
 		vt_header_put(&h, &rc, "vgen.first", "%lld", o.first);
+		if (o.top) {
+			vt_header_put(&h, &rc, "vgen.top", "%u", o.top);
+			vt_header_put(&h, &rc, "vgen.sub_spread", "%.17g", o.sub_spread);
+		}
 		vt_cli_check_meta(&c, rc);
 		vt_cli_check_output(&c, vt_writer_open(&w, &out, &h, c.codec, 0));
 		vt_header_free(&h);

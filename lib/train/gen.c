@@ -18,7 +18,8 @@ int vt_gen_new(vt_gen **out, const vt_gen_params *p)
 {
 	*out = NULL;
 	if (p->dim < 1 || p->means < 1 || !(p->spread >= 0) || !(p->sigma >= 0) ||
-	    !(p->skew >= 0) || !isfinite(p->spread) || !isfinite(p->sigma) || !isfinite(p->skew))
+	    !(p->skew >= 0) || !isfinite(p->spread) || !isfinite(p->sigma) || !isfinite(p->skew) ||
+	    p->top > p->means || (p->top && !(p->sub_spread >= 0 && isfinite(p->sub_spread))))
 		return VT_EINVAL;
 	vt_gen *g = calloc(1, sizeof *g);
 	if (!g)
@@ -31,8 +32,29 @@ int vt_gen_new(vt_gen **out, const vt_gen_params *p)
 	}
 	vt_rng r;
 	vt_rng_init(&r, p->seed, UINT64_MAX);
-	for (size_t i = 0; i < (size_t)p->means * p->dim; i++)
-		g->means[i] = (float)(p->spread * vt_rng_normal(&r));
+	if (!p->top) {
+		for (size_t i = 0; i < (size_t)p->means * p->dim; i++)
+			g->means[i] = (float)(p->spread * vt_rng_normal(&r));
+	} else {
+		/* the top means from their own stream, in double; then each mean
+		 * is its top mean plus an offset drawn from the means' stream */
+		double *top = malloc((size_t)p->top * p->dim * sizeof *top);
+		if (!top) {
+			vt_gen_free(g);
+			return VT_ENOMEM;
+		}
+		vt_rng rt;
+		vt_rng_init(&rt, p->seed, UINT64_MAX - 1);
+		for (size_t i = 0; i < (size_t)p->top * p->dim; i++)
+			top[i] = p->spread * vt_rng_normal(&rt);
+		for (size_t j = 0; j < p->means; j++) {
+			const double *t = top + (j % p->top) * p->dim;
+			for (size_t q = 0; q < p->dim; q++)
+				g->means[j * p->dim + q] =
+					(float)(t[q] + p->sub_spread * vt_rng_normal(&r));
+		}
+		free(top);
+	}
 	if (p->skew > 0) {
 		g->cdf = malloc(p->means * sizeof *g->cdf);
 		if (!g->cdf) {

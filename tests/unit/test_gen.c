@@ -15,7 +15,7 @@
 static vt_gen *gen_of(uint64_t seed, uint32_t dim, uint32_t means, double spread,
                       double sigma, double skew)
 {
-	vt_gen_params p = {seed, dim, means, spread, sigma, skew};
+	vt_gen_params p = {seed, dim, means, spread, sigma, skew, 0, 0};
 	vt_gen *g = NULL;
 	if (vt_gen_new(&g, &p) || !g) {
 		printf("Bail out! vt_gen_new\n");
@@ -250,14 +250,14 @@ static void test_sizes(void)
 static void test_errors(void)
 {
 	static const vt_gen_params bad[] = {
-		{1, 0, 4, 1, 1, 0},          /* dim 0 */
-		{1, 8, 0, 1, 1, 0},          /* no means */
-		{1, 8, 4, -1, 1, 0},         /* negative spread */
-		{1, 8, 4, 1, -0.5, 0},       /* negative sigma */
-		{1, 8, 4, 1, 1, -1},         /* negative skew */
-		{1, 8, 4, NAN, 1, 0},        /* NaN spread */
-		{1, 8, 4, 1, INFINITY, 0},   /* infinite sigma */
-		{1, 8, 4, 1, 1, NAN},        /* NaN skew */
+		{1, 0, 4, 1, 1, 0, 0, 0},          /* dim 0 */
+		{1, 8, 0, 1, 1, 0, 0, 0},          /* no means */
+		{1, 8, 4, -1, 1, 0, 0, 0},         /* negative spread */
+		{1, 8, 4, 1, -0.5, 0, 0, 0},       /* negative sigma */
+		{1, 8, 4, 1, 1, -1, 0, 0},         /* negative skew */
+		{1, 8, 4, NAN, 1, 0, 0, 0},        /* NaN spread */
+		{1, 8, 4, 1, INFINITY, 0, 0, 0},   /* infinite sigma */
+		{1, 8, 4, 1, 1, NAN, 0, 0},        /* NaN skew */
 	};
 	int ok = 1;
 	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
