@@ -21,11 +21,15 @@ vd_defaults() {
 }
 
 # vd_parse ARGS...: the options into the variables above, the operands into
-# args[].  An option that is not shared goes to the caller's vd_option ARGS...,
-# which sets vd_used (the words it took) or returns 1.
+# args[].  Each option goes first to the caller's vd_option ARGS..., which
+# takes it (and sets vd_used, the words it took) or returns 1.
 vd_parse() {
 	args=()
 	while [ $# -gt 0 ]; do
+		if vd_option "$@"; then
+			shift $((vd_used <= $# ? vd_used : $#))
+			continue
+		fi
 		case $1 in
 		-h | --help) usage; exit 0 ;;
 		-k) K=${2-}; shift ;;
@@ -48,7 +52,7 @@ vd_parse() {
 		--resume) RESUME=1 ;;
 		-q) QUIET=1 ;;
 		--) shift; args+=("$@"); break ;;
-		-*) vd_option "$@" || usage_error "unknown option $1"; shift $((vd_used - 1)) ;;
+		-*) usage_error "unknown option $1" ;;
 		*) args+=("$1") ;;
 		esac
 		[ $# -gt 0 ] && shift

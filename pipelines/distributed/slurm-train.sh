@@ -260,7 +260,8 @@ if [ ! -e "$state/jobs/report.ok" ] || [ ! -d "$out" ]; then
 			for ((s = 0; s < S; s++)); do [ -e "$state/jobs/$name-$s.ok" ] || bad+=("$s"); done
 			[ ${#bad[@]} -gt 0 ] || continue
 			for s in "${bad[@]}"; do
-				msg=$(grep -h 'vdist' "$state/slurm/$name-$s.out" 2>/dev/null | tail -n1 || true)
+				msg=$(grep -h 'vdist-worker:' "$state/slurm/$name-$s.out" 2>/dev/null | tail -n1 || true)
+				[ -n "$msg" ] || msg=$(grep -h 'vdist' "$state/slurm/$name-$s.out" 2>/dev/null | tail -n1 || true)
 				[ -n "$msg" ] || msg=$(tail -n1 "$state/slurm/$name-$s.out" 2>/dev/null || true)
 				st=$(jobstate "${id}_$s")
 				echo "$prog: $(where "$s"): step $name failed (Slurm job ${id}_$s${st:+, $st}): ${msg:-no output}" >&2

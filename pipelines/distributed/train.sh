@@ -83,7 +83,7 @@ usage_error() {
 	echo "Usage: train.sh [OPTIONS] SSHLOGINFILE MANIFEST OUT (train.sh --help)" >&2
 	exit 2
 }
-vd_option() { return 1; }
+vd_option() { return 1; } # (no options of its own)
 
 vd_defaults
 vd_parse "$@"
