@@ -67,13 +67,17 @@ assert_same_model() { # assert_same_model DIR: DIR's models are the local run's 
 	done
 }
 
-# assert_no_model OUT: no OUT, no model directory of the run, no model file
-# anywhere but among the step results of the run's directory.
+# assert_no_model OUT: no OUT, no model directory of the run, no exported
+# model or report among the step results it keeps (.OUT.vdist) for --resume.
 assert_no_model() {
 	assert_file_not_exists "$1"
-	assert_file_not_exists "$(dirname "$1")/.$(basename "$1").vdist/model"
-	run -0 find "$(dirname "$1")" -name '*.npy' -o -name report.txt -o -name 'ivf.vt' -not -path '*/.*.vdist/work/*'
-	assert_output ''
+	local st
+	st=$(dirname "$1")/.$(basename "$1").vdist
+	assert_file_not_exists "$st/model"
+	if [ -d "$st" ]; then
+		run -0 find "$st" -name '*.npy' -o -name report.txt
+		assert_output ''
+	fi
 }
 
 assert_queue_empty() {
@@ -141,4 +145,97 @@ master report"
 	assert_err "vdist: stopped: step count failed on shard 1"
 	assert_no_model out
 	assert_queue_empty
+}
+
+# fault_bin: a copy of VT_BIN in which vrefine, in shard 2's work directory,
+# kills the node when ctl/kill exists (once: the file is removed): it waits
+# until the tasks of shards 0 and 1 are done (ctl/kill holds the run's jobs/
+# directory), writes half its output, then kills slurmd and the slurmstepd
+# that runs it.  The node stops answering; Slurm marks it down after
+# SlurmdTimeout, and the task fails (NODE_FAIL).
+fault_bin() {
+	local fb=$BATS_TEST_TMPDIR/fbin ctl=$BATS_TEST_TMPDIR/ctl p
+	mkdir -p "$fb" "$ctl"
+	for p in "$VT_BIN"/v*; do ln -sf "$p" "$fb/"; done
+	rm -f "$fb/vrefine"
+	cat >"$fb/vrefine" <<-EOF
+		#!/usr/bin/env bash
+		real=$VT_BIN/vrefine ctl=$ctl slurmd_pid=$VT_SLURM/slurmd.pid
+	EOF
+	cat >>"$fb/vrefine" <<-'EOF'
+		if [[ $PWD == */s2 ]] && jobs=$(cat "$ctl/kill" 2>/dev/null) && rm "$ctl/kill" 2>/dev/null; then
+			for i in $(seq 600); do
+				[ -e "$jobs/refine1-0.ok" ] && [ -e "$jobs/refine1-1.ok" ] && break
+				sleep 0.1
+			done
+			"$real" "$@"
+			for a in "$@"; do
+				[ "${prev-}" != -o ] || truncate -s 100 "$a"
+				prev=$a
+			done
+			kill -9 "$(cat "$slurmd_pid")"
+			p=$$
+			while [ "$p" -gt 1 ]; do
+				[ "$(cat /proc/$p/comm)" != slurmstepd ] || kill -9 "$p"
+				p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
+			done
+			exit 1
+		fi
+		exec "$real" "$@"
+	EOF
+	chmod +x "$fb/vrefine"
+	echo "$fb"
+}
+
+# secs CMD...: run CMD; its wall time in seconds in $secs (CMD's status kept)
+secs() {
+	local t0 rc=0
+	t0=$(date +%s.%N)
+	"$@" || rc=$?
+	secs=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
+	return "$rc"
+}
+
+@test "slurm-train.sh --resume: the node dies in a task and comes back; the resume reuses what finished, same bytes" {
+	shards
+	BIN=$(fault_bin)
+	secs run -0 strain full -q
+	local t_full=$secs
+	assert_same_model full
+	echo "$PWD/.out.vdist/jobs" >"$BATS_TEST_TMPDIR/ctl/kill"
+	secs run -1 --separate-stderr strain out -q
+	local t_killed=$secs
+	assert_file_not_exists "$BATS_TEST_TMPDIR/ctl/kill"
+	assert_err_regex "vdist: shard 2 \(fs:[^)]*/shard/s2\.vt\): step refine1 failed \(Slurm job [0-9]+_2, NODE_FAIL\)"
+	assert_err "vdist: stopped: step refine1 failed on shard 2"
+	assert_err "the same command with --resume reuses them"
+	assert_no_model out
+	assert_queue_empty
+	# The half-written accumulators never became a result.
+	assert_file_exists shard/.vdist/vdist-*/s2/refine1-2.part/acc.vt
+	assert_file_not_exists shard/.vdist/vdist-*/s2/refine1-2
+	# The node comes back.
+	run -0 vtslurm_slurmd
+	secs run -0 --separate-stderr strain out -q --resume
+	local t_resume=$secs
+	assert_same_model out
+	assert_file_not_exists .out.vdist
+	assert_file_not_exists shard/.vdist
+	sed -n '/^# attempt 2 (--resume)/,$p' out/logs/steps.log >attempt2
+	run -0 grep -c . attempt2
+	assert_output 20
+	for l in "count shard 0: reused" "sample shard 1: reused" "sample shard 2: reused" \
+		"coreset shard 2: reused" "master vkmeans: reused ivf-0.vt" \
+		"refine1 shard 0: reused" "refine1 shard 1: reused" "refine1 shard 2: computed" \
+		"master refine pass 1: computed ivf-1.vt" "loss shard 0: computed" "master vpq: computed pq.vt"; do
+		run -0 grep -c "^$l" attempt2
+		assert_output 1
+	done
+	run -0 grep -c ': reused' attempt2
+	assert_output 12
+	local skipped total
+	skipped=$(grep ': reused' attempt2 | grep -o 'took [0-9.]*' | awk '{t += $2} END {printf "%.2f", t}')
+	total=$(grep -o 'took [0-9.]*' attempt2 | awk '{t += $2} END {printf "%.2f", t}')
+	echo "# resume: full run ${t_full}s, killed run ${t_killed}s, resume ${t_resume}s;" \
+		"the resume reused 12 of 19 step results, ${skipped}s of ${total}s of step time" >&3
 }

@@ -126,6 +126,8 @@ vd_open() {
 		for ((s = 0; s < S; s++)); do echo "${shost[$s]} ${spath[$s]}"; done
 	)
 	mkdir -p "$state" || die "$state: cannot create it"
+	# (Commands that may leave a process behind, such as ssh's shared
+	# connection, run with 9<&-: it would hold the lock.)
 	exec 9<"$state"
 	flock -n 9 || die "$state: another run of $out is under way"
 	attempt=1
@@ -171,15 +173,18 @@ vd_cached() {
 	shift 3
 	# shellcheck disable=SC2086
 	key=$({ printf '%s\n' "$*"; cat $ins; } | sha1sum | cut -c1-40) || return 1
-	if [ -n "$RESUME" ] && [ "$(cat "$of.key" 2>/dev/null)" = "$key" ] && vd_verify "$of"; then
-		echo "master $name: reused $of" >>"$logs/steps.log"
+	local old=
+	[ ! -f "$of.key" ] || read -r old t0 <"$of.key" || true
+	if [ -n "$RESUME" ] && [ "$old" = "$key" ] && vd_verify "$of"; then
+		echo "master $name: reused $of (the step took $t0 s)" >>"$logs/steps.log"
 		return 0
 	fi
 	rm -f "$of" "$of.key"
 	t0=$(now)
 	"$@" || return 1
-	echo "$key" >"$of.key"
-	echo "master $name: computed $of in $(echo "$(now) $t0" | awk '{printf "%.3f", $1 - $2}') s" >>"$logs/steps.log"
+	t0=$(echo "$(now) $t0" | awk '{printf "%.3f", $1 - $2}')
+	echo "$key $t0" >"$of.key"
+	echo "master $name: computed $of (the step took $t0 s)" >>"$logs/steps.log"
 }
 
 # master WHAT CMD...: a step on the master; its failure stops the run.

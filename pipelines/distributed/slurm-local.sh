@@ -10,6 +10,7 @@
 #   vtslurm_setup            key, config, daemons up; 0 once a job has run,
 #                            or 1 with the reason on stderr
 #   vtslurm_teardown         every daemon down, by pid
+#   vtslurm_slurmd           (re)start slurmd alone: 0 once the node is idle
 #   vtslurm_env              prints the exports that make sbatch, squeue, ...
 #                            use the cluster (SLURM_CONF)
 #
@@ -18,7 +19,9 @@
 # overrides what slurmd finds, so that a test's small array tasks run at
 # once).  The ports are free ports chosen at setup.  The scheduler starts a
 # job as soon as it can (batch_sched_delay=0): a chain of jobs costs a
-# fraction of a second per link instead of seconds.
+# fraction of a second per link instead of seconds.  A slurmd that stops
+# answering marks the node down after VT_SLURM_TIMEOUT seconds (default 10;
+# SlurmdTimeout), and its jobs fail (NODE_FAIL).
 
 vtslurm_die() {
 	echo "slurm-local: $*" >&2
@@ -88,29 +91,31 @@ vtslurm_setup() {
 		SlurmdParameters=config_overrides
 		MinJobAge=600
 		KillWait=2
+		SlurmdTimeout=${VT_SLURM_TIMEOUT:-10}
 		InactiveLimit=0
 		NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 		PartitionName=vt Nodes=$node Default=YES MaxTime=INFINITE State=UP
 	EOF
 	export SLURM_CONF=$d/slurm.conf
 	/usr/sbin/slurmctld -i -f "$d/slurm.conf" </dev/null >"$d/slurmctld.out" 2>&1 ||
-		{ vtslurm_die "slurmctld did not start: $(cat "$d/slurmctld.out"; tail -5 "$d/slurmctld.log" 2>/dev/null)"; return 1; }
-	/usr/sbin/slurmd -f "$d/slurm.conf" </dev/null >"$d/slurmd.out" 2>&1 ||
-		{ vtslurm_die "slurmd did not start: $(cat "$d/slurmd.out"; tail -5 "$d/slurmd.log" 2>/dev/null)"; return 1; }
-	# Up once the node is idle and a job runs.
-	local i state=
-	for i in $(seq 100); do
-		state=$(sinfo -h -n "$node" -o %t 2>/dev/null) || state=
-		case $state in idle*) break ;; esac
-		sleep 0.2
-	done
-	case $state in idle*) ;; *)
-		vtslurm_die "the node did not come up (state '${state:-none}'): $(tail -5 "$d/slurmctld.log" "$d/slurmd.log" 2>/dev/null)"
-		return 1 ;;
-	esac
+		{ vtslurm_die "slurmctld did not start: $(cat "$d/slurmctld.out"; tail -n5 "$d/slurmctld.log" 2>/dev/null)"; return 1; }
+	vtslurm_slurmd || return 1
 	local out
 	out=$(cd "$d" && timeout 60 srun -N1 -n1 -t 1 echo vtslurm-ok 2>&1) && [ "$out" = vtslurm-ok ] ||
-		{ vtslurm_die "a test job did not run: $out $(tail -5 "$d/slurmctld.log" "$d/slurmd.log" 2>/dev/null)"; return 1; }
+		{ vtslurm_die "a test job did not run: $out $(tail -n5 "$d/slurmctld.log" "$d/slurmd.log" 2>/dev/null)"; return 1; }
+}
+
+vtslurm_slurmd() {
+	local d=${VT_SLURM:?set VT_SLURM} node i state=
+	node=$(hostname -s)
+	/usr/sbin/slurmd -f "$d/slurm.conf" </dev/null >"$d/slurmd.out" 2>&1 ||
+		{ vtslurm_die "slurmd did not start: $(cat "$d/slurmd.out"; tail -n5 "$d/slurmd.log" 2>/dev/null)"; return 1; }
+	for i in $(seq 150); do
+		state=$(SLURM_CONF=$d/slurm.conf sinfo -h -n "$node" -o %t 2>/dev/null) || state=
+		case $state in idle) return 0 ;; esac
+		sleep 0.2
+	done
+	vtslurm_die "the node did not come up (state '${state:-none}'): $(tail -n5 "$d/slurmctld.log" "$d/slurmd.log" 2>/dev/null)"
 }
 
 # vtslurm_kill PIDFILE: end the daemon of PIDFILE, by pid, and wait for it.

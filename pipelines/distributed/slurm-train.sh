@@ -33,6 +33,9 @@ each shard's file) --retries N (a task tries its step N more times)
                         SBATCH_* variables work too)
   --poll SECONDS        how often to look at the queue (POLL, default 5)
 
+The jobs are submitted with --no-requeue: a task on a node that fails fails
+the run (then --resume); --sbatch --requeue lets Slurm run it again itself.
+
 -j J is each job's --cpus-per-task and the threads of its programs.
 
 Exit status: 0 ok; 1 a failed job (the message names the step and the
@@ -201,7 +204,7 @@ declare -p K SAMPLE_RATE STREAM_RATE CORESET_RATE REFINE_PASSES SEED J PQ_M NBIT
 sub() {
 	local kind=$1 name=$2 o id
 	shift 2
-	o=(--parsable -J "vdist-$name" --chdir "$state" --kill-on-invalid-dep=yes -c "$J")
+	o=(--parsable -J "vdist-$name" --chdir "$state" --kill-on-invalid-dep=yes --no-requeue -c "$J")
 	[ $# = 0 ] || o+=("--dependency=afterok:$(IFS=:; echo "$*")")
 	if [ "$kind" = task ]; then
 		o+=(--array "0-$((S - 1))" -o "$state/slurm/$name-%a.out")

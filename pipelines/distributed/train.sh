@@ -223,7 +223,7 @@ round() {
 				mapfile -t list <<<"${col[$g.$a]}"
 				srcs+=(::: "${list[@]}")
 			done
-			parallel "${popts[@]}" "$cmd" "${srcs[@]}" &
+			parallel "${popts[@]}" "$cmd" "${srcs[@]}" 9<&- &
 			pids+=($!) gs+=("$g")
 		done
 		local prc=0 bad=
@@ -272,7 +272,7 @@ clean_workers() {
 		done
 		[ ${#dirs[@]} -gt 0 ] || continue
 		(cd / && timeout 60 parallel --will-cite --ssh "$SSH" -S "1/${logins[$i]}" --env vdist_worker \
-			"vdist_worker clean 0 $(q "$REMOTE_BIN") 1 {}" ::: "${dirs[@]}" >/dev/null 2>&1) &
+			"vdist_worker clean 0 $(q "$REMOTE_BIN") 1 {}" ::: "${dirs[@]}" >/dev/null 2>&1 9<&-) &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i" || true; done
