@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Install vtrain's build and test dependencies from Debian (when missing),
-# then configure and build into build/.  Usage: pipelines/setup.sh [cmake args...]
+# then configure and build into build/.
+# Usage: pipelines/setup.sh [--tests] [cmake args...]
+# --tests also installs the packages that only the tests need (test_pkgs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=
+if [ "${1-}" = --tests ]; then tests=1; shift; fi
 
 pkgs=(build-essential cmake pkg-config liblz4-dev libopenblas-dev libxxhash-dev
       bats bats-assert bats-support bats-file python3-numpy python3-xxhash util-linux
       dataset-fashion-mnist bc gnuplot-nox
       lz4 time python3-faiss openssh-server openssh-client parallel rsync)
+# Only for the tests (tests/run.sh): a one-node Slurm cluster (tests/slurm.bats).
+test_pkgs=(munge slurmctld slurmd slurm-client)
+[ -z "$tests" ] || pkgs+=("${test_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

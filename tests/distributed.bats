@@ -90,11 +90,17 @@ assert_same_model() { # assert_same_model DIR: DIR's models are the local run's 
 	done
 }
 
-assert_no_model() { # assert_no_model OUT: no OUT, no temporary directory of it
+# assert_no_model OUT: no OUT, no model directory of the run, no exported
+# model or report among the step results it keeps (.OUT.vdist) for --resume.
+assert_no_model() {
 	assert_file_not_exists "$1"
-	local tmps
-	tmps=$(compgen -G "$(dirname "$1")/.$(basename "$1").vdist.*" || true)
-	assert_equal "$tmps" ''
+	local st
+	st=$(dirname "$1")/.$(basename "$1").vdist
+	assert_file_not_exists "$st/model"
+	if [ -d "$st" ]; then
+		run -0 find "$st" -name '*.npy' -o -name report.txt
+		assert_output ''
+	fi
 }
 
 assert_workers_clean() { # the hosts' .vdist directories hold no run
@@ -113,6 +119,9 @@ assert_workers_clean() { # the hosts' .vdist directories hold no run
 #               results arrive last)
 #   ctl/stale   vrefine in a work dir under host3/ keeps the first centroids it
 #               is given and uses them for every later pass (a stale partial)
+#   ctl/kill    vrefine in a work dir under host4/ writes half its output, then
+#               kills host 4: its sshd and the session that runs the job (the
+#               host is gone mid-step); the file is removed, so it happens once
 fault_bin() {
 	local fb=$BATS_TEST_TMPDIR/fbin ctl=$BATS_TEST_TMPDIR/ctl p
 	mkdir -p "$fb" "$ctl"
@@ -121,7 +130,7 @@ fault_bin() {
 		rm -f "$fb/$p"
 		cat >"$fb/$p" <<-EOF
 			#!/usr/bin/env bash
-			real=$VT_BIN/$p ctl=$ctl
+			real=$VT_BIN/$p ctl=$ctl sshd_pid=$VT_SSHD/sshd-4.pid
 		EOF
 		cat >>"$fb/$p" <<-'EOF'
 			name=${real##*/}
@@ -137,6 +146,20 @@ fault_bin() {
 			fi
 			if [ "$name" = vcoreset ] && [ -e "$ctl/slow" ] && [[ $PWD == */host2/* ]]; then
 				sleep 2
+			fi
+			if [ "$name" = vrefine ] && [[ $PWD == */host4/* ]] && rm "$ctl/kill" 2>/dev/null; then
+				"$real" "$@"
+				for a in "$@"; do
+					[ "${prev-}" != -o ] || truncate -s 100 "$a"
+					prev=$a
+				done
+				kill -9 "$(cat "$sshd_pid")"
+				p=$$
+				while [ "$p" -gt 1 ]; do
+					if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; fi
+					p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
+				done
+				exit 1
 			fi
 			if [ "$name" = vrefine ] && [ -e "$ctl/stale" ] && [[ $PWD == */host3/* ]]; then
 				args=() prev=
@@ -290,4 +313,68 @@ fault_bin() {
 	run -0 grep -c "its accumulators were not" <<<"$stderr"
 	assert_output 1
 	assert_no_model out
+}
+
+# secs CMD...: run CMD; its wall time in seconds in $secs (CMD's status kept)
+secs() {
+	local t0 rc=0
+	t0=$(date +%s.%N)
+	"$@" || rc=$?
+	secs=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
+	return "$rc"
+}
+
+@test "train.sh --resume: a host killed mid-run comes back; the resume reuses what finished, redoes a damaged sample, same bytes" {
+	BIN=$(fault_bin)
+	place 2 3 4
+	# An uninterrupted run, for its time.
+	secs run -0 dist full -q
+	assert_same_model full
+	local t_full=$secs
+	# Host 4 dies in refine pass 1, after counts, samples, coresets and vkmeans.
+	touch "$BATS_TEST_TMPDIR/ctl/kill"
+	secs run -1 --separate-stderr dist out -q
+	local t_killed=$secs
+	assert_file_not_exists "$BATS_TEST_TMPDIR/ctl/kill"
+	assert_err_regex "vdist: host 127\.0\.0\.4: shard 2 \(127\.0\.0\.4:[^)]*/host4/s2\.vt\): step refine1 failed: ssh failed"
+	assert_err "the same command with --resume reuses them"
+	assert_no_model out
+	# The step's half-written accumulators never became a result.
+	local w4
+	w4=$(echo "$BATS_TEST_TMPDIR"/host4/.vdist/vdist-*/s2)
+	assert_file_exists "$w4/refine1-2.part/acc.vt"
+	assert_file_not_exists "$w4/refine1-2"
+	# Host 4 comes back; shard 0's sample on host 2 is damaged meanwhile.
+	stop_host 4
+	start_host 4
+	wait_host 4
+	local s0
+	s0=$(echo "$BATS_TEST_TMPDIR"/host2/.vdist/vdist-*/s0/sample.vt)
+	flip_byte "$s0" damaged.vt $(($(stat -c %s "$s0") / 2))
+	cp damaged.vt "$s0"
+	run -1 vcat --count "$s0"
+	secs run -0 --separate-stderr dist out -q --resume
+	local t_resume=$secs
+	assert_same_model out
+	assert_workers_clean
+	assert_file_not_exists .out.vdist
+	# The logs of the second attempt: what was reused, what was computed.
+	sed -n '/^# attempt 2 (--resume)/,$p' out/logs/steps.log >attempt2
+	run -0 grep -c . attempt2
+	assert_output 20
+	for l in "count shard 0: reused" "count shard 1: reused" "count shard 2: reused" \
+		"sample shard 0: computed" "sample shard 1: reused" "sample shard 2: reused" \
+		"coreset shard 0: reused" "coreset shard 1: reused" "coreset shard 2: reused" \
+		"master vkmeans: reused ivf-0.vt" \
+		"refine1 shard 0: reused" "refine1 shard 1: reused" "refine1 shard 2: computed" \
+		"master refine pass 1: computed ivf-1.vt" "loss shard 0: computed" "master vpq: computed pq.vt"; do
+		run -0 grep -c "^$l" attempt2
+		assert_output 1
+	done
+	# The seconds of work that the resume skipped, of the work of a run.
+	local skipped total
+	skipped=$(grep ': reused' attempt2 | grep -o 'took [0-9.]*' | awk '{t += $2} END {printf "%.2f", t}')
+	total=$(grep -o 'took [0-9.]*' attempt2 | awk '{t += $2} END {printf "%.2f", t}')
+	echo "# resume: full run ${t_full}s, killed run ${t_killed}s, resume ${t_resume}s;" \
+		"the resume reused $(grep -c ': reused' attempt2) of 19 step results, ${skipped}s of ${total}s of step time" >&3
 }

@@ -3,7 +3,7 @@
 # normal build (build/) and in an ASan+UBSan build (build-asan/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pipelines/setup.sh -DVT_WERROR=ON
+pipelines/setup.sh --tests -DVT_WERROR=ON
 ctest --test-dir build --output-on-failure -j2
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVT_SANITIZE=ON -DVT_WERROR=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"

@@ -80,7 +80,7 @@ vdist_lo_start() {
 # sshd and the sessions it serves (its children), by pid.
 vdist_lo_stop() {
 	local d=$VT_SSHD pid c
-	[ -f "$d/ssh_config" ] && ssh -F "$d/ssh_config" -O exit "127.0.0.$1" >/dev/null 2>&1
+	[ ! -f "$d/ssh_config" ] || ssh -F "$d/ssh_config" -O exit "127.0.0.$1" >/dev/null 2>&1 || true
 	[ -f "$d/sshd-$1.pid" ] || return 0
 	pid=$(cat "$d/sshd-$1.pid")
 	for c in $(pgrep -P "$pid" 2>/dev/null); do kill "$c" 2>/dev/null; done

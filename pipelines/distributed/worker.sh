@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The per-shard steps of a distributed vtrain run (pipelines/distributed/train.sh).
 #
-#   worker.sh STEP SHARD BIN THREADS ARGS...        run one step in the current dir
+#   worker.sh [--resume] STEP SHARD BIN THREADS ARGS...   run one step in the current dir
 #   . worker.sh                                     define vdist_worker (for --env)
 #
 # train.sh hands the function vdist_worker to GNU parallel (--env), so a
@@ -11,7 +11,17 @@
 # directory, keeps the shard's IVF sample there (sample.vt) for the later
 # passes, and leaves what goes back to the master in STEP-SHARD/ (written as
 # STEP-SHARD.part/ and renamed when the step is complete), with time.txt, the
-# seconds that the step took.
+# seconds that the step took, key.txt, the step and its inputs (below), and
+# run.txt, "computed" or "reused".
+#
+# --resume: a step whose STEP-SHARD/ is already there, with the same key,
+# and whole (every stream verified with vcat --count: checksums and end
+# marker; for sample, sample.vt too, with the rows of m.txt) is not run
+# again: run.txt becomes "reused" and time.txt keeps the time it took.
+# Anything else (a missing, partial or damaged result, other arguments) is
+# removed and computed.  The key is the step's arguments, plus the size and
+# time of the shard's file (count, sample) or a checksum of the centroids
+# (refine, loss).
 #
 #   count  PATH                                     count.txt: "rows bytes"
 #   sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE
@@ -27,6 +37,8 @@
 # 255, which is ssh's own).
 
 vdist_worker() {
+	local resume=
+	if [ "${1-}" = --resume ]; then resume=1; shift; fi
 	local step=$1 shard=$2 bin=$3 j=$4
 	shift 4
 	(
@@ -38,9 +50,37 @@ vdist_worker() {
 		[ -x "$bin/vsample" ] || fail "no vtrain programs in $bin on $(hostname)"
 		t0=$(date +%s.%N)
 		out=$step-$shard
+		key="$step $*"
+		case $step in
+		count | sample) key+=" $(stat -L -c '%s %Y' "$1" 2>/dev/null || echo -)" ;;
+		refine* | loss) key+=" $(cksum <"$1" 2>/dev/null || echo -)" ;;
+		esac
+		whole() { # the files of $out, and sample.vt for sample
+			local f
+			[ "$(cat "$out/key.txt" 2>/dev/null)" = "$key" ] && [ -s "$out/time.txt" ] || return 1
+			for f in "$out"/*.vt; do
+				[ -e "$f" ] || continue
+				"$bin/vcat" --count "$f" >/dev/null 2>&1 || return 1
+			done
+			case $step in
+			count) [ -s "$out/count.txt" ] ;;
+			sample)
+				[ -s "$out/sq.vt" ] && [ -s "$out/pq.vt" ] &&
+					[ "$("$bin/vcat" --count sample.vt 2>/dev/null)" = "$(cat "$out/m.txt")" ] ;;
+			coreset) [ -s "$out/coreset.vt" ] ;;
+			refine*) [ -s "$out/acc.vt" ] ;;
+			loss) [ -s "$out/loss.vt" ] ;;
+			esac
+		}
+		if [ -n "$resume" ] && [ "$step" != clean ] && [ -d "$out" ] && whole; then
+			echo reused >"$out/run.txt.tmp" && mv "$out/run.txt.tmp" "$out/run.txt"
+			exit 0
+		fi
 		if [ "$step" != clean ]; then
 			rm -rf "$out" "$out.part"
 			mkdir "$out.part"
+			echo "$key" >"$out.part/key.txt"
+			echo computed >"$out.part/run.txt"
 		fi
 		case $step in
 		count)
