@@ -83,8 +83,8 @@ vdist_lo_stop() {
 	[ ! -f "$d/ssh_config" ] || ssh -F "$d/ssh_config" -O exit "127.0.0.$1" >/dev/null 2>&1 || true
 	[ -f "$d/sshd-$1.pid" ] || return 0
 	pid=$(cat "$d/sshd-$1.pid")
-	for c in $(pgrep -P "$pid" 2>/dev/null); do kill "$c" 2>/dev/null; done
-	kill "$pid" 2>/dev/null
+	for c in $(pgrep -P "$pid" 2>/dev/null); do kill "$c" 2>/dev/null || true; done
+	kill "$pid" 2>/dev/null || true
 	for c in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	rm -f "$d/sshd-$1.pid"
 	: >"$d/sshd-$1.log"

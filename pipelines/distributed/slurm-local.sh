@@ -125,7 +125,7 @@ vtslurm_kill() {
 	pid=$(cat "$1")
 	kill "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
 	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null || true
 	rm -f "$1"
 	return 0
 }
