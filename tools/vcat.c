@@ -16,7 +16,8 @@ static const char usage[] =
 "With no FILE, or when FILE is -, read standard input.\n"
 "\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
-"      --to FORMAT       vt (default), npy, fvecs, fbin, raw or text\n"
+"      --to FORMAT       vt, npy, fvecs, fbin, raw or text (default: the\n"
+"                        format -o's extension names, else vt)\n"
 "      --from FORMAT     read every input as FORMAT instead of detecting it\n"
 "                        (vt npy fvecs bvecs ivecs fbin u8bin i8bin idx raw)\n"
 "      --dim D           dimension of raw float32 input\n"
@@ -400,7 +401,7 @@ static int do_convert(const vt_cli *c, const opts *o)
 int main(int argc, char **argv)
 {
 	vt_cli_init("vcat");
-	opts o = {.to = VT_FMT_VT, .from = VT_FMT_AUTO};
+	opts o = {.to = VT_FMT_AUTO, .from = VT_FMT_AUTO};
 	vt_cli_spec spec = {
 		.name = "vcat",
 		.usage = usage,
@@ -419,5 +420,6 @@ int main(int argc, char **argv)
 		return do_info(&c, &o);
 	if (o.count)
 		return do_count(&c, &o);
+	o.to = vt_cli_output_to(&c, o.to);
 	return do_convert(&c, &o);
 }

@@ -90,10 +90,20 @@ static const struct option longopts[] = {
 	{0},
 };
 
-/* The announced row count of the input: --total-rows, vsample.m, or the
- * foreign file's header; -1 if unknown. */
+/* The announced row count of the input: --total-rows, vsample.m, the
+ * foreign file's header or the end markers of one vtrain file; -1 if
+ * unknown.  A --total-rows that disagrees with what the input says is an
+ * error. */
 static long long total_rows(const opts *o, vt_input *in, const char **from)
 {
+	char err[512];
+	int64_t counted;
+	int rc = vt_input_count_rows(in, &counted, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	if (o->total >= 0 && counted >= 0 && counted != o->total)
+		vt_cli_fail(VT_EINVAL, "%s: holds %lld rows, but --total-rows %lld was given",
+		            vt_input_path(in), (long long)counted, o->total);
 	if (o->total >= 0) {
 		*from = "--total-rows";
 		return o->total;
@@ -109,8 +119,8 @@ static long long total_rows(const opts *o, vt_input *in, const char **from)
 		*from = "vsample.m";
 		return (long long)v;
 	}
-	*from = "the file header";
-	return vt_input_rows_hint(in);
+	*from = vt_input_format(in) == VT_FMT_VT ? "the end markers" : "the file header";
+	return counted;
 }
 
 int main(int argc, char **argv)
@@ -127,19 +137,11 @@ int main(int argc, char **argv)
 	};
 	vt_cli c;
 	vt_cli_parse(argc, argv, &spec, &c);
-	if (c.k < 1 && !o.budget)
-		vt_cli_usage_error("give -k (the budget is K x coreset rate) or --budget");
-	if (c.k < 1 && !o.chunk && !o.mem)
-		vt_cli_usage_error("give the chunk as --chunk-rows, --mem or -k with --stream-rate");
 	if (!!o.chunk + !!o.mem > 1)
 		vt_cli_usage_error("--chunk-rows and --mem both size the chunk; give one");
 	if (!c.seed_given)
 		c.seed = 1;
 	vt_cli_no_tty(c.output);
-	unsigned long long budget = o.budget ? (unsigned long long)o.budget
-	                                     : (unsigned long long)c.k * (unsigned long long)o.crate;
-	if (budget > (1ULL << 31))
-		vt_cli_usage_error("a budget of %llu points is too large (at most 2^31)", budget);
 
 	vt_out out;
 	vt_cli_open_output(&c, &out);
@@ -148,6 +150,16 @@ int main(int argc, char **argv)
 	if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
 		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vcoreset reads vectors or weighted points",
 		            vt_input_path(in), vt_kind_name(ih->kind));
+	/* K: -k, or the stream's (vsample -k records it); they must agree */
+	c.k = vt_cli_input_k(&c, in, 0);
+	if (c.k < 1 && !o.budget)
+		vt_cli_usage_error("give -k (the budget is K x coreset rate) or --budget");
+	if (c.k < 1 && !o.chunk && !o.mem)
+		vt_cli_usage_error("give the chunk as --chunk-rows, --mem or -k with --stream-rate");
+	unsigned long long budget = o.budget ? (unsigned long long)o.budget
+	                                     : (unsigned long long)c.k * (unsigned long long)o.crate;
+	if (budget > (1ULL << 31))
+		vt_cli_usage_error("a budget of %llu points is too large (at most 2^31)", budget);
 	const size_t d = ih->dim;
 	const int weighted = ih->kind == VT_KIND_POINTS, has_ids = (ih->cols & VT_COL_IDS) != 0;
 
@@ -189,9 +201,12 @@ int main(int argc, char **argv)
 	vt_header_put(&h, &rc, "made_by", "%s", "vcoreset " VT_VERSION_STRING);
 	if (c.k > 0)
 		vt_header_put(&h, &rc, "k", "%lld", c.k);
-	const char *metric = vt_header_get(ih, "metric");
-	if (metric)
-		vt_header_put(&h, &rc, "metric", "%s", metric);
+	int metric = vt_metric_recorded(ih, NULL);
+	if (metric == VT_EINVAL)
+		vt_cli_fail(VT_EFORMAT, "%s: the metric it records is not l2 or cosine",
+		            vt_input_path(in));
+	if (metric >= 0)
+		vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(metric));
 	vt_header_put(&h, &rc, "seed", "%" PRIu64, c.seed);
 	vt_header_put(&h, &rc, "vcoreset.budget", "%llu", budget);
 	vt_header_put(&h, &rc, "vcoreset.chunk_rows", "%llu", C);

@@ -28,7 +28,8 @@ static const char usage[] =
 "                        mean (default spread / 5)\n"
 "      --first A         start at global row A (default 0): the rows of a shard\n"
 "      --ids             attach global row ids\n"
-"      --to FORMAT       vt (default), npy, fvecs, fbin or raw\n"
+"      --to FORMAT       vt, npy, fvecs, fbin or raw (default: the format\n"
+"                        -o's extension names, else vt)\n"
 "      --seed N          random seed (default 1)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
 {
 	vt_cli_init("vgen");
 	opts o = {.n = -1, .means = 100, .spread = 10, .sigma = 1, .sub_spread = -1,
-	          .to = VT_FMT_VT};
+	          .to = VT_FMT_AUTO};
 	vt_cli_spec spec = {
 		.name = "vgen",
 		.usage = usage,
@@ -111,6 +112,7 @@ int main(int argc, char **argv)
 		vt_cli_usage_error("-n and -d are required");
 	if (c.nargs)
 		vt_cli_usage_error("unexpected operand '%s'", c.args[0]);
+	o.to = vt_cli_output_to(&c, o.to);
 	if (o.ids && o.to != VT_FMT_VT)
 		vt_cli_usage_error("--ids needs --to vt");
 	if (o.top > o.means)

@@ -15,14 +15,16 @@
 #include "train/vecops.h"
 
 static const char usage[] =
-"Usage: vkmeans -k K [OPTIONS] [FILE...]\n"
+"Usage: vkmeans [-k K] [OPTIONS] [FILE...]\n"
 "Train K centroids by weighted k-means on the vectors or weighted points in\n"
 "FILE (all of them are read into memory: give it a sample or a coreset).\n"
 "Weighted points count with their weight, and their local loss is added, so\n"
 "the loss reported is that of the original rows they stand for.  Writes a\n"
 "centroids stream with each centroid's weight and loss.\n"
 "\n"
-"  -k N                  number of centroids (required)\n"
+"  -k N                  number of centroids (default: the input's k, as\n"
+"                        vsample -k and vcoreset record it; one that\n"
+"                        disagrees with it is an error)\n"
 "      --iters N         Lloyd iterations (default 25)\n"
 "      --tol T           stop when the loss improves by less than T x loss\n"
 "                        (default 1e-4; 0 never stops early)\n"
@@ -39,8 +41,10 @@ static const char usage[] =
 "                        even partitions: F x (mean loss per row) x (cluster\n"
 "                        size / mean size); useful 0.05 to 0.3 (default 0)\n"
 "      --allow-duplicates  accept K larger than the number of distinct rows\n"
-"      --metric=METRIC   l2 (default) or cosine (normalise, train as L2, emit\n"
-"                        normalised centroids)\n"
+"      --metric=METRIC   l2 or cosine (normalise, train as L2, emit the means\n"
+"                        normalised; the loss recorded is theirs).  The\n"
+"                        default is the input's metric, else l2; one that\n"
+"                        disagrees with it is an error\n"
 "      --seed N          random seed (default 1)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
@@ -134,8 +138,6 @@ int main(int argc, char **argv)
 	};
 	vt_cli c;
 	vt_cli_parse(argc, argv, &spec, &c);
-	if (c.k < 1)
-		vt_cli_usage_error("-k is required (the number of centroids, at least 1)");
 	if (!c.seed_given)
 		c.seed = 1;
 	vt_cli_no_tty(c.output);
@@ -149,6 +151,10 @@ int main(int argc, char **argv)
 	if (ih->kind != VT_KIND_VECTORS && ih->kind != VT_KIND_POINTS)
 		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vkmeans reads vectors or weighted points",
 		            vt_input_path(in), vt_kind_name(ih->kind));
+	/* k and the metric: the stream's, confirmed by the options */
+	char mfrom[600];
+	c.metric = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
+	c.k = vt_cli_input_k(&c, in, 1);
 	int weighted = ih->kind == VT_KIND_POINTS;
 	vt_rows rows;
 	vt_rows_init(&rows, ih->dim, weighted ? VT_COL_WEIGHT | VT_COL_LOSS : 0);
@@ -214,10 +220,12 @@ int main(int argc, char **argv)
 	free(labels);
 
 	size_t k = (size_t)c.k;
+	/* Under cosine the centroids written are the means projected onto the
+	 * sphere, and their weights and losses are recomputed for them. */
+	if (c.metric == VT_METRIC_COSINE && (rc = vt_kmeans_normalize(km, x, n, d, w, l)) < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	float *cent = vt_cli_xmalloc(k * d * sizeof *cent);
 	memcpy(cent, vt_kmeans_centroids(km), k * d * sizeof *cent);
-	if (c.metric == VT_METRIC_COSINE)
-		vt_normalize_rows(cent, k, d);
 
 	vt_header h;
 	vt_header_init(&h, VT_KIND_CENTROIDS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, (uint32_t)d);

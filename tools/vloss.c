@@ -29,7 +29,9 @@ static const char usage[] =
 "  -c, --centroids FILE  centroids (a centroids stream, or vectors in any format)\n"
 "      --partial         write an accumulator stream instead of the report\n"
 "      --json            print the report as one JSON object\n"
-"      --metric=METRIC   l2 (default) or cosine (normalise rows first)\n"
+"      --metric=METRIC   l2 or cosine (normalise rows first).  The default is\n"
+"                        the metric of -c, else of the input, else l2; one\n"
+"                        that disagrees with either is an error\n"
 "      --batch-rows N    rows assigned at once (default: about 16 MiB of rows)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
@@ -137,9 +139,12 @@ int main(int argc, char **argv)
 	if (is_accum && c.partial)
 		vt_cli_usage_error("the input is accumulators already; merge them with cat or vmerge");
 
+	char mfrom[600];
+	int metric = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
 	vt_model cent = {0};
 	vt_centroids_opts co = {.dim = is_accum ? 0 : ih->dim, .dim_of = vt_input_path(in),
-	                        .metric = c.metric};
+	                        .metric = metric, .metric_from = mfrom[0] ? mfrom : NULL,
+	                        .metric_out = &metric};
 	if (c.centroids && (rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
 		vt_cli_fail(rc, "%s", err);
 
@@ -153,7 +158,7 @@ int main(int argc, char **argv)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
-		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
+		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
 		                   .progress = on_progress, .progress_ctx = &pg};
 		vt_pass_stats st;
 		rc = vt_pass_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
@@ -168,7 +173,7 @@ int main(int argc, char **argv)
 	if (c.partial) {
 		char id[17];
 		vt_centroids_id_hex(cent.x, cent.rows, cent.dim, id);
-		rc = vt_accum_write(&out, a, id, vt_metric_name(c.metric), "vloss " VT_VERSION_STRING);
+		rc = vt_accum_write(&out, a, id, vt_metric_name(metric), "vloss " VT_VERSION_STRING);
 	} else {
 		char *buf = NULL;
 		size_t len = 0;

@@ -34,8 +34,10 @@ static const char usage[] =
 "                        an input of at most N rows is used whole\n"
 "      --iters N         Lloyd iterations per sub-space (default 25)\n"
 "      --no-residual     train on the vectors themselves (no -c)\n"
-"      --metric=METRIC   l2 (default) or cosine (normalise rows; the centroids\n"
-"                        must be normalised, as vkmeans --metric=cosine makes)\n"
+"      --metric=METRIC   l2 or cosine (normalise rows; the centroids must be\n"
+"                        normalised, as vkmeans --metric=cosine makes).  The\n"
+"                        default is the metric of -c, else of the input, else\n"
+"                        l2; one that disagrees with either is an error\n"
 "      --seed N          random seed of the sample and the k-means (default 1)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
@@ -151,10 +153,12 @@ int main(int argc, char **argv)
 	const size_t d = ih->dim, M = (size_t)o.m;
 	if (d % M != 0)
 		vt_cli_fail(VT_EDIM, "%s: d=%zu is not divisible by -m %zu", vt_input_path(in), d, M);
+	char mfrom[600];
+	int metric = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
 	vt_model cent = {0};
-	vt_centroids_opts co = {.dim = ih->dim, .dim_of = vt_input_path(in), .metric = c.metric,
-	                        .checks = VT_CENTROIDS_SAME_METRIC | VT_CENTROIDS_UNIT_NORM,
-	                        .prog = "vpq"};
+	vt_centroids_opts co = {.dim = ih->dim, .dim_of = vt_input_path(in), .metric = metric,
+	                        .metric_from = mfrom[0] ? mfrom : NULL, .metric_out = &metric,
+	                        .checks = VT_CENTROIDS_UNIT_NORM};
 	if (c.centroids && (rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
 		vt_cli_fail(rc, "%s", err);
 
@@ -170,7 +174,7 @@ int main(int argc, char **argv)
 	if (n < K)
 		vt_cli_fail(VT_EINVAL, "%s: %zu rows: PQ with %d bits needs at least %zu",
 		            vt_input_path(in), n, o.nbits, K);
-	if (c.metric == VT_METRIC_COSINE) {
+	if (metric == VT_METRIC_COSINE) {
 		size_t zero = vt_normalize_rows(x, n, d);
 		if (zero && !c.quiet)
 			vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", zero);
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
 	vt_header_put(&h, &rc, "m", "%zu", M);
 	vt_header_put(&h, &rc, "nbits", "%d", o.nbits);
 	vt_header_put(&h, &rc, "d", "%zu", d);
-	vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(c.metric));
+	vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(metric));
 	vt_header_put(&h, &rc, "seed", "%llu", (unsigned long long)c.seed);
 	vt_header_put(&h, &rc, "iters", "%d", o.iters);
 	vt_header_put(&h, &rc, "residual", "%s", c.centroids ? "yes" : "no");

@@ -34,8 +34,10 @@ static const char usage[] =
 "  -c, --centroids FILE  centroids (a centroids stream, or vectors in any format)\n"
 "      --partial         write an accumulator stream instead of centroids\n"
 "      --apply           read accumulators (of -c) and write their centroids\n"
-"      --metric=METRIC   l2 (default) or cosine (normalise rows, emit\n"
-"                        normalised centroids)\n"
+"      --metric=METRIC   l2 or cosine (normalise rows, emit normalised\n"
+"                        centroids).  The default is the metric of -c, else\n"
+"                        of the input, else l2; one that disagrees with either\n"
+"                        is an error\n"
 "      --batch-rows N    rows assigned at once (default: about 16 MiB of rows)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
@@ -77,20 +79,13 @@ static int on_progress(void *ctx, uint64_t rows)
 }
 
 /* --apply: the summed accumulators of in, checked against cent. */
-static vt_accum *read_accumulators(vt_input *in, const vt_model *cent, int *metric)
+static vt_accum *read_accumulators(vt_input *in, const vt_model *cent)
 {
 	char err[512];
-	const char *m = vt_header_get(vt_input_header(in), "metric");
 	vt_accum *a;
 	int rc = vt_accum_read_against(in, cent->x, cent->rows, cent->dim, &a, err, sizeof err);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
-	int acc_cos = m && strcmp(m, "cosine") == 0;
-	if (*metric == VT_METRIC_COSINE && !acc_cos)
-		vt_cli_fail(VT_EFORMAT, "%s: accumulators were made with --metric=%s, not cosine",
-		            vt_input_path(in), m ? m : "l2");
-	if (acc_cos)
-		*metric = VT_METRIC_COSINE;
 	return a;
 }
 
@@ -164,14 +159,19 @@ int main(int argc, char **argv)
 
 	vt_input *in = vt_cli_open_input(&c, NULL);
 	const vt_header *ih = vt_input_header(in);
-	int metric = c.metric;
+	/* The model's metric rules; the input's record and --metric confirm it. */
+	char mfrom[600];
+	int metric = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
+	if ((metric = vt_metric_settle(&cent.h, c.centroids, metric, mfrom[0] ? mfrom : NULL, err,
+	                               sizeof err)) < 0)
+		vt_cli_fail(metric, "%s", err);
 	vt_accum *a = NULL;
 	double t0 = vt_now();
 	if (o.apply) {
 		if (ih->kind != VT_KIND_ACCUM)
 			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vrefine --apply reads accumulators",
 			            vt_input_path(in), vt_kind_name(ih->kind));
-		a = read_accumulators(in, &cent, &metric);
+		a = read_accumulators(in, &cent);
 		if (metric == VT_METRIC_COSINE)
 			vt_normalize_rows(cx, k, d);
 	} else {

@@ -40,7 +40,9 @@ static const char usage[] =
 "                        error about 1%)\n"
 "      --seed N          quantile: seed of the sketch (default 1)\n"
 "  -c, --centroids FILE  bound the residuals x - c(x) to the nearest centroid\n"
-"      --metric=METRIC   l2 (default) or cosine (normalise rows first)\n"
+"      --metric=METRIC   l2 or cosine (normalise rows first).  The default is\n"
+"                        the metric of -c, else of the input, else l2; one\n"
+"                        that disagrees with either is an error\n"
 "      --batch-rows N    rows read at once (default: about 4 MiB of rows)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 "  -q, --quiet           no summary or warnings on stderr\n"
@@ -133,7 +135,8 @@ int main(int argc, char **argv)
 	const char *ipath = vt_input_path(in);
 	vt_model cent = {0};
 	char cid[17] = "";
-	const char *metric = vt_metric_name(c.metric);
+	char mfrom[600];
+	int mt = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
 	uint64_t rows = 0, dropped = 0, zero_norm = 0;
 	vt_sq *s = NULL;
 
@@ -141,9 +144,8 @@ int main(int argc, char **argv)
 		/* finalise merged statistics */
 		if (c.partial)
 			vt_cli_usage_error("the input is SQ statistics already; merge them with vmerge");
-		if (c.centroids || c.metric == VT_METRIC_COSINE)
-			vt_cli_usage_error("-c and --metric apply to vectors, and %s holds SQ statistics",
-			                   ipath);
+		if (c.centroids)
+			vt_cli_usage_error("-c applies to vectors, and %s holds SQ statistics", ipath);
 		int m = vt_sq_mode_parse(vt_header_get(ih, "mode"));
 		if (given && m && m != given)
 			vt_cli_usage_error("--mode %s, but %s holds %s statistics",
@@ -152,8 +154,7 @@ int main(int argc, char **argv)
 			vt_cli_usage_error("--r is for meanstd statistics");
 		if (o.q_given && m != VT_SQ_QUANTILE)
 			vt_cli_usage_error("--quantile is for quantile statistics");
-		const char *im = vt_header_get(ih, "metric"), *ic = vt_header_get(ih, "centroids_id");
-		metric = im ? im : "l2";
+		const char *ic = vt_header_get(ih, "centroids_id");
 		if (ic)
 			snprintf(cid, sizeof cid, "%s", ic);
 		s = from_partials(in);
@@ -168,7 +169,9 @@ int main(int argc, char **argv)
 			            "statistics", ipath, vt_kind_name(ih->kind));
 		size_t d = ih->dim, k = 0;
 		if (c.centroids) {
-			vt_centroids_opts co = {.dim = (uint32_t)d, .dim_of = ipath, .metric = c.metric};
+			vt_centroids_opts co = {.dim = (uint32_t)d, .dim_of = ipath, .metric = mt,
+			                        .metric_from = mfrom[0] ? mfrom : NULL,
+			                        .metric_out = &mt};
 			if ((rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
 				vt_cli_fail(rc, "%s", err);
 			k = cent.rows;
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
 				               ipath, rows + first);
 			dropped += (size_t)got - n;
 			rows += (uint64_t)got;
-			if (c.metric == VT_METRIC_COSINE)
+			if (mt == VT_METRIC_COSINE)
 				zero_norm += vt_normalize_rows(x, n, d);
 			if (k && n && (rc = vt_subtract_nearest(NULL, x, n, d, cent.x, k, lab)) < 0)
 				vt_cli_fail(rc, "%s", vt_strerror(rc));
@@ -215,7 +218,7 @@ int main(int argc, char **argv)
 	if ((rc = vt_sq_header(&h, s, final)) < 0)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	vt_header_put(&h, &rc, "made_by", "%s", "vsqbounds " VT_VERSION_STRING);
-	vt_header_put(&h, &rc, "metric", "%s", metric);
+	vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(mt));
 	if (*cid)
 		vt_header_put(&h, &rc, "centroids_id", "%s", cid);
 	if (final && o.mode == VT_SQ_MEANSTD)

@@ -18,12 +18,6 @@ int vt_centroids_check_dim(const vt_model *m, const char *path, uint32_t dim,
 	return VT_EDIM;
 }
 
-int vt_centroids_metric(const vt_model *m)
-{
-	const char *mt = vt_header_get(&m->h, "metric");
-	return mt ? vt_metric_parse(mt) : -1;
-}
-
 /* The checks after the load; returns 0 or an error with its message. */
 static int check(const vt_model *m, const char *path, const vt_centroids_opts *o, char *err,
                  size_t errlen)
@@ -43,14 +37,12 @@ static int check(const vt_model *m, const char *path, const vt_centroids_opts *o
 	}
 	if (!o)
 		return 0;
-	const char *mt = vt_header_get(&m->h, "metric");
-	if ((o->checks & VT_CENTROIDS_SAME_METRIC) && mt &&
-	    strcmp(mt, vt_metric_name(o->metric)) != 0) {
-		snprintf(err, errlen, "%s: centroids were trained with --metric=%s; give the same "
-		         "--metric to %s", path, mt, o->prog ? o->prog : "this program");
-		return VT_EINVAL;
-	}
-	if (!(o->checks & VT_CENTROIDS_UNIT_NORM) || o->metric != VT_METRIC_COSINE)
+	int metric = vt_metric_settle(&m->h, path, o->metric, o->metric_from, err, errlen);
+	if (metric < 0)
+		return metric;
+	if (o->metric_out)
+		*o->metric_out = metric;
+	if (!(o->checks & VT_CENTROIDS_UNIT_NORM) || metric != VT_METRIC_COSINE)
 		return 0;
 	for (size_t j = 0; j < m->rows; j++) {
 		const float *r = m->x + j * m->dim;

@@ -8,12 +8,9 @@
  *   rows       1 to VT_CENTROIDS_MAX_ROWS;
  *   dimension  that of the input, when the caller gives it;
  *   values     every one finite;
- *   metric     (when asked) the one recorded in the model, if any, is the
- *              one of the run;
+ *   metric     the model's recorded metric is the run's; a --metric
+ *              that disagrees is an error naming both (vt_metric_settle);
  *   norm       (when asked, under cosine) every centroid has unit norm.
- *
- * The model's recorded metric is read here too (vt_centroids_metric), so
- * that the rule tying it to --metric is written once.
  */
 #ifndef VT_CENTROIDS_H
 #define VT_CENTROIDS_H
@@ -34,7 +31,6 @@ extern "C" {
 
 /* Checks beyond those every load makes (see above). */
 enum {
-	VT_CENTROIDS_SAME_METRIC = 1 << 0, /* a recorded metric must be opts.metric */
 	VT_CENTROIDS_UNIT_NORM = 1 << 1,   /* under cosine, |c| = 1 within 1e-3 */
 };
 
@@ -42,9 +38,12 @@ enum {
 typedef struct {
 	uint32_t dim;        /* dimension required (0: any) */
 	const char *dim_of;  /* the input that has it, for the message */
-	int metric;          /* VT_METRIC_* of the run */
+	int metric;          /* VT_METRIC_* fixed by metric_from, if any */
+	const char *metric_from; /* NULL: take the model's (l2 when it records
+	                        none); else what fixed metric, for the message
+	                        (see vt_metric_settle) */
+	int *metric_out;     /* receives the run's metric (or NULL) */
 	unsigned checks;     /* VT_CENTROIDS_* */
-	const char *prog;    /* program name, for the metric message */
 } vt_centroids_opts;
 
 /* Load the centroids at path ("-" is stdin) into m (vt_model_free it) and
@@ -53,7 +52,9 @@ typedef struct {
  * kind: VT_EKIND; too many rows: VT_ELIMIT; the input's errors), or
  * VT_EFORMAT (no rows: "PATH: no centroids"), VT_EDIM, VT_EDATA (a value
  * not finite: "PATH: centroid J is not finite", or a norm not 1), VT_EINVAL
- * (another metric recorded), with a message in err; m is then empty. */
+ * (another metric given, or one this version does not know), with a
+ * message in err; m is then empty.  With opts NULL the metric is not
+ * settled. */
 int vt_centroids_load(vt_model *m, const char *path, const vt_centroids_opts *opts, char *err,
                       size_t errlen);
 
@@ -63,11 +64,6 @@ int vt_centroids_load(vt_model *m, const char *path, const vt_centroids_opts *op
  * 0 or VT_EDIM with a message in err. */
 int vt_centroids_check_dim(const vt_model *m, const char *path, uint32_t dim,
                            const char *dim_of, char *err, size_t errlen);
-
-/* The metric recorded in m's metadata: VT_METRIC_L2 or VT_METRIC_COSINE,
- * -1 when none is recorded (vectors, older models), or VT_EINVAL for a
- * name this version does not know. */
-int vt_centroids_metric(const vt_model *m);
 
 #ifdef __cplusplus
 }

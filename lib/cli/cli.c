@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "stream/format.h"
+#include "stream/formats.h"
 #include "stream/input.h"
 #include "stream/output.h"
 
@@ -108,8 +109,44 @@ const char *vt_cli_output_name(const vt_cli *c)
 	return c->output ? c->output : "(stdout)";
 }
 
+vt_format vt_cli_output_format(const vt_cli *c)
+{
+	vt_format f;
+	if (!c->output || strcmp(c->output, "-") == 0 ||
+	    vt_format_detect(NULL, 0, c->output, &f) < 0 || f == VT_FMT_AUTO)
+		return VT_FMT_VT;
+	return f;
+}
+
+vt_format vt_cli_output_to(vt_cli *c, vt_format to)
+{
+	vt_format named = vt_cli_output_format(c);
+	c->foreign_output = 1;
+	if (to != VT_FMT_AUTO) {
+		if (named != VT_FMT_VT && named != to)
+			vt_cli_usage_error("-o %s names %s, but --to %s was given", c->output,
+			                   vt_format_name(named), vt_format_name(to));
+		return to;
+	}
+	if (named != VT_FMT_VT && named != VT_FMT_NPY && named != VT_FMT_FVECS &&
+	    named != VT_FMT_FBIN && named != VT_FMT_RAW)
+		vt_cli_usage_error("-o %s names %s, which %s does not write: give --to", c->output,
+		                   vt_format_name(named), prog);
+	return named;
+}
+
 void vt_cli_open_output(const vt_cli *c, vt_out *o)
 {
+	vt_format named = vt_cli_output_format(c);
+	if (named != VT_FMT_VT && !c->foreign_output) {
+		/* the name without its extension, for the recipe */
+		const char *dot = strrchr(c->output, '.');
+		int stem = dot ? (int)(dot - c->output) : (int)strlen(c->output);
+		vt_cli_usage_error("-o %s: %s writes a vtrain stream, not %s; write %.*s.vt, then "
+		                   "convert it: vcat --to %s -o %s %.*s.vt", c->output, prog,
+		                   vt_format_name(named), stem, c->output, vt_format_name(named),
+		                   c->output, stem, c->output);
+	}
 	int rc = vt_out_open(o, c->output);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s: %s", vt_cli_output_name(c),
@@ -191,6 +228,50 @@ vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts)
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
 	return in;
+}
+
+int vt_cli_input_metric(const vt_cli *c, vt_input *in, char *from, size_t len)
+{
+	char err[512], given[64] = "";
+	const vt_header *h = vt_input_header(in);
+	if (c->metric_given)
+		snprintf(given, sizeof given, "--metric=%s was given", vt_metric_name(c->metric));
+	int m = vt_metric_settle(h, vt_input_path(in), c->metric, c->metric_given ? given : NULL,
+	                         err, sizeof err);
+	if (m < 0)
+		vt_cli_fail(m, "%s", err);
+	const char *key;
+	if (vt_metric_recorded(h, &key) >= 0)
+		snprintf(from, len, "%s was made with metric=%s%s%s%s", vt_input_path(in),
+		         vt_metric_name(m), strcmp(key, "metric") ? " (" : "",
+		         strcmp(key, "metric") ? key : "", strcmp(key, "metric") ? ")" : "");
+	else
+		snprintf(from, len, "%s", given);
+	return m;
+}
+
+long long vt_cli_input_k(const vt_cli *c, vt_input *in, int required)
+{
+	const vt_header *h = vt_input_header(in);
+	const char *key = "k", *v = vt_header_get(h, key);
+	if (!v)
+		v = vt_header_get(h, key = "vsample.k");
+	if (!v) {
+		if (c->k < 1 && required)
+			vt_cli_usage_error("give -k (the number of centroids): %s records none",
+			                   vt_input_path(in));
+		return c->k;
+	}
+	char *end;
+	errno = 0;
+	long long k = strtoll(v, &end, 10);
+	if (errno || end == v || *end || k < 1 || k > (1LL << 31))
+		vt_cli_fail(VT_EFORMAT, "%s: metadata %s '%s' is not a number of centroids",
+		            vt_input_path(in), key, v);
+	if (c->k >= 1 && c->k != k)
+		vt_cli_fail(VT_EINVAL, "%s: made for k=%lld (%s), but -k %lld was given",
+		            vt_input_path(in), k, key, c->k);
+	return k;
 }
 
 void vt_cli_no_tty(const char *output)
@@ -285,6 +366,7 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 		case OPT_METRIC:
 			if ((c->metric = vt_metric_parse(optarg)) < 0)
 				vt_cli_usage_error("--metric: '%s' is not l2 or cosine", optarg);
+			c->metric_given = 1;
 			break;
 		case OPT_PARTIAL: c->partial = 1; break;
 		case ':':

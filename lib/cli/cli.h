@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "bridge/metric.h"
+#include "stream/formats.h"
 #include "stream/input.h"
 #include "stream/output.h"
 
@@ -47,10 +48,12 @@ typedef struct {
 	int seed_given;
 	int threads;              /* default: online cores */
 	int codec;                /* VT_CODEC_*; default none */
-	int metric;               /* VT_METRIC_* (bridge/metric.h) */
+	int metric;               /* VT_METRIC_* (bridge/metric.h); default l2 */
+	int metric_given;         /* --metric was given */
 	int partial;
 	int quiet;
 	int verbose;
+	int foreign_output;       /* -o may name a foreign format (vt_cli_output_to) */
 	char **args;              /* operands (files) */
 	int nargs;
 } vt_cli;
@@ -110,12 +113,41 @@ void vt_cli_no_tty(const char *output);
  * print the message naming the file and exit 1. */
 vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts);
 
+/* The metric of the run over the input in: its recorded metric ("metric",
+ * or a sample's "vsample.metric"), else --metric, else l2; a --metric
+ * that disagrees with the record fails naming both.  When either fixed
+ * the metric, from (len bytes) receives what did, for
+ * vt_centroids_opts.metric_from ("--metric=cosine was given", or "PATH was
+ * made with metric=cosine"); otherwise from is "".  */
+int vt_cli_input_metric(const vt_cli *c, vt_input *in, char *from, size_t len);
+
+/* K of the run over the input in: its recorded "k" (or a sample's
+ * "vsample.k"), which a -k must equal (else it fails naming both), else
+ * -k; with neither, a usage error when required, else 0.  A recorded
+ * value that is not a number from 1 to 2^31 fails naming the input. */
+long long vt_cli_input_k(const vt_cli *c, vt_input *in, int required);
+
 /* The name of the output in messages: the -o path, or "(stdout)". */
 const char *vt_cli_output_name(const vt_cli *c);
 
+/* The format that -o's extension names (.npy .fvecs .bvecs .ivecs .fbin
+ * .u8bin .i8bin .raw .f32 .idx), or VT_FMT_VT for any other name and for
+ * stdout. */
+vt_format vt_cli_output_format(const vt_cli *c);
+
+/* For a program that writes foreign files (vcat, vgen): the format to
+ * write, given --to as `to` (VT_FMT_AUTO when not given): --to, which must
+ * agree with a foreign extension of -o; else the format -o's extension
+ * names; else vt.  A named format that the program cannot write (npy,
+ * fvecs, fbin and raw are written) is a usage error.  Lets
+ * vt_cli_open_output open such a name. */
+vt_format vt_cli_output_to(vt_cli *c, vt_format to);
+
 /* Open the output (-o, or stdout) into o, before any work, so that a path
  * that cannot be written fails at once; on failure print "NAME: reason"
- * and exit 1.  The temporary file is removed by vt_cli_fail and
+ * and exit 1.  A -o that names a foreign format (x.npy) is a usage error,
+ * with the vcat command that converts, unless vt_cli_output_to chose that
+ * format: a vtrain stream is never written under a foreign name.  The temporary file is removed by vt_cli_fail and
  * vt_cli_usage_error, and on SIGINT/SIGTERM/SIGHUP. */
 void vt_cli_open_output(const vt_cli *c, vt_out *o);
 

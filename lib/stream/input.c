@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 
@@ -316,6 +317,22 @@ int64_t vt_input_rows_hint(const vt_input *in)
 	if (in->npaths != 1 || !in->vr)
 		return -1;
 	return vt_vecreader_rows(in->vr);
+}
+
+int vt_input_count_rows(const vt_input *in, int64_t *rows, char *err, size_t errlen)
+{
+	*rows = vt_input_rows_hint(in);
+	if (*rows >= 0 || in->npaths != 1 || in->fmt != VT_FMT_VT || strcmp(in->paths[0], "-") == 0)
+		return 0;
+	struct stat st;
+	if (stat(in->paths[0], &st) != 0 || !S_ISREG(st.st_mode))
+		return 0;
+	uint64_t n;
+	int rc = vt_stream_count_rows(in->paths[0], &n, err, errlen);
+	if (rc < 0)
+		return rc;
+	*rows = n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n;
+	return 0;
 }
 
 const char *vt_input_path(const vt_input *in)

@@ -66,6 +66,13 @@ long vt_input_read(vt_input *in, size_t max, void *data, uint64_t *ids, double *
 /* Total rows if every path tells it up front (foreign headers), else -1. */
 int64_t vt_input_rows_hint(const vt_input *in);
 
+/* The total rows of the input when it can be known before reading it: a
+ * foreign header (vt_input_rows_hint), or one regular vtrain file whose end
+ * markers are read first (vt_stream_count_rows).  *rows is -1 when it
+ * cannot be known (a pipe, several files, a headerless format).  Returns 0,
+ * or the error of a damaged file, with a message in err. */
+int vt_input_count_rows(const vt_input *in, int64_t *rows, char *err, size_t errlen);
+
 /* Path being read now (for messages). */
 const char *vt_input_path(const vt_input *in);
 

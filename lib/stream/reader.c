@@ -2,10 +2,12 @@
 #include "stream/reader.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "stream/codec.h"
@@ -472,4 +474,122 @@ long vt_reader_next(vt_reader *r, vt_block *b, char *err, size_t errlen)
 	if (rows <= 0)
 		return rows;
 	return vt_reader_decode_stored(r, b, err, errlen);
+}
+
+/* The next n bytes at *off of fd into buf; VT_ETRUNC if the file ends. */
+static int pread_at(int fd, void *buf, size_t n, uint64_t *off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(*off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return VT_EIO;
+		if (r == 0)
+			return VT_ETRUNC;
+		got += (size_t)r;
+	}
+	*off += n;
+	return 0;
+}
+
+int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return VT_EIO;
+	}
+	uint64_t off = 0, total = 0, frames = 0;
+	unsigned char b[VT_END_MARKER], *meta = NULL;
+	const char *what = "header";
+	int rc = 0;
+	for (;;) {
+		/* a segment: its header, then frames up to the end marker */
+		what = "header";
+		if ((rc = pread_at(fd, b, VT_HEADER_FIXED, &off)) < 0)
+			break;
+		uint32_t mbytes = vt_le32(b + 20);
+		if (memcmp(b, VT_MAGIC, 4) != 0 || mbytes > VT_MAX_META_BYTES) {
+			rc = VT_EFORMAT;
+			break;
+		}
+		unsigned char *m = realloc(meta, VT_HEADER_FIXED + mbytes + 8);
+		if (!m) {
+			rc = VT_ENOMEM;
+			break;
+		}
+		meta = m;
+		memcpy(meta, b, VT_HEADER_FIXED);
+		if ((rc = pread_at(fd, meta + VT_HEADER_FIXED, mbytes + 8, &off)) < 0)
+			break;
+		if (vt_hash64(meta, VT_HEADER_FIXED + mbytes, 0) != vt_le64(meta + VT_HEADER_FIXED + mbytes)) {
+			rc = VT_ECHECKSUM;
+			break;
+		}
+		uint64_t sframes = 0, srows = 0;
+		for (;;) {
+			what = "frame header";
+			if ((rc = pread_at(fd, b, 4, &off)) < 0)
+				break;
+			if (memcmp(b, VT_END_TAG, 4) == 0) {
+				what = "end marker";
+				if ((rc = pread_at(fd, b + 4, VT_END_MARKER - 4, &off)) < 0)
+					break;
+				if (vt_hash64(b, 32, 0) != vt_le64(b + 32))
+					rc = VT_ECHECKSUM;
+				else if (vt_le64(b + 8) != sframes || vt_le64(b + 16) != srows)
+					rc = VT_EFORMAT;
+				break;
+			}
+			if (memcmp(b, VT_FRAME_TAG, 4) != 0) {
+				rc = VT_EFORMAT;
+				break;
+			}
+			if ((rc = pread_at(fd, b + 4, VT_FRAME_HEADER - 4, &off)) < 0)
+				break;
+			if ((uint32_t)vt_hash64(b, 20, 0) != vt_le32(b + 20)) {
+				rc = VT_ECHECKSUM;
+				break;
+			}
+			uint32_t r = vt_le32(b + 8), stored = vt_le32(b + 16);
+			if (r == 0 || stored == 0 || stored > vt_codec_bound(VT_MAX_FRAME_RAW)) {
+				rc = VT_ELIMIT;
+				break;
+			}
+			off += stored;
+			sframes++;
+			srows += r;
+		}
+		if (rc < 0)
+			break;
+		total += srows;
+		frames += sframes;
+		/* another segment follows, or the file ends here */
+		what = "header";
+		ssize_t got;
+		while ((got = pread(fd, b, 1, (off_t)off)) < 0 && errno == EINTR)
+			;
+		if (got < 0) {
+			rc = VT_EIO;
+			break;
+		}
+		if (got == 0)
+			break;
+	}
+	int e = errno;
+	close(fd);
+	free(meta);
+	if (rc == VT_EIO)
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+	else if (rc == VT_ETRUNC)
+		snprintf(err, errlen, "%s: frame %llu: truncated stream (%s)", path,
+		         (unsigned long long)frames + 1, what);
+	else if (rc < 0)
+		snprintf(err, errlen, "%s: frame %llu: bad %s (%s)", path,
+		         (unsigned long long)frames + 1, what, vt_strerror(rc));
+	else
+		*rows = total;
+	return rc;
 }

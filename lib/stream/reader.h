@@ -72,6 +72,14 @@ long vt_reader_decode_stored(vt_reader *r, vt_block *b, char *err, size_t errlen
 /* Counters so far.  Borrowed. */
 const vt_reader_stats *vt_reader_stats_get(const vt_reader *r);
 
+/* The rows of the vtrain stream in the regular file `path`, counted from
+ * its end markers without reading a payload: the header, every frame
+ * header and every end marker are verified (checksums, sizes, frame and
+ * row counts), the payloads are skipped.  Returns 0 with *rows set, or a
+ * VT_E* code with a message naming path (a truncated or damaged stream,
+ * or VT_EIO). */
+int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t errlen);
+
 /* NULL-safe.  Does not close rd. */
 void vt_reader_free(vt_reader *r);
 

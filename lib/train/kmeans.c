@@ -13,6 +13,8 @@
 #include "error.h"
 #include "train/cindex.h"
 #include "train/kmeans_impl.h"
+#include "train/nearest.h"
+#include "train/vecops.h"
 
 /* automatic narrowing: the global refinement of a hierarchical run assigns
  * through a centroid index (cindex.h) from this k on, probing this many
@@ -447,5 +449,54 @@ out:
 	free(bad);
 	vt_km_prob_release(&p);
 	vt_pool_free(pool);
+	return rc;
+}
+
+/* rows per block of vt_kmeans_normalize's assignment */
+#define NORMALIZE_ROWS 65536
+
+int vt_kmeans_normalize(vt_kmeans *km, const float *x, size_t n, size_t d, const double *w,
+                        const double *l)
+{
+	if (!km->c || d != km->d || n == 0)
+		return VT_EINVAL;
+	const size_t k = km->k, blk = n < NORMALIZE_ROWS ? n : NORMALIZE_ROWS;
+	float *C = malloc(k * d * sizeof *C);
+	double *cw = calloc(k, sizeof *cw), *cl = calloc(k, sizeof *cl);
+	int32_t *lab = malloc(blk * sizeof *lab);
+	double *dd = malloc(blk * sizeof *dd);
+	vt_pool *pool = NULL;
+	int rc = VT_ENOMEM;
+	if (!C || !cw || !cl || !lab || !dd)
+		goto out;
+	if ((rc = vt_pool_new(&pool, km->threads)))
+		goto out;
+	memcpy(C, km->c, k * d * sizeof *C);
+	vt_normalize_rows(C, k, d);
+	double tot = 0;
+	for (size_t i0 = 0; i0 < n; i0 += blk) {
+		size_t b = n - i0 < blk ? n - i0 : blk;
+		if ((rc = vt_nearest_brute(pool, x + i0 * d, b, d, C, k, 1, lab, dd)))
+			goto out;
+		for (size_t r = 0; r < b; r++) {
+			size_t i = i0 + r;
+			double wi = w ? w[i] : 1.0, e = (l ? l[i] : 0.0) + wi * dd[r];
+			cw[lab[r]] += wi;
+			cl[lab[r]] += e;
+			tot += e;
+		}
+	}
+	memcpy(km->c, C, k * d * sizeof *C);
+	memcpy(km->cw, cw, k * sizeof *cw);
+	memcpy(km->closs, cl, k * sizeof *cl);
+	km->loss = tot;
+	rc = 0;
+out:
+	vt_pool_free(pool);
+	free(C);
+	free(cw);
+	free(cl);
+	free(lab);
+	free(dd);
 	return rc;
 }

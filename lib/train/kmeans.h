@@ -102,6 +102,17 @@ const double *vt_kmeans_weights(const vt_kmeans *km);
 const double *vt_kmeans_losses(const vt_kmeans *km);
 /* The final objective (the sum of vt_kmeans_losses), exact in double. */
 double vt_kmeans_loss(const vt_kmeans *km);
+/* Project the centroids of the last run onto the unit sphere (those of
+ * norm 0 stay as they are), then assign the rows x (n x d, those of the
+ * run, normally unit rows under the cosine metric) to the nearest of the
+ * projected centroids (exact: vt_nearest_brute, ties to the lower index),
+ * and recompute vt_kmeans_weights, vt_kmeans_losses and vt_kmeans_loss
+ * from that assignment (in row order, as a run does).  So the recorded loss
+ * is that of the centroids written, not of the means before projection.
+ * w and l as given to vt_kmeans_run.  Returns 0, VT_EINVAL (no run, or
+ * another d) or VT_ENOMEM (then the results are unchanged). */
+int vt_kmeans_normalize(vt_kmeans *km, const float *x, size_t n, size_t d, const double *w,
+                        const double *l);
 /* Lloyd updates done (flat), or global refinement updates (hierarchical). */
 int vt_kmeans_iterations(const vt_kmeans *km);
 /* 1 if the last run went hierarchical. */

@@ -11,7 +11,7 @@
  *
  * Every function here returns 0 or a negative VT_E* code, like the public
  * ones, and takes its thread pool from the caller: no module creates a pool
- * but vt_kmeans_run.
+ * but vt_kmeans_run and vt_kmeans_normalize.
  */
 #ifndef VT_KMEANS_IMPL_H
 #define VT_KMEANS_IMPL_H
