@@ -83,9 +83,9 @@ P_CORESET := $(call stamp,coreset,k=$(K) stream_rate=$(STREAM_RATE) coreset_rate
 P_KMEANS := $(call stamp,kmeans,k=$(K) seed=$(SEED) metric=$(METRIC))
 P_REFINE := $(call stamp,refine,metric=$(METRIC))
 P_IVF := $(call stamp,ivf,refine_passes=$(REFINE_PASSES))
-P_PQSAMPLE := $(call stamp,pq-sample,$(DATA_ID) nbits=$(NBITS) seed=$(SEED))
+P_PQSAMPLE := $(call stamp,pq-sample,$(DATA_ID) nbits=$(NBITS) seed=$(SEED) metric=$(METRIC))
 P_PQ := $(call stamp,pq,m=$(PQ_M) nbits=$(NBITS) seed=$(SEED) metric=$(METRIC))
-P_SQSAMPLE := $(call stamp,sq-sample,$(DATA_ID) seed=$(SEED))
+P_SQSAMPLE := $(call stamp,sq-sample,$(DATA_ID) seed=$(SEED) metric=$(METRIC))
 P_SQ := $(call stamp,sq,mode=$(SQ_MODE) metric=$(METRIC))
 P_REPORT := $(call stamp,report,$(DATA) $(N) $(M) $(K) $(STREAM_RATE) $(CORESET_RATE) $(REFINE_PASSES) $(SEED) $(METRIC))
 endif
@@ -135,7 +135,8 @@ $(OUT)/%.npy: $(OUT)/%.vt
 
 # PQ: its own fixed sample (vsample --for pq), residuals against the model.
 $(OUT)/pq-sample.vt: $(DATA) $(P_PQSAMPLE) | $(OUT)
-	$(BIN)/vsample -q --for pq --nbits $(NBITS) --seed $(SEED) --total $(N) -o $@ '$(DATA)'
+	$(BIN)/vsample -q --for pq --nbits $(NBITS) --seed $(SEED) --total $(N) \
+		--metric=$(METRIC) -o $@ '$(DATA)'
 
 $(OUT)/pq.vt: $(OUT)/ivf.vt $(OUT)/pq-sample.vt $(P_PQ)
 	$(BIN)/vpq -v -c $(OUT)/ivf.vt --metric=$(METRIC) -m $(PQ_M) --nbits $(NBITS) --seed $(SEED) -j $(J) \
@@ -143,7 +144,7 @@ $(OUT)/pq.vt: $(OUT)/ivf.vt $(OUT)/pq-sample.vt $(P_PQ)
 
 # SQ: bounds over a fixed sample of 65,536 rows, as Lance takes them.
 $(OUT)/sq-sample.vt: $(DATA) $(P_SQSAMPLE) | $(OUT)
-	$(BIN)/vsample -q --for sq --seed $(SEED) --total $(N) -o $@ '$(DATA)'
+	$(BIN)/vsample -q --for sq --seed $(SEED) --total $(N) --metric=$(METRIC) -o $@ '$(DATA)'
 
 $(OUT)/sq.vt: $(OUT)/sq-sample.vt $(P_SQ)
 	$(BIN)/vsqbounds -q --mode $(SQ_MODE) --metric=$(METRIC) -o $@ $<

@@ -22,7 +22,7 @@ setup_file() {
 	vcat --rows 0:100 -o small.vt data.vt
 	vgen -n 400 -d 16 --seed 4 -q | vsample -m 200 --total 400 -q -o data16.vt
 	vkmeans -k 4 -q -o cent.vt data.vt
-	vkmeans -k 4 --metric=cosine -q -o centc.vt data.vt
+	vkmeans -k 4 --metric=cosine -q -o centc.vt g.vt
 	vkmeans -k 4 -q -o cent16.vt data16.vt
 	vcoreset -k 4 --budget 32 -q -o pts.vt data.vt
 	vsqbounds -q -o sq.vt data.vt

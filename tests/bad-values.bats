@@ -41,8 +41,8 @@ refuse_all() {
 
 @test "weighted points: a negative, NaN or infinite weight or loss is refused by every reader" {
 	refuse_all pts.vt "weight -3" "weight nan" "weight inf" "loss -1" "loss nan" "loss inf" -- \
-		"vkmeans -q -k 2 -o out.vt @" \
-		"vcoreset -q -k 2 --total-rows 1000 -o out.vt @" \
+		"vkmeans -q -o out.vt @" \
+		"vcoreset -q --total-rows 1000 -o out.vt @" \
 		"vmerge -q -o out.vt @ pts.vt" \
 		"vmerge -q --budget 20 -o out.vt @" \
 		"vloss -q -c cent.vt @" \

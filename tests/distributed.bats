@@ -224,6 +224,23 @@ fault_bin() {
 	assert_output "$sq_mk"
 }
 
+@test "train.sh --local --metric cosine: stream-train.mk's METRIC=cosine model, byte for byte" {
+	echo "x $BATS_FILE_TMPDIR/data/all.vt" >one
+	run -0 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" --metric cosine one out
+	make -s -f "$MK" DATA="$BATS_FILE_TMPDIR/data/all.vt" K=16 OUT=mk BIN="$VT_BIN" SAMPLE_RATE=64 \
+		STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 SEED=3 METRIC=cosine >/dev/null
+	assert_files_equal out/ivf.vt mk/ivf.vt
+	assert_files_equal out/pq.vt mk/pq.vt
+	local f
+	for f in ivf pq sq; do
+		run -0 vcat --info "out/$f.vt"
+		assert_line "meta.metric: cosine"
+	done
+	run -1 cmp -s out/ivf.vt "$BATS_FILE_TMPDIR/data/ref/ivf.vt"
+	run -2 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" --metric dot one out2
+	assert_output --partial "--metric is l2 or cosine (got 'dot')"
+}
+
 @test "train.sh: 3 hosts give the local run's model, byte for byte; bytes moved per host" {
 	place 2 3 4
 	run -0 --separate-stderr dist out

@@ -173,7 +173,7 @@ rebuilt() { # rebuilt OUT MARKER
 		"$ivf pq.npy pq.vt report.txt"
 	check CORESET_RATE=4 "$ivf pq.npy pq.vt report.txt"
 	check SEED=9 "$ivf pq-sample.vt pq.npy pq.vt report.txt sample.vt sq-sample.vt sq.npy sq.vt"
-	check METRIC=cosine "$ivf pq.npy pq.vt report.txt sample.vt sq.npy sq.vt"
+	check METRIC=cosine "$ivf pq-sample.vt pq.npy pq.vt report.txt sample.vt sq-sample.vt sq.npy sq.vt"
 	check PQ_M=2 "pq.npy pq.vt"
 	check NBITS=5 "pq-sample.vt pq.npy pq.vt"
 	check SQ_MODE=global "sq.npy sq.vt"

@@ -164,16 +164,22 @@ EOF
 
 @test "vcoreset: an unknown row count is a usage error that says what to give" {
 	vgen -n 100 -d 4 --ids -o x.vt
-	run -2 --separate-stderr vcoreset -k 2 -o c.vt x.vt
-	assert_usage_error vcoreset "x.vt: the number of rows is unknown"
+	# a pipe: nothing tells the count (a file would: its end markers)
+	run -2 --separate-stderr bash -c 'vcoreset -k 2 -o c.vt <x.vt'
+	assert_usage_error vcoreset "(stdin): the number of rows is unknown"
 	assert_err "--total-rows"
 	assert_no_leftovers c.vt
 }
 
 @test "vcoreset: more rows than announced fail and leave no output" {
 	vgen -n 100 -d 4 --ids -o x.vt
+	# a pipe: found while reading
+	run -1 --separate-stderr bash -c 'vcoreset --budget 10 --chunk-rows 10 --total-rows 50 -o c.vt <x.vt'
+	assert_err "(stdin): more than the 50 rows announced by --total-rows"
+	assert_no_leftovers c.vt
+	# a file: found from its end markers, before any work
 	run -1 --separate-stderr vcoreset --budget 10 --chunk-rows 10 --total-rows 50 -o c.vt x.vt
-	assert_err "x.vt: more than the 50 rows announced by --total-rows"
+	assert_err "vcoreset: x.vt: holds 100 rows, more than the 50 of --total-rows"
 	assert_no_leftovers c.vt
 }
 

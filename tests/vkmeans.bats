@@ -147,9 +147,10 @@ print('ok')"
 
 # --- errors -----------------------------------------------------------------
 
-@test "vkmeans: -k is required and must be at least 1" {
+@test "vkmeans: -k is required (unless the input records k) and must be at least 1" {
+	vgen -q -n 10 -d 4 -o x.vt
 	run -2 --separate-stderr vkmeans x.vt
-	assert_usage_error vkmeans "-k is required"
+	assert_usage_error vkmeans "give -k (the number of centroids): x.vt records none"
 	run -2 --separate-stderr vkmeans -k 0 x.vt
 	assert_usage_error vkmeans "-k"
 	run -2 --separate-stderr vkmeans -k 4 --init bogus x.vt

@@ -81,8 +81,19 @@ print('ok')"
 	a=$output
 	run -0 vloss -c c.npy x.vt
 	assert_output "$a"
-	run -0 vloss --metric=cosine -c c.vt x.vt
+	# a cosine model: its metric is used, --metric only confirms it
+	vkmeans -q -k 16 --seed 1 --metric=cosine -o ccos.vt x.vt
+	run -0 vloss -c ccos.vt x.vt
 	assert_output --regexp '^loss='
+	a=$output
+	run -0 vloss --metric=cosine -c ccos.vt x.vt
+	assert_output "$a"
+	run -1 vloss --metric=cosine -c c.vt x.vt
+	assert_output "vloss: c.vt: made with metric=l2, but --metric=cosine was given"
+	# centroids that record no metric take --metric
+	vcat --to npy -o ccos.npy ccos.vt
+	run -0 vloss --metric=cosine -c ccos.npy x.vt
+	assert_output "$a"
 }
 
 @test "vloss: usage errors print nothing on stdout" {

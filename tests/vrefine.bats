@@ -181,7 +181,9 @@ print('ok')"
 
 @test "vrefine: --metric=cosine emits unit-norm centroids" {
 	setup_data
-	run -0 --separate-stderr vrefine --metric=cosine -c c0.vt -o c1.vt x.vt
+	# centroids that record no metric (a .npy) take --metric
+	vcat --to npy -o c0.npy c0.vt
+	run -0 --separate-stderr vrefine --metric=cosine -c c0.npy -o c1.vt x.vt
 	assert_err 'vrefine: pass loss='
 	run -0 vcat --info c1.vt
 	assert_line 'meta.metric: cosine'
@@ -189,12 +191,20 @@ print('ok')"
 		if (s < 0.9999 || s > 1.0001) bad++ } END { print bad + 0 }'"
 	assert_output 0
 	# The cosine accumulators carry their metric to --apply.
-	vrefine -q --metric=cosine -c c0.vt --partial -o a.acc x.vt
-	vrefine -q --apply -c c0.vt -o applied.vt a.acc
+	vrefine -q --metric=cosine -c c0.npy --partial -o a.acc x.vt
+	vrefine -q --apply -c c0.npy -o applied.vt a.acc
 	cmp c1.vt applied.vt
+	# The model's metric rules: c1.vt says cosine
+	run -0 --separate-stderr vrefine -c c1.vt -o c2.vt x.vt
+	run -0 vcat --info c2.vt
+	assert_line 'meta.metric: cosine'
+	run -1 --separate-stderr vrefine --metric=l2 -c c1.vt -o c3.vt x.vt
+	assert_err "vrefine: c1.vt: made with metric=cosine, but --metric=l2 was given"
 	vrefine -q -c c0.vt --partial -o l2.acc x.vt
+	run -1 --separate-stderr vrefine --apply -c c1.vt l2.acc
+	assert_err "vrefine: c1.vt: made with metric=cosine, but l2.acc was made with metric=l2"
 	run -1 --separate-stderr vrefine --apply --metric=cosine -c c0.vt l2.acc
-	assert_err "l2.acc: accumulators were made with --metric=l2, not cosine"
+	assert_err "vrefine: l2.acc: made with metric=l2, but --metric=cosine was given"
 }
 
 @test "vrefine: weighted points count with their weight and local loss" {

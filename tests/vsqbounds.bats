@@ -238,7 +238,10 @@ np.save('allnan.npy', np.full((2, 3), np.nan, dtype=np.float32))"
 	run -2 --separate-stderr vsqbounds --mode dim p.sq
 	assert_usage_error vsqbounds "--mode dim, but p.sq holds meanstd statistics"
 	run -2 --separate-stderr vsqbounds -c x.vt p.sq
-	assert_usage_error vsqbounds "-c and --metric apply to vectors"
+	assert_usage_error vsqbounds "-c applies to vectors, and p.sq holds SQ statistics"
+	# --metric confirms the statistics' metric
+	run -1 --separate-stderr vsqbounds --metric=cosine p.sq
+	assert_err "vsqbounds: p.sq: made with metric=l2, but --metric=cosine was given"
 }
 
 @test "vsqbounds: a truncated input fails naming it and leaves no output" {

@@ -58,6 +58,7 @@ enum {
 
 typedef struct {
 	long long budget, crate, srate, chunk, total, first;
+	int first_given;        /* --first-chunk: the input is a part of the sample */
 	unsigned long long mem;
 	int iters;
 } opts;
@@ -72,7 +73,10 @@ static int on_opt(int c, const char *arg, void *ctx)
 	case OPT_CHUNK: o->chunk = vt_cli_int("--chunk-rows", arg, 1, 1LL << 32); return 0;
 	case OPT_MEM: o->mem = vt_cli_size("--mem", arg); return 0;
 	case OPT_TOTAL: o->total = vt_cli_int("--total-rows", arg, 0, 1LL << 48); return 0;
-	case OPT_FIRST: o->first = vt_cli_int("--first-chunk", arg, 0, 1LL << 32); return 0;
+	case OPT_FIRST:
+		o->first = vt_cli_int("--first-chunk", arg, 0, 1LL << 32);
+		o->first_given = 1;
+		return 0;
 	case OPT_ITERS: o->iters = (int)vt_cli_int("--iters", arg, 0, 1000000); return 0;
 	}
 	return -1;
@@ -92,17 +96,19 @@ static const struct option longopts[] = {
 
 /* The announced row count of the input: --total-rows, vsample.m, the
  * foreign file's header or the end markers of one vtrain file; -1 if
- * unknown.  A --total-rows that disagrees with what the input says is an
- * error. */
+ * unknown.  A --total-rows below the file's own count is an error before
+ * any work (fewer rows are a part of the sample, cut at chunk boundaries).
+ * With --first-chunk the input is such a part, and its count is not the
+ * total. */
 static long long total_rows(const opts *o, vt_input *in, const char **from)
 {
 	char err[512];
-	int64_t counted;
-	int rc = vt_input_count_rows(in, &counted, err, sizeof err);
+	int64_t counted = -1;
+	int rc = o->first_given ? 0 : vt_input_count_rows(in, &counted, err, sizeof err);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", err);
-	if (o->total >= 0 && counted >= 0 && counted != o->total)
-		vt_cli_fail(VT_EINVAL, "%s: holds %lld rows, but --total-rows %lld was given",
+	if (o->total >= 0 && counted > o->total)
+		vt_cli_fail(VT_EINVAL, "%s: holds %lld rows, more than the %lld of --total-rows",
 		            vt_input_path(in), (long long)counted, o->total);
 	if (o->total >= 0) {
 		*from = "--total-rows";

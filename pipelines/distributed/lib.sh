@@ -14,7 +14,7 @@ now() { date +%s.%N; }
 vd_defaults() {
 	K=${K:-} SAMPLE_RATE=${SAMPLE_RATE:-256} STREAM_RATE=${STREAM_RATE:-64}
 	CORESET_RATE=${CORESET_RATE:-16} REFINE_PASSES=${REFINE_PASSES:-1} SEED=${SEED:-1}
-	J=${J:-1} PQ_M=${PQ_M:-16} NBITS=${NBITS:-8} SQ_MODE=${SQ_MODE:-dim}
+	J=${J:-1} PQ_M=${PQ_M:-16} NBITS=${NBITS:-8} SQ_MODE=${SQ_MODE:-dim} METRIC=${METRIC:-l2}
 	BIN=${BIN:-$vd_here/../../build/bin} REMOTE_BIN=${REMOTE_BIN:-} REMOTE_DIR=${REMOTE_DIR:-}
 	SSH=${SSH:-ssh} RETRIES=${RETRIES:-} KEEP=${KEEP:-} LOCAL=${LOCAL:-} QUIET=${QUIET:-}
 	RESUME=${RESUME:-}
@@ -42,6 +42,8 @@ vd_parse() {
 		--pq-m) PQ_M=${2-}; shift ;;
 		--nbits) NBITS=${2-}; shift ;;
 		--sq-mode) SQ_MODE=${2-}; shift ;;
+		--metric) METRIC=${2-}; shift ;;
+		--metric=*) METRIC=${1#--metric=} ;;
 		--bin) BIN=${2-}; shift ;;
 		--remote-bin) REMOTE_BIN=${2-}; shift ;;
 		--remote-dir) REMOTE_DIR=${2-}; shift ;;
@@ -64,6 +66,7 @@ vd_parse() {
 	done
 	[ "$K" -ge 1 ] || usage_error "give -k K, the number of IVF centroids"
 	case $SQ_MODE in global | dim) ;; *) usage_error "--sq-mode is global or dim (min/max bounds merge exactly)" ;; esac
+	case $METRIC in l2 | cosine) ;; *) usage_error "--metric is l2 or cosine (got '$METRIC')" ;; esac
 }
 
 # vd_check_bin: the programs are in BIN; BIN and REMOTE_BIN absolute.
@@ -122,7 +125,8 @@ vd_open() {
 	local params s
 	params=$(
 		echo "k=$K sample_rate=$SAMPLE_RATE stream_rate=$STREAM_RATE coreset_rate=$CORESET_RATE" \
-			"refine_passes=$REFINE_PASSES seed=$SEED pq_m=$PQ_M nbits=$NBITS sq_mode=$SQ_MODE"
+			"refine_passes=$REFINE_PASSES seed=$SEED pq_m=$PQ_M nbits=$NBITS sq_mode=$SQ_MODE" \
+			"metric=$METRIC"
 		for ((s = 0; s < S; s++)); do echo "${shost[$s]} ${spath[$s]}"; done
 	)
 	mkdir -p "$state" || die "$state: cannot create it"
@@ -224,7 +228,7 @@ vd_steps() {
 vd_args() {
 	case $1 in
 	count) echo '{PATH}' ;;
-	sample) echo "{PATH} {OFFSET} $N $K $SAMPLE_RATE $SEED $NBITS $SQ_MODE" ;;
+	sample) echo "{PATH} {OFFSET} $N $K $SAMPLE_RATE $SEED $NBITS $SQ_MODE $METRIC" ;;
 	coreset) echo "$K $STREAM_RATE $CORESET_RATE $SEED {FIRST} $total_rows $budget" ;;
 	refine*) echo "ivf-$((${1#refine} - 1)).vt" ;;
 	loss) echo ivf.vt ;;

@@ -194,7 +194,7 @@ trap 'exit 143' TERM
 
 rm -rf "$state/jobs" "$state/slurm" "$logs/rounds.d" "$state/installed"
 mkdir -p "$state/jobs" "$state/slurm" "$logs/rounds.d"
-declare -p K SAMPLE_RATE STREAM_RATE CORESET_RATE REFINE_PASSES SEED J PQ_M NBITS SQ_MODE \
+declare -p K SAMPLE_RATE STREAM_RATE CORESET_RATE REFINE_PASSES SEED J PQ_M NBITS SQ_MODE METRIC \
 	BIN REMOTE_BIN RETRIES RESUME S shost spath swd sgrp out outdir state work logs runid \
 	>"$state/config.sh"
 : >"$state/jobs.txt"

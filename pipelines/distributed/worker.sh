@@ -24,7 +24,7 @@
 # (refine, loss).
 #
 #   count  PATH                                     count.txt: "rows bytes"
-#   sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE
+#   sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE METRIC
 #          sample.vt (kept); sq.vt (vsqbounds --partial), pq.vt (vsample --for pq
 #          of the shard), m.txt (rows of sample.vt)
 #   coreset K STREAM_RATE CORESET_RATE SEED FIRST_CHUNK TOTAL_ROWS BUDGET
@@ -91,15 +91,18 @@ vdist_worker() {
 			echo "$rows $bytes" >"$out.part/count.txt"
 			;;
 		sample)
-			[ $# = 8 ] || fail "usage: sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE"
-			local path=$1 a=$2 n=$3 k=$4 rate=$5 seed=$6 nbits=$7 sqmode=$8
+			[ $# = 9 ] || fail "usage: sample PATH OFFSET TOTAL K RATE SEED NBITS SQMODE METRIC"
+			local path=$1 a=$2 n=$3 k=$4 rate=$5 seed=$6 nbits=$7 sqmode=$8 metric=$9
 			"$bin/vsample" -q -k "$k" --sample-rate "$rate" --seed "$seed" --total "$n" \
-				--offset "$a" -o sample.vt "$path" || fail "$path: vsample (ivf) failed"
-			"$bin/vsample" -q --for sq --seed "$seed" --total "$n" --offset "$a" "$path" |
+				--metric "$metric" --offset "$a" -o sample.vt "$path" ||
+				fail "$path: vsample (ivf) failed"
+			"$bin/vsample" -q --for sq --seed "$seed" --total "$n" --offset "$a" \
+				--metric "$metric" "$path" |
 				"$bin/vsqbounds" -q --partial --mode "$sqmode" -o "$out.part/sq.vt" ||
 				fail "$path: vsample (sq) | vsqbounds --partial failed"
 			"$bin/vsample" -q --for pq --nbits "$nbits" --seed "$seed" --total "$n" \
-				--offset "$a" -z -o "$out.part/pq.vt" "$path" || fail "$path: vsample (pq) failed"
+				--metric "$metric" --offset "$a" -z -o "$out.part/pq.vt" "$path" ||
+				fail "$path: vsample (pq) failed"
 			"$bin/vcat" --count sample.vt >"$out.part/m.txt" || fail "sample.vt: unreadable"
 			;;
 		coreset)
