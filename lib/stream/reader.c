@@ -494,6 +494,41 @@ static int pread_at(int fd, void *buf, size_t n, uint64_t *off)
 	return 0;
 }
 
+/* The error of a damaged file, as the reader words it: read it all (its
+ * payloads too) until the reader stops.  Returns that error with "PATH: "
+ * before the reader's message, or 0 with the rows if it reads whole. */
+static int read_for_error(const char *path, uint64_t *rows, char *err, size_t errlen)
+{
+	char msg[512] = "";
+	vt_rd rd;
+	vt_reader *r = NULL;
+	int rc = vt_rd_open(&rd, path);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	long got = vt_reader_open(&r, &rd, msg, sizeof msg);
+	uint64_t n = 0;
+	while (got >= 0) {
+		int codec;
+		const unsigned char *st;
+		size_t sl, rl;
+		uint64_t ck;
+		got = vt_reader_next_stored(r, &codec, &st, &sl, &rl, &ck, msg, sizeof msg);
+		if (got <= 0)
+			break;
+		n += (uint64_t)got;
+	}
+	vt_reader_free(r);
+	vt_rd_close(&rd);
+	if (got < 0) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return (int)got;
+	}
+	*rows = n;
+	return 0;
+}
+
 int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY);
@@ -501,13 +536,11 @@ int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t err
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return VT_EIO;
 	}
-	uint64_t off = 0, total = 0, frames = 0;
+	uint64_t off = 0, total = 0;
 	unsigned char b[VT_END_MARKER], *meta = NULL;
-	const char *what = "header";
 	int rc = 0;
 	for (;;) {
 		/* a segment: its header, then frames up to the end marker */
-		what = "header";
 		if ((rc = pread_at(fd, b, VT_HEADER_FIXED, &off)) < 0)
 			break;
 		uint32_t mbytes = vt_le32(b + 20);
@@ -530,11 +563,9 @@ int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t err
 		}
 		uint64_t sframes = 0, srows = 0;
 		for (;;) {
-			what = "frame header";
 			if ((rc = pread_at(fd, b, 4, &off)) < 0)
 				break;
 			if (memcmp(b, VT_END_TAG, 4) == 0) {
-				what = "end marker";
 				if ((rc = pread_at(fd, b + 4, VT_END_MARKER - 4, &off)) < 0)
 					break;
 				if (vt_hash64(b, 32, 0) != vt_le64(b + 32))
@@ -565,9 +596,7 @@ int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t err
 		if (rc < 0)
 			break;
 		total += srows;
-		frames += sframes;
 		/* another segment follows, or the file ends here */
-		what = "header";
 		ssize_t got;
 		while ((got = pread(fd, b, 1, (off_t)off)) < 0 && errno == EINTR)
 			;
@@ -578,18 +607,10 @@ int vt_stream_count_rows(const char *path, uint64_t *rows, char *err, size_t err
 		if (got == 0)
 			break;
 	}
-	int e = errno;
 	close(fd);
 	free(meta);
-	if (rc == VT_EIO)
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-	else if (rc == VT_ETRUNC)
-		snprintf(err, errlen, "%s: frame %llu: truncated stream (%s)", path,
-		         (unsigned long long)frames + 1, what);
-	else if (rc < 0)
-		snprintf(err, errlen, "%s: frame %llu: bad %s (%s)", path,
-		         (unsigned long long)frames + 1, what, vt_strerror(rc));
-	else
-		*rows = total;
+	if (rc < 0)   /* say what is wrong as the reader does */
+		return read_for_error(path, rows, err, errlen);
+	*rows = total;
 	return rc;
 }

@@ -426,6 +426,47 @@ static void test_output(void)
 	CHECK(vt_out_open(&o, "/nonexistent-dir/x") == VT_EIO, "a missing directory fails at open");
 }
 
+/* vt_stream_count_rows: the rows from the end markers, for one segment,
+ * several (cat), compressed frames and an empty stream; a damaged file gives
+ * the reader's own message. */
+static void test_count_rows(void)
+{
+	char err[512], err2[512];
+	uint64_t n = 0;
+	CHECK(write_stream(tpath("c1.vt"), VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, 5, 1234, 2,
+	                   4096) == 0, "write c1.vt");
+	CHECK(vt_stream_count_rows(tpath("c1.vt"), &n, err, sizeof err) == 0 && n == 1234,
+	      "one segment of many lz4 frames: 1234 rows (got %llu: %s)", (unsigned long long)n, err);
+	CHECK(write_stream(tpath("c2.vt"), VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, 5, 77, 0, 0) == 0 &&
+	      write_stream(tpath("c0.vt"), VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, 5, 0, 0, 0) == 0,
+	      "write c2.vt and the empty c0.vt");
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "cat '%s' '%s' '%s' >'%s'", tpath("c1.vt"), tpath("c0.vt"),
+	         tpath("c2.vt"), tpath("cat.vt"));
+	CHECK(system(cmd) == 0, "cat three segments");
+	n = 0;
+	CHECK(vt_stream_count_rows(tpath("cat.vt"), &n, err, sizeof err) == 0 && n == 1311,
+	      "three segments: 1234 + 0 + 77 rows (got %llu)", (unsigned long long)n);
+	CHECK(vt_stream_count_rows(tpath("c0.vt"), &n, err, sizeof err) == 0 && n == 0,
+	      "an empty stream has 0 rows");
+	/* cut in the middle, and a flipped byte in the end marker: the same
+	 * message as reading the file */
+	const char *cases[][2] = {{"head -c 3000", "cut.vt"}, {"head -c -5", "noend.vt"}};
+	for (int c = 0; c < 2; c++) {
+		snprintf(cmd, sizeof cmd, "%s '%s' >'%s'", cases[c][0], tpath("c1.vt"),
+		         tpath(cases[c][1]));
+		CHECK(system(cmd) == 0, "make %s", cases[c][1]);
+		int rc = vt_stream_count_rows(tpath(cases[c][1]), &n, err, sizeof err);
+		size_t bad;
+		long rr = read_check(tpath(cases[c][1]), &bad, err2, sizeof err2);
+		CHECK(rc == VT_ETRUNC && rr == VT_ETRUNC && strcmp(err, err2) == 0,
+		      "%s: counting fails as reading does (%d '%s' / %ld '%s')", cases[c][1], rc, err,
+		      rr, err2);
+	}
+	CHECK(vt_stream_count_rows(tpath("missing.vt"), &n, err, sizeof err) < 0 &&
+	      strstr(err, "missing.vt") != NULL, "a missing file names itself: %s", err);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/vt-unit-XXXXXX");
@@ -442,6 +483,7 @@ int main(void)
 	test_concat();
 	test_limits();
 	test_output();
+	test_count_rows();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
