@@ -79,12 +79,16 @@ assert_err_regex() {
 }
 
 # assert_usage_error PROG TEXT: after `run -2 --separate-stderr PROG ...`:
-# nothing on stdout, "PROG: ...TEXT..." and the usage on stderr.
+# nothing on stdout, and on stderr exactly two lines, as coreutils print:
+# "PROG: ...TEXT..." and "Try 'PROG --help'.".
 assert_usage_error() {
 	assert_output ''
-	assert_err "$1: "
-	assert_err "$2"
-	assert_err "Usage: $1"
+	local -a e
+	mapfile -t e <<<"$stderr"
+	[ "${#e[@]}" -eq 2 ] || fail "a usage error of ${#e[@]} lines, not 2: $stderr"
+	[[ ${e[0]} == "$1: "* ]] || fail "the usage error does not start with '$1: ': ${e[0]}"
+	[[ ${e[0]} == *"$2"* ]] || fail "the usage error does not say '$2': ${e[0]}"
+	[ "${e[1]}" = "Try '$1 --help'." ] || fail "the second line is not the hint: ${e[1]}"
 }
 
 # assert_no_leftovers FILE: neither FILE nor a temp file of it (FILE.tmp.*)

@@ -416,6 +416,7 @@ int main(int argc, char **argv)
 		vt_cli_usage_error("--info and --count print a report; they take no -o and not each other");
 	if (o.from == VT_FMT_RAW && !o.dim)
 		vt_cli_usage_error("--from raw needs --dim");
+	vt_cli_no_tty_input(&c);
 	if (o.info)
 		return do_info(&c, &o);
 	if (o.count)

@@ -256,6 +256,7 @@ int main(int argc, char **argv)
 		if (strcmp(args[i], "-") == 0 && stdin_seen++)
 			vt_cli_usage_error("standard input (-) can be merged only once");
 
+	vt_cli_no_tty_input(&c);
 	vt_out out;
 	vt_cli_open_output(&c, &out);
 	/* every input on its own, so that each is verified and named */

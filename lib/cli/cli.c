@@ -18,7 +18,6 @@
 #include "stream/output.h"
 
 static const char *prog = "vtrain";
-static const char *usage_text = "";
 
 const char *vt_cli_name(void)
 {
@@ -77,7 +76,7 @@ _Noreturn void vt_cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
-	fputs(usage_text, stderr);
+	fprintf(stderr, "Try '%s --help'.\n", prog);
 	exit(2);
 }
 
@@ -219,9 +218,20 @@ unsigned long long vt_cli_size(const char *opt, const char *arg)
 	return (unsigned long long)(v * mult);
 }
 
+void vt_cli_no_tty_input(const vt_cli *c)
+{
+	int stdin_used = c->nargs == 0;
+	for (int i = 0; i < c->nargs; i++)
+		stdin_used |= strcmp(c->args[i], "-") == 0;
+	if (stdin_used && isatty(0))
+		vt_cli_usage_error("refusing to read binary input from a terminal (give a FILE, or "
+		                   "a pipe)");
+}
+
 vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts)
 {
 	char err[512];
+	vt_cli_no_tty_input(c);
 	vt_input *in;
 	int rc = vt_input_open(&in, (const char *const *)c->args, (size_t)c->nargs, opts, err,
 	                       sizeof err);
@@ -311,12 +321,41 @@ static const struct {
 };
 #define NSHARED (sizeof shared_opts / sizeof shared_opts[0])
 
+/* A long option that getopt refused, named as typed: unknown, ambiguous
+ * (the possibilities listed), or given an argument it does not take. */
+static _Noreturn void bad_long_option(const char *typed, const struct option *lo)
+{
+	const char *name = typed + 2, *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	const struct option *hit = NULL;
+	char poss[512] = "";
+	int matches = 0;
+	for (const struct option *o = lo; o->name; o++) {
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		if (strlen(o->name) == len) {   /* exact */
+			hit = o;
+			matches = 1;
+			break;
+		}
+		hit = o;
+		matches++;
+		size_t used = strlen(poss);
+		snprintf(poss + used, sizeof poss - used, " '--%s'", o->name);
+	}
+	if (matches > 1)
+		vt_cli_usage_error("option '--%.*s' is ambiguous; possibilities:%s", (int)len, name,
+		                   poss);
+	if (hit && eq && hit->has_arg == no_argument)
+		vt_cli_usage_error("option '--%s' doesn't allow an argument", hit->name);
+	vt_cli_usage_error("unknown option '--%.*s'", (int)len, name);
+}
+
 void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 {
 	memset(c, 0, sizeof *c);
 	long nc = sysconf(_SC_NPROCESSORS_ONLN);
 	c->threads = nc > 0 ? (int)(nc > 256 ? 256 : nc) : 1;
-	usage_text = spec->usage;
 
 	struct option lo[128];
 	char so[256] = "";   /* short options; GNU getopt permutes operands */
@@ -339,6 +378,7 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 
 	opterr = 0;
 	int ch, idx;
+	unsigned long long kmax = (1ULL << 31) - 2;   /* labels are int32, below k */
 	while ((ch = getopt_long(argc, argv, shortspec, lo, &idx)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -350,7 +390,7 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 		case 'q': c->quiet = 1; c->verbose = 0; break;
 		case 'v': c->verbose = 1; c->quiet = 0; break;
 		case 'o': c->output = optarg; break;
-		case 'k': c->k = vt_cli_int("-k", optarg, 1, 1LL << 31); break;
+		case 'k': c->k = vt_cli_int("-k", optarg, 1, (long long)kmax); break;
 		case 'c': c->centroids = optarg; break;
 		case OPT_SEED:
 			c->seed = (uint64_t)vt_cli_int("--seed", optarg, 0, INT64_MAX);
@@ -372,7 +412,9 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 		case ':':
 			vt_cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		case '?':
-			if (optopt)
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				bad_long_option(argv[optind - 1], lo);
+			if (optopt > 0 && optopt < 128)
 				vt_cli_usage_error("unknown option '-%c'", optopt);
 			vt_cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		default:

@@ -87,7 +87,8 @@ void vt_cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vt_cli_verbose(const vt_cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Message, the usage text, exit 2.  Temporary outputs are removed first. */
+/* "prog: message", then "Try 'prog --help'.", exit 2 (as coreutils do).
+ * Temporary outputs are removed first. */
 _Noreturn void vt_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Message, exit 1.  If rc is VT_EPIPE, die quietly of SIGPIPE instead.
@@ -108,9 +109,14 @@ unsigned long long vt_cli_size(const char *opt, const char *arg);
  * and stdout is a tty). */
 void vt_cli_no_tty(const char *output);
 
+/* Usage error if the input would be a terminal: no operands, or "-", while
+ * stdin is a tty (as lz4 and zstd refuse it). */
+void vt_cli_no_tty_input(const vt_cli *c);
+
 /* Open the operands c->args (stdin when there are none) as one input with
  * vt_input_open and the given options (NULL for the defaults); on failure,
- * print the message naming the file and exit 1. */
+ * print the message naming the file and exit 1.  Standard input that is a
+ * terminal is a usage error (as lz4 and zstd refuse it). */
 vt_input *vt_cli_open_input(const vt_cli *c, const vt_input_opts *opts);
 
 /* The metric of the run over the input in: its recorded metric ("metric",

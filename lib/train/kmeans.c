@@ -250,8 +250,8 @@ static int rows_equal(const float *a, const float *b, size_t d)
 long long vt_km_count_distinct(const float *x, size_t n, size_t d, const double *w,
                                size_t limit)
 {
-	size_t cap = 16;
-	while (cap < 2 * limit)
+	size_t cap = 16, most = limit < n ? limit : n;   /* no more distinct rows than rows */
+	while (cap < 2 * most)
 		cap <<= 1;
 	size_t *tab = malloc(cap * sizeof *tab);
 	if (!tab)
