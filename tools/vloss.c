@@ -154,8 +154,10 @@ int main(int argc, char **argv)
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
 		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = c.metric == VT_METRIC_COSINE,
+		                   .nearest_mode = vt_cli_nearest_mode(),
 		                   .progress = on_progress, .progress_ctx = &pg};
 		vt_pass_stats st;
+		double t0 = vt_now();
 		rc = vt_pass_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
 		if (rc < 0)
@@ -163,6 +165,9 @@ int main(int argc, char **argv)
 		vt_pool_free(pool);
 		if (st.zero_norm && !c.quiet)
 			vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", st.zero_norm);
+		vt_cli_verbose(&c, "rows=%llu k=%zu d=%zu time=%.3fs", (unsigned long long)st.rows, k,
+		               d, vt_now() - t0);
+		vt_cli_nearest_report(&c, "pass", &st.nearest);
 	}
 
 	if (c.partial) {

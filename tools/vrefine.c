@@ -197,6 +197,7 @@ int main(int argc, char **argv)
 		vt_progress_start(&pg, &c, "rows");
 		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
 		                   .exact = 1, .loss_scale = scale,
+		                   .nearest_mode = vt_cli_nearest_mode(),
 		                   .progress = on_progress, .progress_ctx = &pg};
 		vt_pass_stats st;
 		rc = vt_pass_input(in, pool, cx, k, d, &ao, a, &st, err, sizeof err);
@@ -211,6 +212,7 @@ int main(int argc, char **argv)
 			           "differ from one run in the last bit", st.inexact);
 		vt_cli_verbose(&c, "rows=%llu loss_scale=%.17g time=%.3fs",
 		               (unsigned long long)st.rows, scale, vt_now() - t0);
+		vt_cli_nearest_report(&c, "pass", &st.nearest);
 	}
 
 	float *nc = NULL;
