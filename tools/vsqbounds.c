@@ -47,8 +47,9 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: batch x 4d (+ batch x 4 and k x 4d with -c) + the statistic: 16d bytes\n"
-"(minmax), 248d (meanstd), at most 48 K d (quantile); see vsqbounds(1).\n"
+"Memory: batch x 4d (+ batch x 4, k x 4d and the nearest-centroid search, up to\n"
+"about 30 MiB + k x (8 + d / 16), with -c) + the statistic: 16d bytes (minmax),\n"
+"248d (meanstd), at most 48 K d (quantile); see vsqbounds(1).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vsqbounds(1), vmerge(1), vcat(1).\n";
 
 enum { OPT_MODE = 0x2000, OPT_R, OPT_QUANTILE, OPT_SKETCH_K, OPT_BATCH };
