@@ -83,7 +83,9 @@ int vt_assign_serial(const float *x, size_t n, size_t d, const float *c,
  * c (k x d), x_i <- x_i - c_{nearest(x_i)}, the nearest as vt_assign finds
  * it.  labels (n, or NULL) receives the nearest centroids.  Works in blocks
  * of 65,536 rows (memory: 256 KiB of labels when labels is NULL, plus
- * vt_assign's).  Returns 0, VT_EINVAL or VT_ENOMEM. */
+ * vt_assign's).  Returns 0, VT_EINVAL or VT_ENOMEM.  (The programs take
+ * residuals with vt_assigner_subtract, bridge/assign.h, whose nearest is
+ * the exact argmin of dd; this one is the kernel's float argmin.) */
 int vt_subtract_nearest(vt_pool *pool, float *x, size_t n, size_t d, const float *c,
                         size_t k, int32_t *labels);
 
