@@ -103,6 +103,20 @@ print('ok')"
 	assert_output "0 8192"
 }
 
+@test "vloss: centroids too large for float are compared in double with every row (scan)" {
+	vgen -q -n 100 -d 3 -o x.vt
+	printf '\x00\x00\x80\x5f\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x5f\x00\x00\x00\x00' |
+		vcat --from raw --dim 3 -o big.vt
+	run -0 --separate-stderr vloss -v -c big.vt x.vt
+	assert_err_regex 'nearest: mode=auto k=2 d=3 groups=0 index_bytes=0 build=[0-9.]+s scan=yes rows=100 '
+	a=$output
+	run -0 env VT_NEAREST=brute vloss -c big.vt x.vt
+	assert_output "$a"
+	run -0 env VT_NEAREST=search vloss -c big.vt x.vt
+	assert_output "$a"
+	assert_output --regexp '^loss=[0-9.e+]+ .* n=100 k=2 '
+}
+
 @test "vloss: VT_NEAREST must be auto, search or brute" {
 	setup_data
 	run -2 --separate-stderr env VT_NEAREST=fast vloss -c c.vt x.vt
