@@ -146,6 +146,20 @@ col_sum() (
 
 # --- making and damaging files ---------------------------------------------
 
+# setup_large_k: a k at which the nearest-centroid search index is used
+# (lib/train/nearest): x.vt, 24,000 rows of vgen's multi-scale mixture (64 top
+# means, 4,096 means, d = 16); c.vt, k = 4,096 centroids drawn from the same
+# mixture (other rows of it); s1.vt s2.vt s3.vt, x.vt's rows as three uneven
+# shards.
+setup_large_k() {
+	local g=(-d 16 --means 4096 --top 64 --sub-spread 2 --seed 5)
+	vgen -q -n 24000 "${g[@]}" -o x.vt
+	vgen -q -n 4096 "${g[@]}" --first 1000000 -o c.vt
+	vgen -q -n 7000 "${g[@]}" -o s1.vt
+	vgen -q -n 9500 "${g[@]}" --first 7000 -o s2.vt
+	vgen -q -n 7500 "${g[@]}" --first 16500 -o s3.vt
+}
+
 # le16 / le32 N: N as little-endian bytes on stdout.
 le16() {
 	printf "$(printf '\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)))"

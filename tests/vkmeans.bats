@@ -127,7 +127,8 @@ print('ok')"
 	assert_line "meta.vkmeans.probe: 0"
 	run -0 --separate-stderr vkmeans -v -k 600 --seed 2 --probe 6 -o p.vt x.vt
 	assert_err "probe=6 loss="
-	assert_err "probe check: on 20000 rows (every 1-th), the final labels are a nearest centroid"
+	assert_err "brute-force check: on 20000 rows (every 1-th), the final labels are a nearest centroid for 100.0000%; their loss is 1.0000000 x"
+	assert_err "final labels: nearest: mode=auto k=600 "
 	run -0 vcat --info p.vt
 	assert_line "meta.vkmeans.probe: 6"
 	# the narrowed model is close to the exact one: within 2 % of its loss
@@ -143,6 +144,22 @@ print('ok')"
 	vkmeans -q -k 600 --seed 2 --probe 6 --balance 0.1 -o b.vt x.vt
 	run -0 vcat --info b.vt
 	assert_line "meta.vkmeans.probe: 0"
+}
+
+@test "vkmeans: at k = 16384 the final labels pass the brute-force check, and VT_NEAREST changes no byte" {
+	vgen -q -n 40000 -d 8 --means 4096 --top 64 --sub-spread 2 --seed 3 -o x.vt
+	run -0 --separate-stderr vkmeans -v -k 16384 -o a.vt x.vt
+	assert_err_regex 'vkmeans: final labels: nearest: mode=auto k=16384 d=8 groups=[1-9][0-9]* .* rows=40000 certified=(9[0-9]|100)\.[0-9]+% '
+	assert_err "brute-force check: on 20000 rows (every 2-th), the final labels are a nearest centroid for 100.0000%; their loss is 1.0000000 x brute force's"
+	assert_err "probe=8 loss="
+	VT_NEAREST=brute vkmeans -q -k 16384 -o b.vt x.vt
+	cmp a.vt b.vt
+	# the model's weights and loss are those of its exact assignment: vloss's
+	run -0 vcat --info a.vt
+	assert_line --regexp '^meta.loss: '
+	loss=$(sed -n 's/^meta.loss: //p' <<<"$output")
+	run -0 vloss --json -c a.vt x.vt
+	assert_output --partial "\"loss\": $loss,"
 }
 
 # --- errors -----------------------------------------------------------------

@@ -61,6 +61,70 @@ print('ok')"
 	assert_line --regexp '^meta.centroids_id: [0-9a-f]{16}$'
 }
 
+@test "vloss: the same report and accumulators with the search index forced and with brute force (k = 4096)" {
+	setup_large_k
+	run -0 --separate-stderr env VT_NEAREST=search vloss -v --json -c c.vt x.vt
+	search=$output
+	# the index answered the rows, nearly all certified without a fallback
+	assert_err_regex 'vloss: pass: nearest: mode=search k=4096 d=16 groups=[1-9][0-9]* .* rows=24000 certified=(9[0-9]|100)\.[0-9]+% round1=[1-9]'
+	run -0 --separate-stderr env VT_NEAREST=brute vloss -v --json -c c.vt x.vt
+	assert_output "$search"
+	assert_err_regex 'mode=brute .* certified=0\.00% .* brute=100\.00%'
+	run -0 vloss --json -c c.vt x.vt
+	assert_output "$search"
+	# --partial, whole, and the shards merged with vmerge, give the same report
+	VT_NEAREST=search vloss --partial -c c.vt -o search.acc x.vt
+	VT_NEAREST=brute vloss --partial -c c.vt -o brute.acc x.vt
+	cmp search.acc brute.acc
+	whole=$(VT_NEAREST=brute vloss -c c.vt x.vt)
+	VT_NEAREST=search vloss --partial -c c.vt -o s1.acc s1.vt
+	VT_NEAREST=brute vloss --partial -c c.vt -o s2.acc s2.vt
+	vloss --partial -c c.vt -o s3.acc s3.vt
+	vmerge -q -o merged.acc s3.acc s1.acc s2.acc
+	run -0 vloss merged.acc
+	assert_output "$whole"
+	for s in s1 s2 s3; do VT_NEAREST=brute vloss --partial -c c.vt -o b$s.acc $s.vt; done
+	vmerge -q -o bmerged.acc bs1.acc bs2.acc bs3.acc
+	cmp merged.acc bmerged.acc
+}
+
+@test "vloss: exact ties go to the lower index (every centroid twice)" {
+	setup_large_k
+	vcat -o cc.vt c.vt c.vt
+	run -0 vloss -c c.vt x.vt
+	empty=$(kv empty "$output")
+	for m in search brute; do
+		run -0 env VT_NEAREST=$m vloss -c cc.vt x.vt
+		assert_output --regexp " k=8192 .* empty=$((empty + 4096)) "
+	done
+	# the second copies are the empty ones: all the weight is in the first half
+	VT_NEAREST=search vloss --partial -c cc.vt -o cc.acc x.vt
+	run -0 bash -c "set -o pipefail; vcat --to text cc.acc | awk 'NR > 4096 && \$1 != 0 {bad++} END {print bad + 0, NR}'"
+	assert_output "0 8192"
+}
+
+@test "vloss: centroids too large for float are compared in double with every row (scan)" {
+	vgen -q -n 100 -d 3 -o x.vt
+	printf '\x00\x00\x80\x5f\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x5f\x00\x00\x00\x00' |
+		vcat --from raw --dim 3 -o big.vt
+	run -0 --separate-stderr vloss -v -c big.vt x.vt
+	assert_err_regex 'nearest: mode=auto k=2 d=3 groups=0 index_bytes=0 build=[0-9.]+s scan=yes rows=100 '
+	a=$output
+	run -0 env VT_NEAREST=brute vloss -c big.vt x.vt
+	assert_output "$a"
+	run -0 env VT_NEAREST=search vloss -c big.vt x.vt
+	assert_output "$a"
+	assert_output --regexp '^loss=[0-9.e+]+ .* n=100 k=2 '
+}
+
+@test "vloss: VT_NEAREST must be auto, search or brute" {
+	setup_data
+	run -2 --separate-stderr env VT_NEAREST=fast vloss -c c.vt x.vt
+	assert_usage_error vloss "VT_NEAREST=fast: expected auto, search or brute"
+	run -0 env VT_NEAREST= vloss -c c.vt x.vt
+	assert_output --regexp '^loss='
+}
+
 @test "vloss: accumulators of other centroids are refused" {
 	setup_data
 	vkmeans -q -k 16 --seed 2 -o c2.vt x.vt

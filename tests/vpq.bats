@@ -165,6 +165,14 @@ np.save('x.npy', x)"
 	assert [ -n "$output" ]
 }
 
+@test "vpq: the same codebook with the search index forced and with brute force (k = 4096)" {
+	setup_large_k
+	run -0 --separate-stderr env VT_NEAREST=search vpq -v -c c.vt -m 4 --nbits 4 --iters 5 -o search.vt x.vt
+	assert_err_regex 'vpq: residuals: nearest: mode=search k=4096 d=16 .* certified=(9[0-9]|100)\.[0-9]+% round1=[1-9]'
+	VT_NEAREST=brute vpq -q -c c.vt -m 4 --nbits 4 --iters 5 -o brute.vt x.vt
+	cmp search.vt brute.vt
+}
+
 @test "vpq: NaN rows are dropped and counted" {
 	# 4 rows of 2, the second one NaN
 	printf '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\xc0\x7f\x00\x00\x80\x3f' >r.raw

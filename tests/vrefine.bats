@@ -146,6 +146,31 @@ print('ok')"
 	cmp whole.vt applied.vt
 }
 
+@test "vrefine: the same bytes with the search index forced and with brute force: whole, --partial, shards merged (k = 4096)" {
+	setup_large_k
+	run -0 --separate-stderr env VT_NEAREST=search vrefine -v -c c.vt -o search.vt x.vt
+	assert_err_regex 'vrefine: pass: nearest: mode=search k=4096 d=16 groups=[1-9][0-9]* .* rows=24000 certified=(9[0-9]|100)\.[0-9]+% round1=[1-9]'
+	search_err=$(grep -v -e 'nearest:' -e 'time=' <<<"$stderr")
+	run -0 --separate-stderr env VT_NEAREST=brute vrefine -v -c c.vt -o brute.vt x.vt
+	assert_err_regex 'mode=brute .* brute=100\.00%'
+	assert_equal "$(grep -v -e 'nearest:' -e 'time=' <<<"$stderr")" "$search_err"
+	cmp search.vt brute.vt
+	vrefine -q -c c.vt -o auto.vt x.vt
+	cmp search.vt auto.vt
+	# --partial of the whole, either way
+	VT_NEAREST=search vrefine -q -c c.vt --partial -o search.acc x.vt
+	VT_NEAREST=brute vrefine -q -c c.vt --partial -o brute.acc x.vt
+	cmp search.acc brute.acc
+	# shards by the search, merged with vmerge, applied: brute force's one pass
+	for s in s1 s2 s3; do VT_NEAREST=search vrefine -q -c c.vt --partial -o $s.acc $s.vt; done
+	vmerge -q -o merged.acc s2.acc s3.acc s1.acc
+	vrefine -q --apply -c c.vt -o merged.vt merged.acc
+	cmp brute.vt merged.vt
+	for s in s1 s2 s3; do VT_NEAREST=brute vrefine -q -c c.vt --partial -o b$s.acc $s.vt; done
+	vmerge -q -o bmerged.acc bs1.acc bs2.acc bs3.acc
+	cmp merged.acc bmerged.acc
+}
+
 @test "vrefine: --apply refuses accumulators of other centroids" {
 	setup_data
 	vrefine -q -c c0.vt -o c1.vt x.vt

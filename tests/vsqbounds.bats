@@ -194,6 +194,16 @@ lo, hi = r.min(0), r.max(0)"
 	assert_no_leftovers m.sq
 }
 
+@test "vsqbounds: -c gives the same bounds with the search index forced and with brute force (k = 4096)" {
+	setup_large_k
+	for mode in dim meanstd; do
+		run -0 --separate-stderr env VT_NEAREST=search vsqbounds -v -c c.vt --mode $mode -o search.sq x.vt
+		assert_err_regex 'vsqbounds: residuals: nearest: mode=search k=4096 d=16 .* certified=(9[0-9]|100)\.[0-9]+% round1=[1-9]'
+		VT_NEAREST=brute vsqbounds -q -c c.vt --mode $mode -o brute.sq x.vt
+		cmp search.sq brute.sq
+	done
+}
+
 @test "vsqbounds: rows with a NaN or an infinity are dropped and counted" {
 	need_numpy
 	"$PY" -c "

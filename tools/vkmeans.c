@@ -9,7 +9,7 @@
 #include "vtrain.h"
 #include "stream/rows.h"
 #include "train/cindex.h"
-#include "train/kernel.h"
+#include "train/nearest.h"
 #include "train/kmeans.h"
 #include "train/pool.h"
 #include "train/vecops.h"
@@ -190,8 +190,9 @@ int main(int argc, char **argv)
 	vt_kmeans_set_balance(km, o.balance);
 	vt_kmeans_set_allow_duplicates(km, o.dup);
 	vt_kmeans_set_probe(km, o.probe);
+	vt_kmeans_set_nearest(km, vt_cli_nearest_mode());
 	vt_kmeans_set_callback(km, on_iter, &c);
-	/* with -v, the labels of a narrowed run are checked against brute force */
+	/* with -v, the final labels are checked against brute force */
 	int32_t *labels = c.verbose ? vt_cli_xmalloc(n * sizeof *labels) : NULL;
 	double t0 = vt_now();
 	rc = vt_kmeans_run(km, x, n, d, w, l, labels);
@@ -203,18 +204,24 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	double secs = vt_now() - t0;
-	if (labels && vt_kmeans_probe_used(km)) {
+	vt_assign_report ar = {.mode = vt_cli_nearest_mode(), .k = (size_t)c.k, .d = d};
+	const vt_nearest_stats *ns = vt_kmeans_nearest_stats(km, &ar.t_build, &ar.groups, &ar.bytes);
+	if (ns) {
+		ar.st = *ns;
+		vt_cli_nearest_report(&c, "final labels", &ar);
+	}
+	if (labels && ns) {
 		size_t step = n > 20000 ? (n + 19999) / 20000 : 1;
 		double agree = 0, ratio = 1;
 		vt_pool *pool = NULL;
 		if ((rc = vt_pool_new(&pool, c.threads)) == 0)
-			rc = vt_label_agreement(pool, x, n, d, vt_kmeans_centroids(km), (size_t)c.k,
-			                        labels, step, &agree, &ratio);
+			rc = vt_nearest_agreement(pool, x, n, d, vt_kmeans_centroids(km), (size_t)c.k,
+			                          labels, step, &agree, &ratio);
 		vt_pool_free(pool);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
-		vt_cli_verbose(&c, "probe check: on %zu rows (every %zu-th), the final labels are a "
-		               "nearest centroid for %.4f%%; their loss is %.7f x brute force's",
+		vt_cli_verbose(&c, "brute-force check: on %zu rows (every %zu-th), the final labels "
+		               "are a nearest centroid for %.4f%%; their loss is %.7f x brute force's",
 		               (n + step - 1) / step, step, 100 * agree, ratio);
 	}
 	free(labels);

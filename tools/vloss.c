@@ -40,7 +40,10 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: batch x d x 4 + k x d x 20 bytes (+ one input frame).\n"
+"Memory: batch x d x 4 + k x d x 20 bytes, the nearest-centroid index (about\n"
+"k x (8 + d / 16) bytes) and up to 30 MiB + 660 x min(batch, 32768) bytes of\n"
+"search scratch (+ one input frame).  VT_NEAREST=auto|search|brute in the\n"
+"environment forces the search or brute force (the same output).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vloss(1), vkmeans(1).\n";
 
 enum { OPT_JSON = 0x2000, OPT_BATCH };
@@ -159,8 +162,10 @@ int main(int argc, char **argv)
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
 		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
+		                   .nearest_mode = vt_cli_nearest_mode(),
 		                   .progress = on_progress, .progress_ctx = &pg};
 		vt_pass_stats st;
+		double t0 = vt_now();
 		rc = vt_pass_input(in, pool, cent.x, k, d, &ao, a, &st, err, sizeof err);
 		vt_progress_end(&pg);
 		if (rc < 0)
@@ -168,6 +173,9 @@ int main(int argc, char **argv)
 		vt_pool_free(pool);
 		if (st.zero_norm && !c.quiet)
 			vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", st.zero_norm);
+		vt_cli_verbose(&c, "rows=%llu k=%zu d=%zu time=%.3fs", (unsigned long long)st.rows, k,
+		               d, vt_now() - t0);
+		vt_cli_nearest_report(&c, "pass", &st.nearest);
 	}
 
 	if (c.partial) {

@@ -10,7 +10,6 @@
 #include "vtrain.h"
 #include "bridge/accumio.h"
 #include "bridge/centroids.h"
-#include "train/kernel.h"
 #include "train/pool.h"
 #include "train/pq.h"
 #include "train/reservoir.h"
@@ -183,8 +182,14 @@ int main(int argc, char **argv)
 		vt_pool *pool;
 		if ((rc = vt_pool_new(&pool, c.threads)) < 0)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
-		if ((rc = vt_subtract_nearest(pool, x, n, d, cent.x, cent.rows, NULL)) < 0)
+		vt_assigner *as;
+		if ((rc = vt_assigner_new(&as, pool, cent.x, cent.rows, d, vt_cli_nearest_mode())) < 0 ||
+		    (rc = vt_assigner_subtract(as, pool, x, n, NULL)) < 0)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
+		vt_assign_report ar;
+		vt_assigner_report(as, &ar);
+		vt_cli_nearest_report(&c, "residuals", &ar);
+		vt_assigner_free(as);
 		vt_pool_free(pool);
 	}
 

@@ -46,7 +46,10 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: batch x (4d + 29) + 36 k d + 80 k bytes (+ one input frame).\n"
+"Memory: batch x (4d + 29) + 36 k d + 80 k bytes, the nearest-centroid index\n"
+"(about k x (8 + d / 16) bytes) and up to 30 MiB + 660 x min(batch, 32768)\n"
+"bytes of search scratch (+ one input frame).  VT_NEAREST=auto|search|brute in\n"
+"the environment forces the search or brute force (the same output).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vrefine(1), vloss(1), vkmeans(1).\n";
 
 enum { OPT_APPLY = 0x2000, OPT_BATCH };
@@ -197,6 +200,7 @@ int main(int argc, char **argv)
 		vt_progress_start(&pg, &c, "rows");
 		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
 		                   .exact = 1, .loss_scale = scale,
+		                   .nearest_mode = vt_cli_nearest_mode(),
 		                   .progress = on_progress, .progress_ctx = &pg};
 		vt_pass_stats st;
 		rc = vt_pass_input(in, pool, cx, k, d, &ao, a, &st, err, sizeof err);
@@ -211,6 +215,7 @@ int main(int argc, char **argv)
 			           "differ from one run in the last bit", st.inexact);
 		vt_cli_verbose(&c, "rows=%llu loss_scale=%.17g time=%.3fs",
 		               (unsigned long long)st.rows, scale, vt_now() - t0);
+		vt_cli_nearest_report(&c, "pass", &st.nearest);
 	}
 
 	float *nc = NULL;

@@ -12,7 +12,6 @@
 #include "bridge/accumio.h"
 #include "bridge/centroids.h"
 #include "bridge/sqio.h"
-#include "train/kernel.h"
 #include "train/sq.h"
 #include "train/vecops.h"
 
@@ -50,8 +49,9 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: batch x 4d (+ batch x 4 and k x 4d with -c) + the statistic: 16d bytes\n"
-"(minmax), 248d (meanstd), at most 48 K d (quantile); see vsqbounds(1).\n"
+"Memory: batch x 4d (+ batch x 4, k x 4d and the nearest-centroid search, up to\n"
+"about 30 MiB + k x (8 + d / 16), with -c) + the statistic: 16d bytes (minmax),\n"
+"248d (meanstd), at most 48 K d (quantile); see vsqbounds(1).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vsqbounds(1), vmerge(1), vcat(1).\n";
 
 enum { OPT_MODE = 0x2000, OPT_R, OPT_QUANTILE, OPT_SKETCH_K, OPT_BATCH };
@@ -184,6 +184,9 @@ int main(int argc, char **argv)
 			batch = 1;
 		float *x = vt_cli_xmalloc(batch * d * sizeof *x);
 		int32_t *lab = k ? vt_cli_xmalloc(batch * sizeof *lab) : NULL;
+		vt_assigner *as = NULL;
+		if (k && (rc = vt_assigner_new(&as, NULL, cent.x, k, d, vt_cli_nearest_mode())) < 0)
+			vt_cli_fail(rc, "%s", vt_strerror(rc));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
 		long got;
@@ -197,7 +200,7 @@ int main(int argc, char **argv)
 			rows += (uint64_t)got;
 			if (mt == VT_METRIC_COSINE)
 				zero_norm += vt_normalize_rows(x, n, d);
-			if (k && n && (rc = vt_subtract_nearest(NULL, x, n, d, cent.x, k, lab)) < 0)
+			if (k && n && (rc = vt_assigner_subtract(as, NULL, x, n, lab)) < 0)
 				vt_cli_fail(rc, "%s", vt_strerror(rc));
 			if ((rc = vt_sq_add(s, x, n)) < 0)
 				vt_cli_fail(rc, "%s", vt_strerror(rc));
@@ -206,6 +209,12 @@ int main(int argc, char **argv)
 		vt_progress_end(&pg);
 		if (got < 0)
 			vt_cli_fail((int)got, "%s", err);
+		if (as) {
+			vt_assign_report ar;
+			vt_assigner_report(as, &ar);
+			vt_cli_nearest_report(&c, "residuals", &ar);
+		}
+		vt_assigner_free(as);
 		free(x);
 		free(lab);
 		if (zero_norm && !c.quiet)

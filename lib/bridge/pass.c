@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/assign.h"
 #include "error.h"
 #include "stream/format.h"
 #include "train/exactsum.h"
-#include "train/kernel.h"
 #include "train/vecops.h"
 
 /* Grid exponents of the exact sums (pass.h). */
@@ -201,7 +201,8 @@ int vt_pass_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t 
 	exact_acc ex = {0};
 	size_t ntasks = 1;
 	unsigned char *skip = NULL;
-	float *x = NULL, *cn = NULL;
+	float *x = NULL;
+	vt_assigner *own = NULL, *as = opts->assigner;
 	double *w = NULL, *l = NULL, *dist = NULL;
 	int32_t *lab = NULL;
 	if (opts->exact) {
@@ -217,19 +218,19 @@ int vt_pass_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t 
 		rc = VT_ENOMEM;
 	if (rc == 0) {
 		x = malloc(batch * d * sizeof *x);
-		cn = malloc(k * sizeof *cn);
 		w = weighted ? malloc(batch * sizeof *w) : NULL;
 		l = weighted ? malloc(batch * sizeof *l) : NULL;
 		dist = malloc(batch * sizeof *dist);
 		lab = malloc(batch * sizeof *lab);
-		if (!x || !cn || (weighted && (!w || !l)) || !dist || !lab)
+		if (!x || (weighted && (!w || !l)) || !dist || !lab)
 			rc = VT_ENOMEM;
 	}
+	if (rc == 0 && !as && (rc = vt_assigner_new(&own, pool, c, k, d, opts->nearest_mode)) == 0)
+		as = own;
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", vt_strerror(rc));
 		goto end;
 	}
-	vt_sqnorms(c, k, d, cn);
 
 	long n;
 	while ((n = vt_input_read(in, batch, x, NULL, w, l, err, errlen)) > 0) {
@@ -243,9 +244,7 @@ int vt_pass_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t 
 		}
 		if (opts->cosine)
 			st.zero_norm += vt_normalize_rows(x, (size_t)n, d);
-		rc = vt_assign(pool, x, (size_t)n, d, c, k, cn, NULL, lab, NULL, NULL, NULL);
-		if (rc == 0)
-			rc = vt_sqdist_labels(pool, x, (size_t)n, d, c, k, lab, dist, NULL);
+		rc = vt_assigner_run(as, pool, x, (size_t)n, lab, dist);
 		if (rc == 0 && !opts->exact)
 			rc = vt_accum_add(acc, x, (size_t)n, w, l, lab, dist);
 		if (rc < 0) {
@@ -275,10 +274,13 @@ int vt_pass_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_t 
 	if (opts->exact)
 		exact_store(&ex, acc, st.rows, &st.inexact);
 end:
+	if (as)
+		vt_assigner_report(as, &st.nearest);
 	if (stats)
 		*stats = st;
+	vt_assigner_free(own);
 	if (opts->exact)
 		exact_free(&ex);
-	free(skip), free(x), free(cn), free(w), free(l), free(dist), free(lab);
+	free(skip), free(x), free(w), free(l), free(dist), free(lab);
 	return rc;
 }

@@ -3,9 +3,11 @@
  * The glue that vloss and vrefine share between the stream wing and the
  * maths wing: read an input (vectors or weighted points) in batches of
  * bounded size, refuse rows holding a NaN or an infinity, optionally
- * normalise the rows (cosine), find each row's nearest centroid with the
- * sgemm kernel (vt_assign), recompute its squared distance exactly in
- * double (vt_sqdist_labels), and add the batch to Lloyd accumulators.
+ * normalise the rows (cosine), find each row's nearest centroid and its
+ * exact double distance dd (bridge/assign: the argmin of dd, ties to the
+ * lower index, by the certified search of train/nearest, whose index is
+ * built once per pass or given by the caller), and add the batch to Lloyd
+ * accumulators; the loss is that of dd.
  *
  * Two ways of accumulating:
  *
@@ -41,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/assign.h"
 #include "stream/input.h"
 #include "train/accum.h"
 #include "train/pool.h"
@@ -57,6 +60,11 @@ typedef struct {
 	int exact;           /* grid accumulation (see above) instead of plain */
 	double loss_scale;   /* exact only: T of the loss grid; <= 0 or not
 	                        finite: 2^20 d max(M, 1)^2 */
+	vt_assigner *assigner; /* the nearest-centroid search over the same
+	                        centroids (borrowed), or NULL: the pass makes
+	                        one, in nearest_mode */
+	int nearest_mode;    /* VT_NEAREST_AUTO (0, the default), _SEARCH or
+	                        _BRUTE: only the speed changes */
 	/* Called after every batch with the rows read so far; NULL for none.
 	 * A non-zero return stops the pass with VT_EINTR. */
 	int (*progress)(void *ctx, uint64_t rows);
@@ -69,6 +77,8 @@ typedef struct {
 	size_t zero_norm;    /* cosine: rows of norm 0 left as they are */
 	size_t inexact;      /* exact: sums, weights or losses that could not be
 	                        stored exactly in a double */
+	vt_assign_report nearest; /* what the nearest-centroid search did (with
+	                        a caller's assigner: its totals so far) */
 } vt_pass_stats;
 
 /* Assign every row of in (a vectors or weighted points input of dimension
@@ -80,7 +90,9 @@ typedef struct {
  *   opts   NULL for the defaults.
  *   stats  receives the counts (may be NULL).
  *
- * Memory: batch x (4d + 28) bytes, k x 4 for the centroid norms, and in
+ * Memory: batch x (4d + 28) bytes, the assigner's (bridge/assign.h: the
+ * index, 8 k + G (4 d + 52) + k / 64 bytes with G about k / 64, and a
+ * query's scratch, at most about 30 MiB + 660 min(batch, 32768)), and in
  * exact mode k x d x 16 + k x 48 bytes for the integer sums (and k x (d + 2)
  * x 8 more if a row falls off the grid) and batch bytes, besides acc.
  * Returns 0, or VT_EKIND / VT_EDIM (input of another kind or dimension),

@@ -426,6 +426,35 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 	c->nargs = argc - optind;
 }
 
+int vt_cli_nearest_mode(void)
+{
+	const char *v = getenv("VT_NEAREST");
+	if (!v || !*v)
+		return VT_NEAREST_AUTO;
+	int m = vt_assign_mode_of(v);
+	if (m < 0)
+		vt_cli_usage_error("VT_NEAREST=%s: expected auto, search or brute", v);
+	return m;
+}
+
+void vt_cli_nearest_report(const vt_cli *c, const char *what, const vt_assign_report *r)
+{
+	if (!c->verbose)
+		return;
+	const vt_nearest_stats *s = &r->st;
+	double n = s->rows > 0 ? s->rows : 1;
+	vt_cli_msg("%s: nearest: mode=%s k=%zu d=%zu groups=%zu index_bytes=%zu build=%.3fs%s "
+	           "rows=%.0f certified=%.2f%% round1=%.2f%% round2=%.2f%% costly=%.2f%% "
+	           "overflow=%.2f%% brute=%.2f%% special=%.2f%% time: centres=%.3fs visit=%.3fs "
+	           "brute=%.3fs other=%.3fs",
+	           what, vt_assign_mode_name(r->mode), r->k, r->d, r->groups, r->bytes, r->t_build,
+	           r->scan ? " scan=yes" : "", s->rows,
+	           100 * (s->rows_round1 + s->rows_round2) / n, 100 * s->rows_round1 / n,
+	           100 * s->rows_round2 / n, 100 * s->rows_costly / n, 100 * s->rows_overflow / n,
+	           100 * s->rows_brute / n, 100 * s->rows_special / n, s->t_centres, s->t_visit,
+	           s->t_brute, s->t_other);
+}
+
 double vt_now(void)
 {
 	struct timespec ts;

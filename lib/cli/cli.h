@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/assign.h"
 #include "bridge/metric.h"
 #include "stream/formats.h"
 #include "stream/input.h"
@@ -171,6 +172,25 @@ void vt_cli_commit_output(const vt_cli *c, vt_out *o);
 /* Metadata of the output could not be set (rc < 0; else nothing): print
  * "NAME: metadata: reason" and exit 1. */
 void vt_cli_check_meta(const vt_cli *c, int rc);
+
+/* The nearest-centroid search of this run (bridge/assign.h), from the
+ * environment variable VT_NEAREST: "auto" (also when unset or empty: the
+ * measured choice between the search and brute force), "search" or
+ * "brute".  Any other value is a usage error (exit 2).  The one place that
+ * reads it; the mode changes only the speed, never a result. */
+int vt_cli_nearest_mode(void);
+
+/* At -v only: one line on what the nearest-centroid search did,
+ *   "WHAT: nearest: mode=M k=K d=D groups=G index_bytes=B build=Ts rows=N
+ *    certified=P% round1=P% round2=P% costly=P% overflow=P% brute=P%
+ *    special=P% time: centres=Ts visit=Ts brute=Ts other=Ts"
+ * certified: the share of rows that the search answered without a
+ * fallback (round1 + round2); costly, overflow: rows sent to brute force
+ * one by one (by the cost model, or a full candidate list); brute: rows
+ * answered by brute force as whole chunks (all of them in brute mode);
+ * special: rows not finite or too large for float.  A run whose
+ * centroids are too large for float says scan=yes. */
+void vt_cli_nearest_report(const vt_cli *c, const char *what, const vt_assign_report *r);
 
 /* Progress on stderr when it is a terminal and not -q. */
 typedef struct {

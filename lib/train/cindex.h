@@ -14,10 +14,10 @@
  * (ties to the lowest centroid index).  Rows must be finite: a row with a
  * NaN still gets a valid label, of no meaning.  That is G + P k / G distance
  * evaluations per row instead of k.  It is an approximation of the nearest
- * centroid; vt_label_agreement (kernel.h) measures how often it differs.  With the current
- * label's group probed, a row never moves to a centroid farther than its
- * current one, so a Lloyd iteration that assigns through the index still
- * never increases the loss.
+ * centroid; vt_nearest_agreement (nearest.h) measures how often it
+ * differs.  With the current label's group probed, a row never moves to a
+ * centroid farther than its current one, so a Lloyd iteration that assigns
+ * through the index still never increases the loss.
  *
  * Each row is computed in fixed batches of rows, and its result depends
  * only on the row, the centroids, the groups and the batch it falls in,

@@ -83,20 +83,11 @@ int vt_assign_serial(const float *x, size_t n, size_t d, const float *c,
  * c (k x d), x_i <- x_i - c_{nearest(x_i)}, the nearest as vt_assign finds
  * it.  labels (n, or NULL) receives the nearest centroids.  Works in blocks
  * of 65,536 rows (memory: 256 KiB of labels when labels is NULL, plus
- * vt_assign's).  Returns 0, VT_EINVAL or VT_ENOMEM. */
+ * vt_assign's).  Returns 0, VT_EINVAL or VT_ENOMEM.  (The programs take
+ * residuals with vt_assigner_subtract, bridge/assign.h, whose nearest is
+ * the exact argmin of dd; this one is the kernel's float argmin.) */
 int vt_subtract_nearest(vt_pool *pool, float *x, size_t n, size_t d, const float *c,
                         size_t k, int32_t *labels);
-
-/* How well labels match the brute-force nearest centroid, on the rows
- * 0, step, 2 step, ... of x (n x d; step >= 1): *agree receives the share
- * of those rows whose label is a nearest centroid (the same label, or one
- * at the same exact distance), *ratio the exact loss of the labels over
- * those rows divided by that of the brute force (1 when they agree).
- * Memory: about 16 bytes + 4d per row checked.  Returns 0, VT_EINVAL (a
- * label out of range, step 0) or VT_ENOMEM. */
-int vt_label_agreement(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
-                       size_t k, const int32_t *labels, size_t step, double *agree,
-                       double *ratio);
 
 /* Exact squared distance of each row to its assigned centroid, in double:
  *     out[i] = sum_t (x[i*d+t] - c[labels[i]*d+t])^2

@@ -185,6 +185,28 @@ int vt_kmeans_set_probe(vt_kmeans *km, int nprobe)
 
 int vt_kmeans_probe_used(const vt_kmeans *km) { return km->probe_used; }
 
+int vt_kmeans_set_nearest(vt_kmeans *km, int mode)
+{
+	if (mode != VT_NEAREST_AUTO && mode != VT_NEAREST_SEARCH && mode != VT_NEAREST_BRUTE)
+		return VT_EINVAL;
+	km->nearest_mode = mode;
+	return 0;
+}
+
+const vt_nearest_stats *vt_kmeans_nearest_stats(const vt_kmeans *km, double *build,
+                                                size_t *groups, size_t *bytes)
+{
+	if (!km->nearest_used)
+		return NULL;
+	if (build)
+		*build = km->nearest_build;
+	if (groups)
+		*groups = km->nearest_groups;
+	if (bytes)
+		*bytes = km->nearest_bytes;
+	return &km->nearest_st;
+}
+
 int vt_kmeans_set_bounds_bytes(vt_kmeans *km, size_t bytes)
 {
 	if (bytes < 1024)
@@ -343,6 +365,7 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	km->was_hier = 0;
 	km->probe_used = 0;
 	km->work_rows = km->pass_rows = 0;
+	km->nearest_used = 0;
 	km->d = d;
 	const size_t k = km->k;
 	if (n == 0 || d == 0 || d > (size_t)INT32_MAX || n > SIZE_MAX / sizeof(float) / d)
@@ -431,6 +454,7 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	struct vt_km_lloyd_opts o = vt_km_lloyd_opts_of(km, iters);
 	o.narrow = narrow;
 	o.a0 = a0;
+	o.exact_final = 1;
 	o.report = km;
 	if ((rc = vt_km_lloyd(pool, &p, lloss, k, C, &o, labels, km->cw, km->closs, &km->loss,
 	                      &km->iters_done)))

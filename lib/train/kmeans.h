@@ -36,6 +36,13 @@
  * dimensions (c*(1 +- 1/1024); +-1/1024 where a coordinate is 0), and the
  * weight is halved between them.
  *
+ * Final assignment: after the last update, every point goes to its nearest
+ * centroid by the exact double distance dd (ties to the lower index), found
+ * by the certified search of train/nearest (an index over the final
+ * centroids, or brute force where that is cheaper); the weights, losses and
+ * labels of the result are those of this assignment.  With a balance
+ * penalty the final assignment is the kernel's penalised one instead.
+ *
  * The result depends only on the inputs, the settings and the seed: never
  * on the number of threads.
  */
@@ -45,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "train/nearest.h"
 #include "train/pool.h"
 
 #ifdef __cplusplus
@@ -79,7 +87,8 @@ void vt_kmeans_free(vt_kmeans *km);
 
 /* Train on x (n x d).  w (n weights) and lloss (n local losses) may be
  * NULL.  labels, if not NULL, receives n int32 labels of the final
- * assignment (nearest centroid, plus the balance penalty if one is set).
+ * assignment (the nearest centroid by dd, see above; with a balance
+ * penalty, the kernel's nearest plus the penalty).
  * The inputs are only read; the object keeps no pointer to them.
  * Returns 0, or
  *   VT_EINVAL  n == 0, d == 0, total weight 0, or k > number of distinct
@@ -119,6 +128,12 @@ int vt_kmeans_iterations(const vt_kmeans *km);
 int vt_kmeans_was_hierarchical(const vt_kmeans *km);
 /* Groups probed by the last run's refinement (0: it assigned exactly). */
 int vt_kmeans_probe_used(const vt_kmeans *km);
+/* What the exact search of the last run's final assignment did (nearest.h),
+ * or NULL when it was not used (a balance penalty, or centroids too large
+ * for float).  build, groups, bytes (each may be NULL) receive the seconds
+ * spent building its index, its groups and its bytes (0 without one). */
+const vt_nearest_stats *vt_kmeans_nearest_stats(const vt_kmeans *km, double *build,
+                                                size_t *groups, size_t *bytes);
 /* The share of point-to-all-centroid evaluations the bounds could not skip,
  * over the assignments of the last run's main Lloyd loop (1 = plain Lloyd). */
 double vt_kmeans_work_fraction(const vt_kmeans *km);
@@ -173,6 +188,10 @@ void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
  * k >= 8192, else exact.  A flat run, and a run with a balance penalty,
  * always assign exactly.  Returns 0 or VT_EINVAL (nprobe < -1 or > 256). */
 int vt_kmeans_set_probe(vt_kmeans *km, int nprobe);
+/* Mode of the final assignment's search: VT_NEAREST_AUTO (the default),
+ * _SEARCH or _BRUTE (nearest.h); it changes only the speed.  Returns 0 or
+ * VT_EINVAL. */
+int vt_kmeans_set_nearest(vt_kmeans *km, int mode);
 /* Memory for the per-point lower bounds that let Lloyd skip work, in bytes
  * (default 64 MiB; at least 1024): Elkan's bounds (n x k floats) when they
  * fit, else bounds per group of centroids (Yinyang), as many groups as fit

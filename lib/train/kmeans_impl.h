@@ -21,6 +21,7 @@
 
 #include "train/kernel.h"
 #include "train/kmeans.h"
+#include "train/nearest.h"
 #include "train/pool.h"
 #include "train/rng.h"
 
@@ -57,6 +58,12 @@ struct vt_kmeans {
 	double loss;
 	int iters_done, was_hier, probe_used;
 	double work_rows, pass_rows;
+	/* the exact search of the final assignment */
+	int nearest_mode;      /* VT_NEAREST_* */
+	int nearest_used;      /* the last run's final labels came from it */
+	vt_nearest_stats nearest_st;
+	double nearest_build;  /* seconds building its index */
+	size_t nearest_groups, nearest_bytes;
 	/* run state */
 	double t0;
 };
@@ -101,6 +108,9 @@ struct vt_km_lloyd_opts {
 	size_t narrow;         /* groups probed per row, 0: exact assignment */
 	uint64_t group_seed;   /* narrowed: seed of the centroid grouping */
 	const int32_t *a0;     /* narrowed: labels to start from, or NULL */
+	int exact_final;       /* final labels by the exact search (nearest.h),
+	                        * unless a balance penalty is set */
+	int nearest_mode;      /* its VT_NEAREST_* mode */
 	vt_kmeans *report;     /* NULL, or the object whose callback this loop
 	                        * calls and whose work counters it feeds */
 };

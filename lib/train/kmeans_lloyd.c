@@ -492,8 +492,53 @@ struct vt_km_lloyd_opts vt_km_lloyd_opts_of(const vt_kmeans *km, int iters)
 	                             .tol = km->tol,
 	                             .balance = km->balance,
 	                             .bounds_bytes = km->bounds_bytes,
-	                             .group_seed = km->seed};
+	                             .group_seed = km->seed,
+	                             .nearest_mode = km->nearest_mode};
 	return o;
+}
+
+/* The final labels a (n) and their dd (dex, n) by the exact search of
+ * train/nearest over the centroids C, in o->nearest_mode; what it did goes
+ * to o->report.  Returns 0, VT_EDATA (centroids too large for float: the
+ * caller keeps the kernel's labels) or VT_ENOMEM. */
+static int final_exact(vt_pool *pool, const struct vt_km_prob *p, const float *C, size_t k,
+                       const struct vt_km_lloyd_opts *o, int32_t *a, double *dex)
+{
+	const size_t n = p->n, d = p->d;
+	vt_kmeans *km = o->report;
+	double t0 = vt_km_now(), build = 0;
+	vt_nearest_stats st;
+	memset(&st, 0, sizeof st);
+	size_t groups = 0, bytes = 0;
+	int rc;
+	if (o->nearest_mode == VT_NEAREST_BRUTE) {
+		rc = vt_nearest_brute(pool, p->x, n, d, C, k, 1, a, dex);
+		st.rows = st.rows_brute = (double)n;
+		st.evals = (double)n * (double)k;
+		st.t_brute = vt_km_now() - t0;
+	} else {
+		vt_nearest *ix = NULL;
+		rc = vt_nearest_new(&ix, pool, C, k, d, NULL, 0, o->group_seed);
+		build = vt_km_now() - t0;
+		if (rc == 0) {
+			vt_nearest_set_mode(ix, o->nearest_mode);
+			rc = vt_nearest_query(ix, pool, p->x, n, 1, a, dex);
+			st = *vt_nearest_get_stats(ix);
+			groups = vt_nearest_groups(ix);
+			bytes = vt_nearest_bytes(ix);
+		}
+		vt_nearest_free(ix);
+	}
+	if (rc == 0 && km) {
+		km->nearest_used = 1;
+		km->nearest_st = st;
+		km->nearest_build = build;
+		km->nearest_groups = groups;
+		km->nearest_bytes = bytes;
+		km->work_rows += st.evals / (double)k;
+		km->pass_rows += (double)n;
+	}
+	return rc;
 }
 
 /* One assignment of every row against C: narrowed, or exact with the
@@ -621,9 +666,22 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 		}
 		prev = loss;
 	}
-	/* final assignment against the final centroids */
+	/* final assignment against the final centroids: exact (the argmin of
+	 * dd, nearest.h) when asked, unless a penalty is part of it */
 	vt_sqnorms(C, k, d, L.cn);
-	{
+	int exact = o->exact_final && !L.bias;
+	if (exact) {
+		if (!(dex = malloc(n * sizeof *dex))) {
+			rc = VT_ENOMEM;
+			goto out;
+		}
+		rc = final_exact(pool, p, C, k, o, L.a, dex);
+		if (rc == VT_EDATA)
+			exact = 0; /* centroids too large for float: the kernel's labels */
+		else if (rc)
+			goto out;
+	}
+	if (!exact) {
 		double w;
 		if ((rc = assign_all(&L, &have_labels, &w)))
 			goto out;
@@ -634,12 +692,11 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 	}
 	if (!cw && !closs_out && !loss_out)
 		goto done; /* only the labels are wanted */
-	dex = malloc(n * sizeof *dex);
-	if (!dex) {
+	if (!dex && !(dex = malloc(n * sizeof *dex))) {
 		rc = VT_ENOMEM;
 		goto out;
 	}
-	if ((rc = vt_sqdist_labels(pool, p->x, n, d, C, k, L.a, dex, NULL)))
+	if (!exact && (rc = vt_sqdist_labels(pool, p->x, n, d, C, k, L.a, dex, NULL)))
 		goto out;
 	{
 		double tot = 0;

@@ -462,6 +462,44 @@ int vt_nearest_brute(vt_pool *pool, const float *x, size_t n, size_t d, const fl
 	return rc;
 }
 
+int vt_nearest_agreement(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
+                         size_t k, const int32_t *labels, size_t step, double *agree,
+                         double *ratio)
+{
+	if (step == 0 || n == 0 || d == 0 || k == 0)
+		return VT_EINVAL;
+	size_t m = (n + step - 1) / step;
+	for (size_t q = 0; q < m; q++)
+		if (labels[q * step] < 0 || (size_t)labels[q * step] >= k)
+			return VT_EINVAL;
+	float *xs = calloc(m * d, sizeof *xs); /* (calloc: gcc cannot see the copy fill it) */
+	int32_t *lb = malloc(m * sizeof *lb);
+	double *db = malloc(m * sizeof *db);
+	int rc = VT_ENOMEM;
+	if (!xs || !lb || !db)
+		goto out;
+	for (size_t q = 0; q < m; q++)
+		memcpy(xs + q * d, x + q * step * d, d * sizeof *xs);
+	if ((rc = vt_nearest_brute(pool, xs, m, d, c, k, 1, lb, db)))
+		goto out;
+	double sg = 0, sb = 0;
+	size_t same = 0;
+	for (size_t q = 0; q < m; q++) {
+		int32_t j = labels[q * step];
+		double dg = vt_nearest_sqdist(xs + q * d, c + (size_t)j * d, d);
+		same += j == lb[q] || dg <= db[q];
+		sg += dg;
+		sb += db[q];
+	}
+	*agree = (double)same / (double)m;
+	*ratio = sb > 0 ? sg / sb : 1.0;
+out:
+	free(xs);
+	free(lb);
+	free(db);
+	return rc;
+}
+
 /* ---- the index ---- */
 
 struct vt_nearest {

@@ -133,6 +133,19 @@ double vt_nearest_eps(size_t d);
 int vt_nearest_brute(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
                      size_t k, size_t top, int32_t *labels, double *dists);
 
+/* How well labels match the reference, on the rows 0, step, 2 step, ...
+ * of x (n x d; step >= 1) against the k x d centroids c (finite): *agree
+ * receives the share of those rows whose label is a nearest centroid by dd
+ * (brute force's label, or one at the same dd), *ratio the sum of dd to
+ * the labels over those rows divided by that of brute force's (1 when
+ * they agree).  pool may be NULL.  Memory: about 16 bytes + 4 d per row
+ * checked, and vt_nearest_brute's.  Returns 0, VT_EINVAL (a label out of
+ * range, step 0, n 0), VT_EDATA (a centroid not finite or too large) or
+ * VT_ENOMEM. */
+int vt_nearest_agreement(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
+                         size_t k, const int32_t *labels, size_t step, double *agree,
+                         double *ratio);
+
 /* ---- create / destroy ---- */
 
 /* Build an index over the k x d centroids c (borrowed: they must outlive

@@ -314,6 +314,27 @@ int main(void)
 		vt_nearest_free(NULL);
 		free(c);
 	}
+	/* the agreement check (vkmeans -v) */
+	{
+		size_t n = 3000, d = 6, k = 40;
+		float *c = gauss(k, d, 3, 9), *x = around(c, k, n, d, 1, 8);
+		int32_t *lb = malloc(n * sizeof *lb);
+		double agree = 0, ratio = 0;
+		int rc = vt_nearest_brute(pool, x, n, d, c, k, 1, lb, NULL);
+		rc |= vt_nearest_agreement(pool, x, n, d, c, k, lb, 7, &agree, &ratio);
+		CHECK(rc == 0 && agree == 1 && ratio == 1, "agreement of the nearest labels is 1");
+		for (size_t i = 0; i < n; i += 2)
+			lb[i] = (lb[i] + 1) % (int32_t)k;
+		rc = vt_nearest_agreement(pool, x, n, d, c, k, lb, 1, &agree, &ratio);
+		CHECK(rc == 0 && agree > 0.45 && agree < 0.55 && ratio > 1,
+		      "half the labels moved: agreement %.3f, loss ratio %.3f", agree, ratio);
+		CHECK(vt_nearest_agreement(pool, x, n, d, c, k, lb, 0, &agree, &ratio) == VT_EINVAL,
+		      "agreement: step 0 is VT_EINVAL");
+		lb[0] = (int32_t)k;
+		CHECK(vt_nearest_agreement(pool, x, n, d, c, k, lb, 1, &agree, &ratio) == VT_EINVAL,
+		      "agreement: a label out of range is VT_EINVAL");
+		free(x), free(c), free(lb);
+	}
 	CHECK(vt_nearest_eps(128) > 128 * 0x1p-24 && vt_nearest_eps(128) < 3 * 132 * 0x1p-24,
 	      "E(128) = %.3g", vt_nearest_eps(128));
 	vt_pool_free(pool);
