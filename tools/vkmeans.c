@@ -116,10 +116,20 @@ static const struct option longopts[] = {
 	{0},
 };
 
+/* Each iteration: its loss with -v, else a progress line on a terminal. */
+typedef struct {
+	const vt_cli *c;
+	vt_progress pg;
+	int total;   /* iterations expected (0: unknown, hierarchical) */
+} iter_ctx;
+
 static int on_iter(void *user, int iter, double loss, double seconds)
 {
-	const vt_cli *c = user;
-	vt_cli_verbose(c, "iter %d loss %.10g time %.3f", iter, loss, seconds);
+	iter_ctx *ic = user;
+	if (ic->c->verbose)
+		vt_cli_verbose(ic->c, "iter %d loss %.10g time %.3f", iter, loss, seconds);
+	else
+		vt_progress_update(&ic->pg, (uint64_t)iter, (uint64_t)ic->total);
 	return 0;
 }
 
@@ -191,11 +201,14 @@ int main(int argc, char **argv)
 	vt_kmeans_set_allow_duplicates(km, o.dup);
 	vt_kmeans_set_probe(km, o.probe);
 	vt_kmeans_set_nearest(km, vt_cli_nearest_mode());
-	vt_kmeans_set_callback(km, on_iter, &c);
+	iter_ctx ic = {.c = &c, .total = o.mode == VT_KMEANS_FLAT || c.k <= 256 ? o.iters : 0};
+	vt_progress_start(&ic.pg, &c, "iterations");
+	vt_kmeans_set_callback(km, on_iter, &ic);
 	/* with -v, the final labels are checked against brute force */
 	int32_t *labels = c.verbose ? vt_cli_xmalloc(n * sizeof *labels) : NULL;
 	double t0 = vt_now();
 	rc = vt_kmeans_run(km, x, n, d, w, l, labels);
+	vt_progress_end(&ic.pg);
 	if (rc == VT_EINVAL && (size_t)c.k > n)
 		vt_cli_fail(rc, "k=%lld is larger than the %zu input rows", c.k, n);
 	if (rc == VT_EINVAL)

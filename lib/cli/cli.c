@@ -478,7 +478,11 @@ void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total)
 		return;
 	p->last = t;
 	double rate = done / (t - p->t0 > 1e-9 ? t - p->t0 : 1e-9);
-	if (total)
+	if (total && done <= total && rate > 0)
+		fprintf(stderr, "\r%s: %llu/%llu %s (%.0f%%), %.3g/s, ETA %.0fs   ", prog,
+		        (unsigned long long)done, (unsigned long long)total, p->what,
+		        100.0 * done / total, rate, (double)(total - done) / rate);
+	else if (total)
 		fprintf(stderr, "\r%s: %llu/%llu %s (%.0f%%), %.3g/s   ", prog,
 		        (unsigned long long)done, (unsigned long long)total, p->what,
 		        100.0 * done / total, rate);
