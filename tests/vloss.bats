@@ -203,3 +203,25 @@ print('ok')"
 	assert_err "-c CENTROIDS is required"
 	assert_no_leftovers out.acc
 }
+
+@test "vloss --sizes: one line per centroid (index, size, loss) after a header; they sum to the report" {
+	setup_data
+	run -0 vloss --sizes -c c.vt x.vt
+	assert_line --index 0 "centroid size loss"
+	assert_equal "${#lines[@]}" 17
+	assert_line --index 1 --regexp '^0 [0-9]+ [0-9.e+-]+$'
+	local sums
+	sums=$(printf '%s\n' "${lines[@]:1}" | awk '{ n += $2; l += $3 } END { printf "%d %.6e", n, l }')
+	run -0 vloss --json -c c.vt x.vt
+	local want
+	want=$(echo "$output" | /usr/bin/python3 -c 'import json, sys; r = json.load(sys.stdin); print("%d %.6e" % (r["n"], r["loss"]))')
+	assert_equal "$sums" "$want"
+	# the same from accumulators
+	vloss -q -c c.vt --partial -o a.acc x.vt
+	run -0 vloss --sizes a.acc
+	assert_line --index 0 "centroid size loss"
+	run -2 --separate-stderr vloss --sizes --json -c c.vt x.vt
+	assert_usage_error vloss "--json and --sizes are two reports"
+	run -2 --separate-stderr vloss --sizes --partial -c c.vt x.vt
+	assert_usage_error vloss "--partial writes a stream; --sizes is for the report"
+}

@@ -29,6 +29,9 @@ static const char usage[] =
 "  -c, --centroids FILE  centroids (a centroids stream, or vectors in any format)\n"
 "      --partial         write an accumulator stream instead of the report\n"
 "      --json            print the report as one JSON object\n"
+"      --sizes           print, instead of the report, one line per centroid:\n"
+"                        its index, size (rows or weight) and loss, after a\n"
+"                        header line \"centroid size loss\"\n"
 "      --metric=METRIC   l2 or cosine (normalise rows first).  The default is\n"
 "                        the metric of -c, else of the input, else l2; one\n"
 "                        that disagrees with either is an error\n"
@@ -46,10 +49,10 @@ static const char usage[] =
 "environment forces the search or brute force (the same output).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vloss(1), vkmeans(1).\n";
 
-enum { OPT_JSON = 0x2000, OPT_BATCH };
+enum { OPT_JSON = 0x2000, OPT_BATCH, OPT_SIZES };
 
 typedef struct {
-	int json;
+	int json, sizes;
 	size_t batch;
 } opts;
 
@@ -58,6 +61,7 @@ static int on_opt(int c, const char *arg, void *ctx)
 	opts *o = ctx;
 	switch (c) {
 	case OPT_JSON: o->json = 1; return 0;
+	case OPT_SIZES: o->sizes = 1; return 0;
 	case OPT_BATCH: o->batch = (size_t)vt_cli_int("--batch-rows", arg, 1, 1 << 24); return 0;
 	}
 	return -1;
@@ -65,6 +69,7 @@ static int on_opt(int c, const char *arg, void *ctx)
 
 static const struct option longopts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
+	{"sizes", no_argument, NULL, OPT_SIZES},
 	{"batch-rows", required_argument, NULL, OPT_BATCH},
 	{0},
 };
@@ -122,8 +127,11 @@ int main(int argc, char **argv)
 	};
 	vt_cli c;
 	vt_cli_parse(argc, argv, &spec, &c);
-	if (c.partial && o.json)
-		vt_cli_usage_error("--partial writes a stream; --json is for the report");
+	if (c.partial && (o.json || o.sizes))
+		vt_cli_usage_error("--partial writes a stream; --%s is for the report",
+		                   o.json ? "json" : "sizes");
+	if (o.json && o.sizes)
+		vt_cli_usage_error("--json and --sizes are two reports; give one");
 	if (c.partial)
 		vt_cli_no_tty(c.output);
 
@@ -188,7 +196,13 @@ int main(int argc, char **argv)
 		FILE *mf = open_memstream(&buf, &len);
 		if (!mf)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
-		report(mf, a, o.json);
+		if (o.sizes) {
+			fputs("centroid size loss\n", mf);
+			for (size_t j = 0; j < a->k; j++)
+				fprintf(mf, "%zu %.17g %.17g\n", j, a->weight[j], a->loss[j]);
+		} else {
+			report(mf, a, o.json);
+		}
 		fclose(mf);
 		rc = vt_out_write(&out, buf, len);
 		free(buf);
