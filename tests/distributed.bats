@@ -280,6 +280,26 @@ fault_bin() {
 	assert_workers_clean
 }
 
+@test "train.sh: shard paths with spaces (HOST, a tab, PATH), --local and over the hosts: the same model" {
+	place 2 3 4
+	local s h
+	: >manifest
+	for s in 0 1 2; do
+		h=$((s + 2))
+		mkdir -p "$BATS_TEST_TMPDIR/host$h/my shards"
+		mv "$BATS_TEST_TMPDIR/host$h/s$s.vt" "$BATS_TEST_TMPDIR/host$h/my shards/part $s.vt"
+		printf '127.0.0.%s\t%s\n' "$h" "$BATS_TEST_TMPDIR/host$h/my shards/part $s.vt" >>manifest
+	done
+	run -0 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" manifest local
+	assert_same_model local
+	run -0 --separate-stderr dist out -q
+	assert_same_model out
+	# without the tab, a path with spaces is refused, naming the line
+	printf '127.0.0.2 %s\n' "$BATS_TEST_TMPDIR/host2/my shards/part 0.vt" >manifest
+	run -1 --separate-stderr dist out2 -q
+	assert_err "manifest: line 1: expected HOST PATH (a tab between them when the path has spaces)"
+}
+
 @test "train.sh: a host that dies mid-stream stops the run naming it and the shard; --retries completes it" {
 	BIN=$(fault_bin)
 	place 2 3 4

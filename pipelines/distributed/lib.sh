@@ -88,9 +88,16 @@ vd_manifest() {
 	while IFS= read -r line || [ -n "$line" ]; do
 		ln=$((ln + 1))
 		case $line in '#'* | '') continue ;; esac
-		read -r h p rest <<<"$line" || true
+		if [[ $line == *$'\t'* ]]; then
+			# HOST, a tab, then the path as it is (spaces and all)
+			h=${line%%$'\t'*} p=${line#*$'\t'} rest=
+			h=${h//[[:space:]]/}
+		else
+			read -r h p rest <<<"$line" || true
+		fi
 		[ -n "${h:-}" ] || continue
-		[ -n "${p:-}" ] && [ -z "${rest:-}" ] || die "$manifest: line $ln: expected HOST PATH"
+		[ -n "${p:-}" ] && [ -z "${rest:-}" ] ||
+			die "$manifest: line $ln: expected HOST PATH (a tab between them when the path has spaces)"
 		case $p in /*) ;; *) die "$manifest: line $ln: $p: the path must be absolute" ;; esac
 		sgrp+=("$(vd_group "$h" "$ln")") || exit 1
 		shost+=("$h") spath+=("$p")

@@ -15,7 +15,8 @@ SSHLOGINFILE  GNU parallel sshlogins, one a line: [NCPUS/]SSHLOGIN, e.g.
               "4/root@10.0.0.5" (NCPUS shards of that host at once; default 1).
 MANIFEST      the shards, one a line, in data-set order: HOST PATH, where HOST
               is an sshlogin's host (its last word, with or without user@)
-              and PATH the shard's file on that host (any file vcat reads).
+              and PATH the shard's file on that host (any file vcat reads);
+              a PATH with spaces goes after a tab: HOST<TAB>PATH.
               Lines starting with # are ignored.
 
 Steps: row counts (vcat --count) on each host, then global offsets; on each
