@@ -1,0 +1,395 @@
+/* vtrain: the index of train/nearest (see nearest.h): the grouping of the
+ * centroids (the caller's, or recursive k-means splits), each group's
+ * centre, radius and norms, vt_nearest_new and vt_nearest_free, and the
+ * getters and settings.  The structure is in nearest_impl.h; the query
+ * that uses it is in nearest_query.c. */
+#define _POSIX_C_SOURCE 200809L
+#include "train/nearest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "train/kernel.h"
+#include "train/nearest_impl.h"
+#include "train/rng.h"
+
+size_t vt_nearest_groups(const vt_nearest *ix)
+{
+	return ix->G;
+}
+
+size_t vt_nearest_bytes(const vt_nearest *ix)
+{
+	return sizeof *ix + ix->k * (sizeof(float) + sizeof(int32_t)) +
+	       (ix->k / NR_COLS + 1) * sizeof(double) + (ix->G + 1) * sizeof(uint32_t) +
+	       ix->G * (ix->d * sizeof(float) + 3 * sizeof(float) + 3 * sizeof(double));
+}
+
+const vt_nearest_stats *vt_nearest_get_stats(const vt_nearest *ix)
+{
+	return &ix->st;
+}
+
+void vt_nearest_reset_stats(vt_nearest *ix)
+{
+	memset(&ix->st, 0, sizeof ix->st);
+}
+
+void vt_nearest_set_mode(vt_nearest *ix, int mode)
+{
+	ix->mode = mode;
+}
+
+void vt_nearest_set_probe(vt_nearest *ix, size_t probe)
+{
+	if (probe > VT_NEAREST_MAX_TOP)
+		probe = VT_NEAREST_MAX_TOP;
+	ix->probe = probe > ix->G ? ix->G : probe;
+}
+
+void vt_nearest_free(vt_nearest *ix)
+{
+	if (!ix)
+		return;
+	free(ix->cn);
+	free(ix->bmax);
+	free(ix->perm);
+	free(ix->gstart);
+	free(ix->m);
+	free(ix->mn);
+	free(ix->mnu);
+	free(ix->rho);
+	free(ix->rhof);
+	free(ix->mnuf);
+	free(ix->gmax);
+	free(ix);
+}
+
+/* Groups of at most `leaf` centroids by recursive k-means splits: a node
+ * of n > leaf centroids is cut into min(16, ceil(n / leaf)) children by
+ * k-means++ seeding and 6 Lloyd iterations over a seeded sample of at most
+ * 64 per child, then every member goes to its nearest child centre
+ * (vt_assign, in gathered blocks).  A split that leaves all members in one
+ * child (duplicates) cuts the node into runs of `leaf` instead.  Then each
+ * leaf of a radius above twice the median radius is split again the same
+ * way into leaves of an eighth of its size: such leaves hold stray members
+ * of several clusters, and their bound would hold for nearly every row.  grp
+ * receives each centroid's group, *ng the number of groups.  Only speed
+ * depends on the grouping. */
+#define SPLIT_MAX 16
+#define SPLIT_BLOCK 4096
+
+struct span {
+	size_t a, b, leaf;
+};
+
+/* Radius of the centroids ids[0..n) around their mean (dd, double). */
+static double span_radius(const float *c, size_t d, const int32_t *id, size_t n, double *mean)
+{
+	memset(mean, 0, d * sizeof *mean);
+	for (size_t p = 0; p < n; p++)
+		for (size_t t = 0; t < d; t++)
+			mean[t] += c[(size_t)id[p] * d + t];
+	double r = 0;
+	for (size_t p = 0; p < n; p++) {
+		double v = 0;
+		for (size_t t = 0; t < d; t++) {
+			double e = c[(size_t)id[p] * d + t] - mean[t] / (double)n;
+			v += e * e;
+		}
+		r = v > r ? v : r;
+	}
+	return sqrt(r);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t leaf,
+                       uint64_t seed, int32_t *grp, size_t *ng)
+{
+	size_t smax = 64 * SPLIT_MAX;
+	int32_t *ids = malloc(k * sizeof *ids), *tmp = malloc(k * sizeof *tmp);
+	int32_t *lab = malloc(k * sizeof *lab);
+	struct span *st = malloc((k + SPLIT_MAX) * sizeof *st);
+	struct span *lv = malloc((k + 1) * sizeof *lv);
+	double *rad = malloc((k + 1) * sizeof *rad), *mean = malloc(d * sizeof *mean);
+	float *xs = malloc(smax * d * sizeof *xs), *blk = malloc(SPLIT_BLOCK * d * sizeof *blk);
+	float *cen = malloc(SPLIT_MAX * d * sizeof *cen);
+	double *sum = malloc(SPLIT_MAX * d * sizeof *sum), *dmin = malloc(smax * sizeof *dmin);
+	int32_t *sl = malloc(smax * sizeof *sl);
+	int rc = VT_ENOMEM;
+	if (!ids || !tmp || !lab || !st || !xs || !blk || !cen || !sum || !dmin || !sl || !lv ||
+	    !rad || !mean)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < k; i++)
+		ids[i] = (int32_t)i;
+	size_t top = 0, G = 0, nlv = 0;
+	uint64_t node = 0;
+	st[top++] = (struct span){0, k, leaf};
+	for (int pass = 0; pass < 2; pass++) {
+	if (pass == 1) {
+		/* leaves of a radius above twice the median mix separate
+		 * structures (a few stray members of several clusters): split
+		 * them again, into leaves of an eighth of their size */
+		for (size_t i = 0; i < nlv; i++)
+			rad[i] = span_radius(c, d, ids + lv[i].a, lv[i].b - lv[i].a, mean);
+		double *srt = malloc(nlv * sizeof *srt);
+		if (!srt) {
+			rc = VT_ENOMEM;
+			goto out;
+		}
+		memcpy(srt, rad, nlv * sizeof *srt);
+		qsort(srt, nlv, sizeof *srt, cmp_double);
+		double med = srt[nlv / 2];
+		free(srt);
+		for (size_t i = 0; i < nlv; i++)
+			if (rad[i] > 2 * med && lv[i].b - lv[i].a > 1) {
+				size_t n = lv[i].b - lv[i].a;
+				st[top++] = (struct span){lv[i].a, lv[i].b, n / 8 ? n / 8 : 1};
+			}
+	}
+	while (top) {
+		struct span sp = st[--top];
+		size_t n = sp.b - sp.a;
+		int32_t *id = ids + sp.a;
+		if (n <= sp.leaf) {
+			for (size_t p = 0; p < n; p++)
+				grp[id[p]] = (int32_t)G;
+			G++;
+			if (pass == 0)
+				lv[nlv++] = sp;
+			continue;
+		}
+		size_t nb = (n + sp.leaf - 1) / sp.leaf;
+		nb = nb > SPLIT_MAX ? SPLIT_MAX : nb;
+		size_t S = n < 64 * nb ? n : 64 * nb;
+		vt_rng r;
+		vt_rng_init(&r, seed, node++);
+		for (size_t i = 0; i < S; i++) {
+			size_t j = i + (size_t)vt_rng_below(&r, n - i);
+			int32_t t = id[i];
+			id[i] = id[j];
+			id[j] = t;
+			memcpy(xs + i * d, c + (size_t)id[i] * d, d * sizeof *xs);
+		}
+		/* k-means++ seeding over the sample */
+		memcpy(cen, xs, d * sizeof *cen);
+		for (size_t i = 0; i < S; i++)
+			dmin[i] = vt_nearest_sqdist(xs + i * d, cen, d);
+		for (size_t q = 1; q < nb; q++) {
+			double tot = 0;
+			for (size_t i = 0; i < S; i++)
+				tot += dmin[i];
+			size_t pick = 0;
+			if (tot > 0) {
+				double u = vt_rng_uniform(&r) * tot, acc = 0;
+				for (pick = 0; pick + 1 < S; pick++)
+					if ((acc += dmin[pick]) > u)
+						break;
+			} else {
+				pick = (size_t)vt_rng_below(&r, S);
+			}
+			memcpy(cen + q * d, xs + pick * d, d * sizeof *cen);
+			for (size_t i = 0; i < S; i++) {
+				double v = vt_nearest_sqdist(xs + i * d, cen + q * d, d);
+				dmin[i] = v < dmin[i] ? v : dmin[i];
+			}
+		}
+		for (int it = 0; it < 6; it++) {
+			if ((rc = vt_assign(pool, xs, S, d, cen, nb, NULL, NULL, sl, NULL, NULL, NULL)))
+				goto out;
+			size_t cnt[SPLIT_MAX] = {0};
+			memset(sum, 0, nb * d * sizeof *sum);
+			for (size_t i = 0; i < S; i++) {
+				cnt[sl[i]]++;
+				for (size_t t = 0; t < d; t++)
+					sum[(size_t)sl[i] * d + t] += xs[i * d + t];
+			}
+			for (size_t g = 0; g < nb; g++)
+				if (cnt[g])
+					for (size_t t = 0; t < d; t++)
+						cen[g * d + t] = (float)(sum[g * d + t] / (double)cnt[g]);
+		}
+		for (size_t b0 = 0; b0 < n; b0 += SPLIT_BLOCK) {
+			size_t m = n - b0 < SPLIT_BLOCK ? n - b0 : SPLIT_BLOCK;
+			for (size_t i = 0; i < m; i++)
+				memcpy(blk + i * d, c + (size_t)id[b0 + i] * d, d * sizeof *blk);
+			if ((rc = vt_assign(pool, blk, m, d, cen, nb, NULL, NULL, lab + b0, NULL, NULL,
+			                    NULL)))
+				goto out;
+		}
+		size_t cnt[SPLIT_MAX + 1] = {0};
+		for (size_t i = 0; i < n; i++)
+			cnt[lab[i] + 1]++;
+		int degenerate = 0;
+		for (size_t g = 0; g < nb; g++)
+			degenerate |= cnt[g + 1] == n;
+		if (degenerate) {
+			for (size_t p = 0; p < n; p += sp.leaf) {
+				for (size_t q = p; q < n && q < p + sp.leaf; q++)
+					grp[id[q]] = (int32_t)G;
+				G++;
+			}
+			continue;
+		}
+		for (size_t g = 0; g < nb; g++)
+			cnt[g + 1] += cnt[g];
+		size_t pos[SPLIT_MAX];
+		memcpy(pos, cnt, sizeof pos);
+		for (size_t i = 0; i < n; i++)
+			tmp[pos[lab[i]]++] = id[i];
+		memcpy(id, tmp, n * sizeof *id);
+		for (size_t g = nb; g-- > 0;)
+			if (cnt[g + 1] > cnt[g])
+				st[top++] = (struct span){sp.a + cnt[g], sp.a + cnt[g + 1], sp.leaf};
+	}
+	}
+	*ng = G;
+out:
+	free(ids);
+	free(tmp);
+	free(lab);
+	free(st);
+	free(xs);
+	free(blk);
+	free(cen);
+	free(sum);
+	free(dmin);
+	free(sl);
+	free(lv);
+	free(rad);
+	free(mean);
+	return rc;
+}
+
+int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, size_t d,
+                   const int32_t *group, size_t groups, uint64_t seed)
+{
+	*out = NULL;
+	if (k == 0 || d == 0 || k >= (size_t)INT32_MAX || d > (size_t)INT32_MAX / NR_COLS ||
+	    groups > VT_NEAREST_MAX_GROUPS || (group && groups == 0))
+		return VT_EINVAL;
+	if (group)
+		for (size_t j = 0; j < k; j++)
+			if (group[j] < 0 || (size_t)group[j] >= groups)
+				return VT_EINVAL;
+	vt_nearest *ix = calloc(1, sizeof *ix);
+	if (!ix)
+		return VT_ENOMEM;
+	ix->c = c;
+	ix->k = k;
+	ix->d = d;
+	int rc = VT_ENOMEM;
+	int32_t *grp = NULL, *newid = NULL;
+	size_t *cnt = NULL;
+	double *sum = NULL;
+	ix->cn = malloc(k * sizeof *ix->cn);
+	ix->bmax = malloc((k / NR_COLS + 1) * sizeof *ix->bmax);
+	if (!ix->cn || !ix->bmax)
+		goto fail;
+	if ((rc = vt_nn_centroid_norms(c, k, d, ix->cn, ix->bmax)))
+		goto fail;
+	rc = VT_ENOMEM;
+	size_t G0 = groups;
+	grp = malloc(k * sizeof *grp);
+	if (!grp)
+		goto fail;
+	if (group) {
+		memcpy(grp, group, k * sizeof *grp);
+	} else {
+		size_t want = groups ? groups : (k + VT_NEAREST_LEAF - 1) / VT_NEAREST_LEAF;
+		size_t leaf = (k + want - 1) / (want ? want : 1);
+		if ((rc = make_groups(pool, c, k, d, leaf ? leaf : 1, seed, grp, &G0)))
+			goto fail;
+	}
+	rc = VT_ENOMEM;
+	cnt = calloc(G0, sizeof *cnt);
+	newid = malloc(G0 * sizeof *newid);
+	if (!cnt || !newid)
+		goto fail;
+	for (size_t j = 0; j < k; j++)
+		cnt[grp[j]]++;
+	size_t G = 0;
+	for (size_t g = 0; g < G0; g++)
+		newid[g] = cnt[g] ? (int32_t)G++ : -1;
+	ix->G = G;
+	ix->perm = malloc(k * sizeof *ix->perm);
+	ix->gstart = calloc(G + 1, sizeof *ix->gstart);
+	ix->m = malloc(G * d * sizeof *ix->m);
+	ix->mn = malloc(G * sizeof *ix->mn);
+	ix->mnu = malloc(G * sizeof *ix->mnu);
+	ix->rho = malloc(G * sizeof *ix->rho);
+	ix->gmax = malloc(G * sizeof *ix->gmax);
+	sum = calloc(d, sizeof *sum);
+	if (!ix->perm || !ix->gstart || !ix->m || !ix->mn || !ix->mnu || !ix->rho || !ix->gmax ||
+	    !sum)
+		goto fail;
+	for (size_t g = 0; g < G0; g++)
+		if (newid[g] >= 0)
+			ix->gstart[newid[g] + 1] = (uint32_t)cnt[g];
+	for (size_t g = 0; g < G; g++)
+		ix->gstart[g + 1] += ix->gstart[g];
+	{
+		uint32_t *pos = (uint32_t *)cnt; /* reuse: G0 >= G slots */
+		for (size_t g = 0; g < G; g++)
+			pos[g] = ix->gstart[g];
+		for (size_t j = 0; j < k; j++)
+			ix->perm[pos[newid[grp[j]]]++] = (int32_t)j;
+	}
+	for (size_t g = 0; g < G; g++) {
+		uint32_t a = ix->gstart[g], b = ix->gstart[g + 1];
+		memset(sum, 0, d * sizeof *sum);
+		double gm = 0;
+		for (uint32_t p = a; p < b; p++) {
+			const float *cr = c + (size_t)ix->perm[p] * d;
+			for (size_t t = 0; t < d; t++)
+				sum[t] += cr[t];
+			double v = norm_up(ix->cn[ix->perm[p]]);
+			gm = v > gm ? v : gm;
+		}
+		float *mg = ix->m + g * d;
+		for (size_t t = 0; t < d; t++)
+			mg[t] = (float)(sum[t] / (double)(b - a));
+		double r = 0;
+		for (uint32_t p = a; p < b; p++) {
+			double v = vt_nearest_sqdist(c + (size_t)ix->perm[p] * d, mg, d);
+			r = v > r ? v : r;
+		}
+		/* dd is within (d + 4) 2^-50 relatively of the true value */
+		ix->rho[g] = sqrt(r * (1 + ((double)d + 4) * 0x1p-50)) * (1 + 0x1p-50);
+		ix->gmax[g] = gm;
+		if (b - a > ix->gbig)
+			ix->gbig = b - a;
+	}
+	vt_sqnorms(ix->m, G, d, ix->mn);
+	ix->rhof = malloc(G * sizeof *ix->rhof);
+	ix->mnuf = malloc(G * sizeof *ix->mnuf);
+	if (!ix->rhof || !ix->mnuf)
+		goto fail;
+	for (size_t g = 0; g < G; g++) {
+		ix->mnu[g] = norm_up(ix->mn[g]);
+		ix->rhof[g] = float_up(ix->rho[g]);
+		ix->mnuf[g] = float_up(ix->mnu[g]);
+		ix->cmaxu = ix->gmax[g] > ix->cmaxu ? ix->gmax[g] : ix->cmaxu;
+	}
+	free(grp);
+	free(cnt);
+	free(newid);
+	free(sum);
+	*out = ix;
+	return 0;
+fail:
+	free(grp);
+	free(cnt);
+	free(newid);
+	free(sum);
+	vt_nearest_free(ix);
+	return rc;
+}
