@@ -140,6 +140,16 @@ for name, ix in (('ivfpq', pq), ('ivfsq', sq)):
 	assert_file_exists out/loss.png
 	run -0 bash -c "head -c 4 out/sizes.png | od -An -c | tr -d ' '"
 	assert_output --partial "PNG"
+	# two quantities, two series: the coreset's per vkmeans iteration, the
+	# sample's per refine pass (pass 0: the vkmeans centroids) and the final
+	# model's, which is report.txt's loss
+	run -0 wc -l <out/refine.dat
+	assert_output 1
+	run -0 awk '{ print $1 }' out/final.dat
+	assert_output 1
+	run -0 awk '{ print $2 }' out/final.dat
+	assert_output "$(sed -n 's/^loss=\([^ ]*\).*/\1/p' out/report.txt)"
+	[ -s out/loss.dat ]
 }
 
 # The outputs (under OUT) that a make call rewrote: newer than the marker.
