@@ -154,3 +154,38 @@ meta() { vcat --info "$1" | sed -n "s/^meta\.$2: //p"; }
 		assert_output "(4000, 16) float32"
 	fi
 }
+
+@test "row counts on pipes: vgen announces its rows; vgen | vsample equals vsample of the file; a wrong count is refused" {
+	cd "$BATS_TEST_TMPDIR"
+	vgen -q -n 5000 -d 8 --seed 4 -o g.vt
+	run -0 vcat --info g.vt
+	assert_line "meta.rows: 5000"
+	vsample -q -k 16 --sample-rate 20 -o from-file.vt g.vt
+	vgen -q -n 5000 -d 8 --seed 4 | vsample -q -k 16 --sample-rate 20 -o from-pipe.vt
+	cmp from-file.vt from-pipe.vt
+	# vcat keeps the count only where it is exact
+	vcat --rows 0:10 -o cut.vt g.vt
+	run -0 vcat --info cut.vt
+	refute_line --partial "meta.rows"
+	cat g.vt g.vt >twice.vt
+	vcat -o both.vt twice.vt
+	run -0 vcat --info both.vt
+	assert_line "meta.rows: 10000"
+	# two streams on a pipe: more rows than the first header announced
+	run -1 --separate-stderr bash -c 'cat g.vt g.vt | vsample -q -k 16 --sample-rate 20 -o x.vt'
+	assert_err "(stdin): the input holds more rows than its first header announced (5000; several streams one after another?): give --total"
+	assert_file_not_exists x.vt
+	# a header that announces another count than its end marker: refused by every reader
+	vgen -q -n 100 -d 8 | vcat -o plain.vt
+	run -0 vcat --info plain.vt
+	refute_line --partial "meta.rows"
+	"$PY" "$VT_FIXTURES/vtcraft.py" add-meta plain.vt few.vt rows 50
+	run -1 --separate-stderr vcat --count few.vt
+	assert_err "few.vt: frame 1: more rows than the 50 the header announced (metadata rows)"
+	"$PY" "$VT_FIXTURES/vtcraft.py" add-meta plain.vt many.vt rows 500
+	run -1 --separate-stderr vcat --count many.vt
+	assert_err "many.vt: end marker: 100 rows, but the header announced 500 (metadata rows)"
+	"$PY" "$VT_FIXTURES/vtcraft.py" add-meta plain.vt bad.vt rows 12x
+	run -1 --separate-stderr vcat --count bad.vt
+	assert_err "bad.vt: header: metadata rows '12x' is not a row count"
+}

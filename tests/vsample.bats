@@ -276,12 +276,16 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 }
 
 @test "vsample: a stream of unknown length needs --total" {
-	vgen -n 100 -d 2 -o x.vt
-	run -2 --separate-stderr bash -c 'vgen -n 100 -d 2 | vsample -k 1'
+	# vcat of a pipe cannot know the count, so it announces none
+	vgen -n 100 -d 2 | vcat -o x.vt
+	run -2 --separate-stderr bash -c 'vgen -n 100 -d 2 | vcat | vsample -k 1'
 	assert_usage_error vsample "--total N is required"
 	run -2 --separate-stderr vsample -k 1 -o s.vt <x.vt
 	assert_usage_error vsample "--total N is required"
 	assert_no_leftovers s.vt
+	# vgen announces its rows (metadata rows): its pipe needs no --total
+	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 2 | vsample -k 1 --sample-rate 10 | vcat --count'
+	assert_output 10
 	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 2 | vsample -k 1 --sample-rate 10 --total 100 | vcat --count'
 	assert_output 10
 }

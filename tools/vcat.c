@@ -287,6 +287,17 @@ static int do_convert(const vt_cli *c, const opts *o)
 		rc = vt_header_copy(&oh, ih);
 		if (rc == 0 && add_ids)
 			oh.cols |= VT_COL_IDS;
+		/* "rows" announces the count: only where it is known to be exact,
+		 * one input (not a cut of it) that is a counted foreign file or a
+		 * regular vtrain file (its end markers, every segment) */
+		int64_t known = -1;
+		if (rc == 0 && c->nargs == 1 && !o->range &&
+		    (rc = vt_input_count_rows(in, &known, err, sizeof err)) < 0)
+			vt_cli_fail(rc, "%s", err);
+		if (rc == 0 && known >= 0)   /* in place: a file passes through as it is */
+			rc = vt_header_setf(&oh, "rows", "%lld", (long long)known);
+		else
+			vt_header_unset(&oh, "rows");
 		if (rc == 0)
 			rc = vt_writer_open(&w, &out, &oh, c->codec, o->frame_bytes);
 		vt_header_free(&oh);

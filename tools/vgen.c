@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 		vt_header h;
 		vt_header_init(&h, VT_KIND_VECTORS, VT_ELEM_F32, o.ids ? VT_COL_IDS : 0, o.dim);
 		vt_header_put(&h, &rc, "made_by", "%s", "vgen " VT_VERSION_STRING);
+		vt_header_put(&h, &rc, "rows", "%lld", o.n);   /* known before the first row */
 		vt_header_put(&h, &rc, "vgen.seed", "%llu", (unsigned long long)c.seed);
 		vt_header_put(&h, &rc, "vgen.means", "%u", o.means);
 		vt_header_put(&h, &rc, "vgen.spread", "%.17g", o.spread);

@@ -192,6 +192,10 @@ static int64_t count_rows(const vt_cli *c, const vt_input_opts *io)
 
 static void fail_too_long(const vt_input *in, const opts *o)
 {
+	if (!o->total_given)   /* n came from the stream's header (metadata rows) */
+		vt_cli_fail(VT_EFORMAT, "%s: the input holds more rows than its first header "
+		            "announced (%llu; several streams one after another?): give --total",
+		            vt_input_path(in), (unsigned long long)o->total);
 	if (o->offset)
 		vt_cli_fail(VT_EINVAL, "%s: the input holds more than the %llu rows from --offset %llu "
 		            "to --total %llu", vt_input_path(in),
@@ -248,13 +252,28 @@ int main(int argc, char **argv)
 	} else if (hint >= 0) {
 		n = (uint64_t)hint;
 	} else {
-		int64_t counted = count_rows(&c, &io);
+		/* one regular vtrain file: its end markers; a pipe: the count its
+		 * header announces (vgen, vcat); regular files: a first reading */
+		int64_t counted = -1;
+		char cerr[512];
+		int crc = vt_input_count_rows(in, &counted, cerr, sizeof cerr);
+		if (crc < 0)
+			vt_cli_fail(crc, "%s", cerr);
+		if (counted < 0 && c.nargs <= 1 && (counted = vt_header_rows(ih)) >= 0) {
+			o.total = counted;   /* for the message if more rows come */
+			vt_cli_verbose(&c, "%s announces %lld rows (metadata rows)", vt_input_path(in),
+			               (long long)counted);
+		}
+		if (counted < 0) {
+			counted = count_rows(&c, &io);
+			if (counted >= 0)
+				vt_cli_verbose(&c, "counted %lld rows in a first reading (--total skips it)",
+				               (long long)counted);
+		}
 		if (counted < 0)
 			vt_cli_usage_error("--total N is required: the length of %s is not known before "
-			                   "it is read, and it cannot be read twice",
-			                   c.nargs ? "this input" : "standard input");
-		vt_cli_verbose(&c, "counted %lld rows in a first reading (--total skips it)",
-		               (long long)counted);
+			                   "it is read (its header announces no rows), and it cannot be "
+			                   "read twice", c.nargs ? "this input" : "standard input");
 		n = (uint64_t)counted;
 	}
 	uint64_t first = (uint64_t)o.offset, limit = n - first;

@@ -136,6 +136,34 @@ int vt_header_set(vt_header *h, const char *key, const char *value)
 	return 0;
 }
 
+void vt_header_unset(vt_header *h, const char *key)
+{
+	for (size_t i = 0; i < h->nmeta; i++) {
+		if (strcmp(h->meta[i].key, key) != 0)
+			continue;
+		free(h->meta[i].value);
+		memmove(&h->meta[i], &h->meta[i + 1], (h->nmeta - i - 1) * sizeof h->meta[i]);
+		h->nmeta--;
+		return;
+	}
+}
+
+int64_t vt_header_rows(const vt_header *h)
+{
+	const char *v = vt_header_get(h, "rows");
+	if (!v)
+		return -1;
+	int64_t n = 0;
+	if (!*v)
+		return VT_EFORMAT;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || n > (INT64_MAX - 9) / 10)
+			return VT_EFORMAT;
+		n = n * 10 + (*p - '0');
+	}
+	return n;
+}
+
 int vt_header_setf(vt_header *h, const char *key, const char *fmt, ...)
 {
 	char buf[VT_MAX_VALUE + 1];

@@ -116,6 +116,15 @@ int vt_utf8_valid(const char *s, size_t n);
 /* Value of key, or NULL. Borrowed. */
 const char *vt_header_get(const vt_header *h, const char *key);
 
+/* Remove key from h (nothing if absent); the order of the others stays. */
+void vt_header_unset(vt_header *h, const char *key);
+
+/* The row count that a segment's header announces (metadata "rows", set by
+ * a writer that knows it before the first row: vgen, vcat from one counted
+ * file): >= 0, -1 when absent, or VT_EFORMAT when the value is not a whole
+ * number below 2^63.  A reader checks it against the segment's end marker. */
+int64_t vt_header_rows(const vt_header *h);
+
 /* Bytes of one element of the data plane (4 or 8), 0 if unknown. */
 size_t vt_elem_size(int elem);
 

@@ -21,6 +21,7 @@ struct vt_reader {
 	unsigned char *stored, *raw, *tmp;
 	size_t stored_cap, raw_cap, tmp_cap;
 	uint64_t seg_frames, seg_rows, seg_chain;
+	int64_t seg_announced;   /* the segment header's "rows", or -1 */
 	uint64_t next_row;
 	size_t last_rows, last_stored, last_raw;   /* frame read by next_stored */
 	int last_codec;
@@ -122,6 +123,11 @@ int vt_header_read(vt_rd *rd, vt_header *h, char *err, size_t errlen)
 	}
 	if (rc == 0 && h->kind == VT_KIND_PQ)
 		rc = check_pq_meta(h, err, errlen);
+	if (rc == 0 && vt_header_rows(h) == VT_EFORMAT) {
+		snprintf(err, errlen, "header: metadata rows '%s' is not a row count",
+		         vt_header_get(h, "rows"));
+		rc = VT_EFORMAT;
+	}
 	free(buf);
 	if (rc < 0)
 		vt_header_free(h);
@@ -144,6 +150,7 @@ int vt_reader_open(vt_reader **out, vt_rd *rd, char *err, size_t errlen)
 	r->rd = rd;
 	r->row_bytes = vt_row_bytes(&r->h);
 	r->st.segments = 1;
+	r->seg_announced = vt_header_rows(&r->h);
 	*out = r;
 	return 0;
 }
@@ -241,6 +248,11 @@ static int read_end(vt_reader *r, unsigned char m[VT_END_MARKER], char *err, siz
 		snprintf(err, errlen, "end marker: frame chain checksum mismatch (frames lost or reordered)");
 		return VT_ECHECKSUM;
 	}
+	if (r->seg_announced >= 0 && rows != (uint64_t)r->seg_announced) {
+		snprintf(err, errlen, "end marker: %llu rows, but the header announced %lld "
+		         "(metadata rows)", (unsigned long long)rows, (long long)r->seg_announced);
+		return VT_EFORMAT;
+	}
 	if (r->h.kind == VT_KIND_PQ) {
 		long long pm = meta_int(&r->h, "m", 1, 1 << 20), nb = meta_int(&r->h, "nbits", 1, 16);
 		if (rows != (uint64_t)pm << nb) {
@@ -279,6 +291,7 @@ static int next_segment(vt_reader *r, char *err, size_t errlen)
 		vt_header_free(&h2);
 		return rc;
 	}
+	r->seg_announced = vt_header_rows(&h2);
 	vt_header_free(&h2);
 	r->st.segments++;
 	r->seg_frames = r->seg_rows = r->seg_chain = 0;
@@ -364,6 +377,11 @@ static long read_frame(vt_reader *r, int *codec, size_t *stored_len, size_t *raw
 		r->seg_chain = vt_hash64(ck, 8, r->seg_chain);
 		r->seg_frames++;
 		r->seg_rows += rows;
+		if (r->seg_announced >= 0 && r->seg_rows > (uint64_t)r->seg_announced) {
+			snprintf(err, errlen, "frame %llu: more rows than the %lld the header announced "
+			         "(metadata rows)", (unsigned long long)fno, (long long)r->seg_announced);
+			return VT_EFORMAT;
+		}
 		r->st.frames++;
 		r->st.rows += rows;
 		r->st.stored_bytes += *stored_len;
