@@ -151,8 +151,8 @@ static int finish_stdout(const vt_cli *c)
 /* The shape and metadata lines of --info. */
 static void print_header(const vt_header *h)
 {
-	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
-	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
+	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind), vt_elem_name(h->elem),
+	       h->dim);
 	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
 	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
 	       h->cols ? "" : " none");

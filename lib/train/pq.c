@@ -8,6 +8,7 @@
 #include "error.h"
 #include "train/kernel.h"
 #include "train/kmeans.h"
+#include "train/nearest.h"
 #include "train/rng.h"
 
 /* rows per block of encode / mse */
@@ -264,6 +265,30 @@ int vt_pq_encode(vt_pool *pool, const float *codebook, size_t m, int nbits,
                  const float *x, size_t n, size_t d, uint8_t *codes)
 {
 	return encode(pool, codebook, m, nbits, x, n, d, codes, NULL);
+}
+
+int vt_pq_encode_exact(vt_pool *pool, const float *codebook, size_t m, int nbits,
+                       const float *x, size_t n, size_t d, uint8_t *codes)
+{
+	int rc = check_shape(m, nbits, d);
+	if (rc || n == 0)
+		return rc;
+	const size_t ds = d / m, K = (size_t)1 << nbits;
+	float *sub = malloc(n * ds * sizeof *sub);
+	int32_t *lab = malloc(n * sizeof *lab);
+	if (!sub || !lab) {
+		free(sub), free(lab);
+		return VT_ENOMEM;
+	}
+	for (size_t s = 0; s < m && rc == 0; s++) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(sub + i * ds, x + i * d + s * ds, ds * sizeof *sub);
+		rc = vt_nearest_brute(pool, sub, n, ds, codebook + s * K * ds, K, 1, lab, NULL);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			codes[i * m + s] = (uint8_t)lab[i];
+	}
+	free(sub), free(lab);
+	return rc;
 }
 
 int vt_pq_decode(const float *codebook, size_t m, int nbits, size_t d,
