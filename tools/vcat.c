@@ -311,7 +311,7 @@ static int labels_npy(const vt_cli *c, const opts *o, vt_input *in)
 	while ((n = vt_input_next(in, &b, err, sizeof err)) > 0) {
 		if (o->range && slice(&b, ih, o->row_lo, o->row_hi) < 0)
 			break;
-		if (b.rows && (rc = vt_labels_npy_write(w, &b)) < 0)
+		if (b.rows && (rc = vt_labels_npy_write(w, b.rows, b.ids, b.data)) < 0)
 			break;
 		vt_progress_update(&pg, vt_input_rows(in), 0);
 	}

@@ -37,7 +37,7 @@ int vt_dump_text(vt_out *o, const vt_header *h, const vt_block *b)
 		char err[200];
 		if (vt_labels_shape_get(h, &ls, err, sizeof err) < 0)
 			return VT_EFORMAT;
-		return vt_labels_dump_text(o, &ls, b);
+		return vt_labels_dump_text(o, &ls, b->rows, b->ids, b->data);
 	}
 	sink *s = malloc(sizeof *s);   /* 64 KiB: kept off the stack */
 	if (!s)

@@ -169,7 +169,8 @@ void vt_labels_unpack(const vt_labels_shape *s, const void *data, size_t rows, i
 	}
 }
 
-int vt_labels_dump_text(vt_out *o, const vt_labels_shape *s, const vt_block *b)
+int vt_labels_dump_text(vt_out *o, const vt_labels_shape *s, size_t rows, const uint64_t *ids,
+                        const void *data)
 {
 	const size_t N = s->top, rb = s->words * 4;
 	size_t cap = 24 + N * 32 + s->m * 4 + 2;
@@ -177,9 +178,9 @@ int vt_labels_dump_text(vt_out *o, const vt_labels_shape *s, const vt_block *b)
 	if (!line)
 		return VT_ENOMEM;
 	int rc = 0;
-	for (size_t i = 0; i < b->rows && rc == 0; i++) {
-		const unsigned char *r = (const unsigned char *)b->data + i * rb;
-		size_t n = (size_t)snprintf(line, cap, "%" PRIu64, b->ids[i]);
+	for (size_t i = 0; i < rows && rc == 0; i++) {
+		const unsigned char *r = (const unsigned char *)data + i * rb;
+		size_t n = (size_t)snprintf(line, cap, "%" PRIu64, ids[i]);
 		for (size_t j = 0; j < N; j++)
 			n += (size_t)snprintf(line + n, cap - n, " %" PRId32, (int32_t)vt_le32(r + 4 * j));
 		for (size_t j = 0; j < N; j++)
@@ -264,9 +265,9 @@ int vt_labels_npy_open(vt_labels_npy **out, vt_out *const outs[VT_LABELS_NPY_ARR
 	return 0;
 }
 
-int vt_labels_npy_write(vt_labels_npy *w, const vt_block *b)
+int vt_labels_npy_write(vt_labels_npy *w, size_t rows, const uint64_t *ids, const void *data)
 {
-	const size_t n = b->rows, N = w->s.top;
+	const size_t n = rows, N = w->s.top;
 	size_t need = n * (N * 4 > 8 ? N * 4 : 8);
 	if (need < n * w->s.m)
 		need = n * w->s.m;
@@ -279,7 +280,7 @@ int vt_labels_npy_write(vt_labels_npy *w, const vt_block *b)
 		w->cap = need;
 	}
 	for (size_t i = 0; i < n; i++)
-		vt_put64(w->buf + 8 * i, b->ids[i]);
+		vt_put64(w->buf + 8 * i, ids[i]);
 	int rc = vt_out_write(w->o[VT_LABELS_NPY_IDS], w->buf, 8 * n);
 	/* partitions and distances are already little-endian words */
 	const size_t rb = w->s.words * 4;
@@ -290,7 +291,7 @@ int vt_labels_npy_write(vt_labels_npy *w, const vt_block *b)
 		                                                                              : 8 * N;
 		size_t len = a == VT_LABELS_NPY_CODES ? w->s.m : 4 * N;
 		for (size_t i = 0; i < n; i++)
-			memcpy(w->buf + i * len, (const unsigned char *)b->data + i * rb + off, len);
+			memcpy(w->buf + i * len, (const unsigned char *)data + i * rb + off, len);
 		rc = vt_out_write(w->o[a], w->buf, n * len);
 	}
 	if (rc == 0)

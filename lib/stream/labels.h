@@ -22,7 +22,6 @@
 
 #include "stream/format.h"
 #include "stream/output.h"
-#include "stream/reader.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,10 +74,12 @@ void vt_labels_pack(const vt_labels_shape *s, size_t rows, const int32_t *part,
 void vt_labels_unpack(const vt_labels_shape *s, const void *data, size_t rows, int32_t *part,
                       float *dist, uint8_t *codes);
 
-/* Write block b of a labels stream as text to o: per row the id, the N
+/* Write rows (their ids, and data as in a frame) of a labels stream as
+ * text to o: per row the id, the N
  * partitions, the N distances ("%.9g") and the M codes, separated by single
  * spaces.  Returns 0 or a VT_E* code of the output. */
-int vt_labels_dump_text(vt_out *o, const vt_labels_shape *s, const vt_block *b);
+int vt_labels_dump_text(vt_out *o, const vt_labels_shape *s, size_t rows, const uint64_t *ids,
+                        const void *data);
 
 /* ---- labels as .npy arrays ---- */
 
@@ -104,8 +105,8 @@ typedef struct vt_labels_npy vt_labels_npy;
 int vt_labels_npy_open(vt_labels_npy **out, vt_out *const outs[VT_LABELS_NPY_ARRAYS],
                        const vt_labels_shape *s);
 
-/* Append the rows of block b. */
-int vt_labels_npy_write(vt_labels_npy *w, const vt_block *b);
+/* Append rows: their ids and data (rows x words words, as in a frame). */
+int vt_labels_npy_write(vt_labels_npy *w, size_t rows, const uint64_t *ids, const void *data);
 
 /* Patch the row counts into the headers.  The outputs are committed by the
  * caller. */
