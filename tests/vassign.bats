@@ -320,3 +320,52 @@ print('ok')"
 	run -1 --separate-stderr bash -c 'cat a.vt t2.vt | vcat --count'
 	assert_err "has dimension 4, but the first input has dimension 2"
 }
+
+@test "vassign: a FAISS IndexIVFPQ filled from the labels alone equals index.add" {
+	need_numpy
+	need_faiss
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 8 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt -o l.vt x.vt
+	for f in x c pq; do vcat --to npy -o $f.npy $f.vt; done
+	vcat --to npy -o l.npy l.vt
+	# the recipe of docs/INTEROP.md, "Precomputed partitions and codes"
+	run -0 "$PY" - <<'EOF2'
+import numpy as np, faiss
+from faiss.contrib.inspect_tools import get_invlist
+x = np.load("x.npy"); C = np.load("c.npy"); B = np.load("pq.npy")
+ids = np.load("l.ids.npy"); P = np.load("l.partitions.npy")[:, 0]; codes = np.load("l.codes.npy")
+k, d = C.shape
+M, ksub, dsub = B.shape
+def make():
+    q = faiss.IndexFlatL2(d)
+    q.add(C)
+    ix = faiss.IndexIVFPQ(q, d, k, M, int(np.log2(ksub)))
+    ix.by_residual = True
+    faiss.copy_array_to_vector(B.ravel(), ix.pq.centroids)
+    ix.is_trained = True
+    ix.precompute_table()
+    return ix, q
+ref, q1 = make()
+ref.add_with_ids(x, ids)
+pre, q2 = make()
+order = np.argsort(P, kind="stable")
+bounds = np.searchsorted(P[order], np.arange(k + 1))
+lid = np.ascontiguousarray(ids[order])
+lcode = np.ascontiguousarray(codes[order])
+for l in range(k):
+    a, b = int(bounds[l]), int(bounds[l + 1])
+    if b > a:
+        pre.invlists.add_entries(l, b - a, faiss.swig_ptr(lid[a:b]), faiss.swig_ptr(lcode[a:b]))
+pre.ntotal = len(x)
+same = sum(all(np.array_equal(u, v) for u, v in
+               zip(get_invlist(ref.invlists, l), get_invlist(pre.invlists, l)))
+           for l in range(k))
+ref.nprobe = pre.nprobe = 4
+xq = x[::7]
+Da, Ia = ref.search(xq, 10)
+Db, Ib = pre.search(xq, 10)
+print("lists", same, k, "search", np.array_equal(Ia, Ib), np.array_equal(Da, Db))
+EOF2
+	assert_output "lists 24 24 search True True"
+}
