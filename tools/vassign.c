@@ -41,7 +41,7 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: about batch x (4d + 24 N + M + 16) + 4 k d + 4 d 2^B + the search\n"
+"Memory: about batch x (4d + 24 N + M + 16) + 4 k d + 12 d 2^B + the search\n"
 "index (8 k + G (4d + 52)) bytes (see vassign(1)).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vassign(1), vcat(1), vmerge(1).\n";
 

@@ -67,8 +67,8 @@ int vt_assign_header(vt_header *h, const vt_labels_shape *s, const float *c, siz
  * centroids c (finite), and write the rows to w (a writer of the labels
  * header of vt_assign_header).  pool may be NULL.
  * Memory: batch x (4 d + 8 + 16 N + 4 words + M) bytes, the search index
- * (nearest.h) and its query buffers, plus the encoder's n x (4 d / M + 12)
- * per batch.  Returns 0, or VT_EKIND / VT_EDIM (an input of another kind
+ * (nearest.h) and its query buffers, plus the encoder's 8 d 2^nbits (the
+ * codebook in double).  Returns 0, or VT_EKIND / VT_EDIM (an input of another kind
  * or dimension), VT_EDATA ("PATH: row N has a NaN or infinite value", N
  * counted from 0 over the input), VT_EINVAL (top or the codebook's shape),
  * VT_ENOMEM, VT_EINTR, the input's or the writer's error; with a message
