@@ -14,9 +14,9 @@ VT_BAD_INPUT_LOG=$log VT_BIN=${VT_BIN:-build/bin} VT_FIXTURES=${VT_FIXTURES:-tes
 /usr/bin/python3 - "$log" "$@" <<'PYEOF'
 import sys
 progs = ["vcat", "vgen", "vsample", "vcoreset", "vmerge", "vkmeans", "vrefine", "vpq",
-         "vsqbounds", "vloss"]
+         "vsqbounds", "vloss", "vassign"]
 # tests/bad-input.bats asserts 141 for these under | head, 0 or 141 for the rest
-sigpipe_always = {"vgen", "vcat", "vsample", "vcoreset", "vmerge", "vrefine"}
+sigpipe_always = {"vgen", "vcat", "vsample", "vcoreset", "vmerge", "vrefine", "vassign"}
 order = ["empty input", "header only", "truncated mid-frame", "truncated before the end marker",
          "flipped byte: header", "flipped byte: frame header", "flipped byte: payload",
          "flipped byte: end marker", "damaged -c centroids", "wrong kind", "wrong kind (-c)",

@@ -62,6 +62,7 @@ cmd() {
 	vpq) CMD=(vpq -c "$FX/cent.vt" -m 2 --nbits 2) ;;
 	vsqbounds) CMD=(vsqbounds) ;;
 	vloss) CMD=(vloss -c "$FX/cent.vt") ;;
+	vassign) CMD=(vassign -c "$FX/cent.vt") ;;
 	*) fail "cmd: unknown program $1" ;;
 	esac
 }
@@ -154,7 +155,7 @@ bad_kind() {
 		expect_fail "$p" 'wrong kind' "$FX/sq.vt" 'is a sq stream' "${CMD[@]}" "$FX/sq.vt" ;;
 	esac
 	case $p in
-	vrefine | vpq | vloss | vsqbounds)   # and SQ bounds as centroids
+	vrefine | vpq | vloss | vsqbounds | vassign)   # and SQ bounds as centroids
 		[ "$p" = vsqbounds ] && CMD=(vsqbounds -c x) || cmd "$p"
 		CMD[2]=$FX/sq.vt
 		expect_fail "$p" 'wrong kind (-c)' "$FX/sq.vt" 'is a sq stream' "${CMD[@]}" "$FX/data.vt" ;;
@@ -174,7 +175,7 @@ bad_dim() {
 			"${CMD[@]}" "$FX/data.vt" "$FX/data16.vt"
 	fi
 	case $p in
-	vrefine | vpq | vloss | vsqbounds)   # centroids of another dimension
+	vrefine | vpq | vloss | vsqbounds | vassign)   # centroids of another dimension
 		[ "$p" = vsqbounds ] && CMD=(vsqbounds -c x) || cmd "$p"
 		CMD[2]=$FX/cent16.vt
 		expect_fail "$p" 'dimension mismatch (-c)' "$FX/cent16.vt" \
@@ -222,6 +223,7 @@ bad_k() {
 	vpq)
 		expect_fail "$p" 'k larger than the data' "$s" '100 rows: PQ with 8 bits needs at least 256' \
 			vpq -c "$FX/cent.vt" -m 2 "$s" ;;
+	vassign) expect_ok "$p" 'k larger than the data' 100 'k=2000' vassign -c "$d" --top 3 "$s" ;;
 	*) fail "bad_k: not for $p" ;;
 	esac
 }
@@ -243,6 +245,9 @@ bad_cosine() {
 		expect_ok "$p" 'zero vectors, cosine' 8 "$w" \
 			vpq -c "$FX/centc.vt" -m 2 --nbits 2 --metric=cosine "$f" ;;
 	vsqbounds) expect_ok "$p" 'zero vectors, cosine' 2 "$w" vsqbounds --metric=cosine "$f" ;;
+	vassign)
+		expect_ok "$p" 'zero vectors, cosine' 100 "$w" \
+			vassign -c "$FX/centc.vt" --metric=cosine "$f" ;;
 	vloss)
 		run -0 --separate-stderr vloss -c "$FX/centc.vt" --metric=cosine -o out.txt "$f"
 		note "$p" 'zero vectors, cosine'
@@ -297,6 +302,7 @@ bad_sigpipe() {
 	vsample) CMD=(vsample -m 4000) in=$FX/g.vt ;;
 	vcoreset) CMD=(vcoreset -k 4 --budget 2000) ;;
 	vrefine) CMD=(vrefine -c "$FX/data.vt") ;;
+	vassign) CMD=(vassign -c "$FX/cent.vt" --top 4) in="$FX/g.vt" ;;
 	esac
 	run --separate-stderr bash -c 'set -o pipefail; "$@" | head -c 10 >/dev/null' _ \
 		"${CMD[@]}" -q $in
@@ -304,7 +310,7 @@ bad_sigpipe() {
 	assert_equal "$stderr" ''
 	[ "$status" -eq 0 ] || [ "$status" -eq 141 ] || fail "$p: exit status $status under | head"
 	case $p in
-	vgen | vcat | vsample | vcoreset | vmerge | vrefine)
+	vgen | vcat | vsample | vcoreset | vmerge | vrefine | vassign)
 		assert_equal "$status" 141 ;;
 	esac
 }
@@ -511,6 +517,26 @@ bad_sigint() {
 @test "bad input: vloss: stdout closed" { bad_stdout_closed vloss; }
 @test "bad input: vloss: SIGPIPE from | head" { bad_sigpipe vloss; }
 @test "bad input: vloss: SIGINT mid-run" { bad_sigint vloss; }
+
+@test "bad input: vassign: empty input" { bad_empty vassign; }
+@test "bad input: vassign: header only" { bad_header_only vassign; }
+@test "bad input: vassign: truncated mid-frame" { bad_mid_frame vassign; }
+@test "bad input: vassign: truncated before the end marker" { bad_no_end vassign; }
+@test "bad input: vassign: flipped byte in the header" { bad_flip_header vassign; }
+@test "bad input: vassign: flipped byte in a frame header" { bad_flip_frame_header vassign; }
+@test "bad input: vassign: flipped byte in a payload" { bad_flip_payload vassign; }
+@test "bad input: vassign: flipped byte in the end marker" { bad_flip_end vassign; }
+@test "bad input: vassign: damaged -c centroids" { bad_centroids vassign; }
+@test "bad input: vassign: wrong kind" { bad_kind vassign; }
+@test "bad input: vassign: dimension mismatch" { bad_dim vassign; }
+@test "bad input: vassign: NaN/Inf rows" { bad_nan vassign; }
+@test "bad input: vassign: k larger than the data" { bad_k vassign; }
+@test "bad input: vassign: zero vectors with --metric=cosine" { bad_cosine vassign; }
+@test "bad input: vassign: output in a missing directory" { bad_out_dir vassign; }
+@test "bad input: vassign: full disk" { bad_full vassign; }
+@test "bad input: vassign: stdout closed" { bad_stdout_closed vassign; }
+@test "bad input: vassign: SIGPIPE from | head" { bad_sigpipe vassign; }
+@test "bad input: vassign: SIGINT mid-run" { bad_sigint vassign; }
 
 # --- inputs the fuzzers found -------------------------------------------------
 

@@ -8,12 +8,16 @@
 #include "cli/cli.h"
 #include "vtrain.h"
 #include "stream/dump.h"
+#include "stream/labels.h"
 
 static const char usage[] =
 "Usage: vcat [OPTIONS] [FILE...]\n"
 "Read vtrain streams and vector files (.npy .fvecs .bvecs .ivecs .fbin .u8bin\n"
 ".i8bin, idx, raw float32), concatenate them, and write one stream or file.\n"
-"With no FILE, or when FILE is -, read standard input.\n"
+"With no FILE, or when FILE is -, read standard input.  Labels (from vassign)\n"
+"go --to npy as one file per array: -o NAME.npy writes NAME.ids.npy (int64),\n"
+"NAME.partitions.npy (int32), NAME.distances.npy (float32) and, with codes,\n"
+"NAME.codes.npy (uint8); --to text prints id, partitions, distances, codes.\n"
 "\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 "      --to FORMAT       vt, npy, fvecs, fbin, raw or text (default: the\n"
@@ -151,8 +155,8 @@ static int finish_stdout(const vt_cli *c)
 /* The shape and metadata lines of --info. */
 static void print_header(const vt_header *h)
 {
-	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind),
-	       h->elem == VT_ELEM_F64 ? "f64" : "f32", h->dim);
+	printf("kind: %s\nelement: %s\ndim: %u\n", vt_kind_name(h->kind), vt_elem_name(h->elem),
+	       h->dim);
 	printf("columns:%s%s%s%s\n", h->cols & VT_COL_IDS ? " ids" : "",
 	       h->cols & VT_COL_WEIGHT ? " weight" : "", h->cols & VT_COL_LOSS ? " loss" : "",
 	       h->cols ? "" : " none");
@@ -266,6 +270,68 @@ static int do_count(const vt_cli *c, const opts *o)
 	return finish_stdout(c);
 }
 
+/* Labels to .npy: one file per array, -o NAME.npy giving NAME.ids.npy,
+ * NAME.partitions.npy, NAME.distances.npy and (with codes) NAME.codes.npy. */
+static int labels_npy(const vt_cli *c, const opts *o, vt_input *in)
+{
+	char err[512];
+	const vt_header *ih = vt_input_header(in);
+	vt_labels_shape s;
+	int rc = vt_labels_shape_get(ih, &s, err, sizeof err);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", vt_input_path(in), err);
+	if (!c->output || strcmp(c->output, "-") == 0)
+		vt_cli_usage_error("labels go to .npy as one file per array; give -o NAME.npy (it "
+		                   "writes NAME.ids.npy, NAME.partitions.npy, NAME.distances.npy and "
+		                   "NAME.codes.npy)");
+	size_t bl = strlen(c->output);
+	if (bl > 4 && strcmp(c->output + bl - 4, ".npy") == 0)
+		bl -= 4;
+	vt_out outs[VT_LABELS_NPY_ARRAYS];
+	vt_out *po[VT_LABELS_NPY_ARRAYS] = {0};
+	char *names[VT_LABELS_NPY_ARRAYS] = {0};
+	for (int a = 0; a < VT_LABELS_NPY_ARRAYS; a++) {
+		if (a == VT_LABELS_NPY_CODES && !s.m)
+			continue;
+		const char *nm = vt_labels_npy_name(a);
+		names[a] = vt_cli_xmalloc(bl + strlen(nm) + 6);
+		sprintf(names[a], "%.*s.%s.npy", (int)bl, c->output, nm);
+		if (vt_out_open(&outs[a], names[a]) < 0)
+			vt_cli_fail(VT_EIO, "%s: %s", names[a], strerror(errno));
+		po[a] = &outs[a];
+	}
+	vt_labels_npy *w;
+	if ((rc = vt_labels_npy_open(&w, po, &s)) < 0)
+		vt_cli_fail(rc, "%s: %s", names[VT_LABELS_NPY_IDS],
+		            rc == VT_EUNSUP ? "npy output needs a regular file" : vt_strerror(rc));
+	vt_progress pg;
+	vt_progress_start(&pg, c, "rows");
+	vt_block b;
+	long n;
+	while ((n = vt_input_next(in, &b, err, sizeof err)) > 0) {
+		if (o->range && slice(&b, ih, o->row_lo, o->row_hi) < 0)
+			break;
+		if (b.rows && (rc = vt_labels_npy_write(w, b.rows, b.ids, b.data)) < 0)
+			break;
+		vt_progress_update(&pg, vt_input_rows(in), 0);
+	}
+	vt_progress_end(&pg);
+	if (n < 0)
+		vt_cli_fail((int)n, "%s", err);
+	if (rc == 0)
+		rc = vt_labels_npy_finish(w);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s: %s", c->output, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	for (int a = 0; a < VT_LABELS_NPY_ARRAYS; a++) {
+		if (po[a] && (rc = vt_out_commit(po[a])) < 0)
+			vt_cli_fail(rc, "%s: %s", names[a], rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+		free(names[a]);
+	}
+	vt_labels_npy_free(w);
+	vt_input_free(in);
+	return 0;
+}
+
 static int do_convert(const vt_cli *c, const opts *o)
 {
 	if (o->to != VT_FMT_TEXT)
@@ -277,6 +343,13 @@ static int do_convert(const vt_cli *c, const opts *o)
 	char err[512];
 	int rc = 0;
 	const char *oname = vt_cli_output_name(c);
+	if (ih->kind == VT_KIND_LABELS && o->to != VT_FMT_VT && o->to != VT_FMT_TEXT) {
+		if (o->to != VT_FMT_NPY)
+			vt_cli_usage_error("%s: labels are exported --to npy or text, not %s",
+			                   vt_input_path(in), vt_format_name(o->to));
+		vt_out_abort(&out);
+		return labels_npy(c, o, in);
+	}
 
 	vt_writer *w = NULL;
 	vt_vecwriter *vw = NULL;
@@ -294,7 +367,9 @@ static int do_convert(const vt_cli *c, const opts *o)
 		if (rc == 0 && c->nargs == 1 && !o->range &&
 		    (rc = vt_input_count_rows(in, &known, err, sizeof err)) < 0)
 			vt_cli_fail(rc, "%s", err);
-		if (rc == 0 && known >= 0)   /* in place: a file passes through as it is */
+		/* kept (in place) or added where exact; a stream that announced none
+		 * passes through as it is */
+		if (rc == 0 && known >= 0 && (vt_header_rows(ih) >= 0 || vt_input_rows_hint(in) >= 0))
 			rc = vt_header_setf(&oh, "rows", "%lld", (long long)known);
 		else
 			vt_header_unset(&oh, "rows");

@@ -24,6 +24,9 @@ static const char usage[] =
 "                            vsample and vcoreset write them); --budget N\n"
 "                            reduces weighted points to at most N by weighted\n"
 "                            k-means, carrying weights and losses exactly\n"
+"  labels                    the rows of every shard in id order (all made with\n"
+"                            the same centroids, codebook and top; an id may\n"
+"                            appear only once)\n"
 "  accumulators              the sum (all computed against the same centroids)\n"
 "  SQ statistics             min of mins and max of maxes, exact sums of\n"
 "                            meanstd, the union of quantile sketches (all of\n"
@@ -88,6 +91,7 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 	vt_header h;
 	if (vt_header_copy(&h, h0) < 0)
 		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
+	vt_header_unset(&h, "rows");   /* the first input's count, not the merge's */
 	vt_header_put(&h, &rc, "made_by", "%s", "vmerge " VT_VERSION_STRING);
 	if (o->budget) {
 		vt_header_put(&h, &rc, "vmerge.budget", "%lld", o->budget);
@@ -167,6 +171,8 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 		else if (weighted)
 			vt_cli_msg("inputs=%zu points=%" PRIu64 " weight=%.17g loss=%.10g", nin, total,
 			           rw, rl);
+		else if (h0->kind == VT_KIND_LABELS)
+			vt_cli_msg("inputs=%zu labels=%" PRIu64, nin, total);
 		else
 			vt_cli_msg("inputs=%zu rows=%" PRIu64, nin, total);
 	}
@@ -292,6 +298,12 @@ int main(int argc, char **argv)
 			                   "(make a coreset of them with vcoreset)", paths[0]);
 		merge_rows(ins, paths, nin, &o, &c, &out);
 		break;
+	case VT_KIND_LABELS:
+		if (o.budget)
+			vt_cli_usage_error("--budget reduces weighted points, and %s holds labels",
+			                   paths[0]);
+		merge_rows(ins, paths, nin, &o, &c, &out);
+		break;
 	case VT_KIND_ACCUM:
 		if (o.budget)
 			vt_cli_usage_error("--budget reduces weighted points, and %s holds accumulators",
@@ -306,7 +318,7 @@ int main(int argc, char **argv)
 		break;
 	default:
 		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vmerge merges vectors, weighted points, "
-		            "accumulators and SQ statistics", paths[0], vt_kind_name(kind));
+		            "labels, accumulators and SQ statistics", paths[0], vt_kind_name(kind));
 	}
 	for (size_t i = 0; i < nin; i++)
 		vt_input_free(ins[i]);

@@ -99,7 +99,7 @@ static void new_header(vt_header *h, const vt_model *cent, const vt_accum *a, in
 	vt_header_init(h, VT_KIND_CENTROIDS, VT_ELEM_F32, VT_COL_WEIGHT | VT_COL_LOSS, cent->dim);
 	int rc = 0;
 	for (size_t i = 0; i < cent->h.nmeta; i++)
-		if (strcmp(cent->h.meta[i].key, "source") != 0)
+		if (strcmp(cent->h.meta[i].key, "source") != 0 && strcmp(cent->h.meta[i].key, "rows") != 0)
 			vt_header_put(h, &rc, cent->h.meta[i].key, "%s", cent->h.meta[i].value);
 	const char *old = vt_header_get(&cent->h, "made_by");
 	if (!old) {

@@ -26,6 +26,10 @@ typedef struct {
 struct vt_merge {
 	size_t d, batch, nin, nh;
 	int weighted;
+	int labels;           /* labels: words, not floats; ids must be unique */
+	int taken;            /* a row has been merged: last_id, last_path hold */
+	uint64_t last_id;
+	const char *last_path;
 	src *S;
 	src **heap;           /* a binary min-heap of the inputs with rows left */
 	const vt_header *first;
@@ -43,7 +47,7 @@ static int refill(vt_merge *m, src *s, char *err, size_t errlen)
 		s->done = 1;
 		return 0;
 	}
-	size_t bad = vt_first_nonfinite_row(s->x, s->n, m->d);
+	size_t bad = m->labels ? s->n : vt_first_nonfinite_row(s->x, s->n, m->d);
 	if (bad < s->n) {
 		snprintf(err, errlen, "%s: row %" PRIu64 " has a NaN or infinite value", s->path,
 		         s->rows + bad);
@@ -134,6 +138,7 @@ int vt_merge_open(vt_merge **out, vt_input *const *ins, const char *const *paths
 	}
 	const vt_header *h0 = vt_input_header(ins[0]);
 	m->weighted = h0->kind == VT_KIND_POINTS;
+	m->labels = h0->kind == VT_KIND_LABELS;
 	m->d = h0->dim;
 	m->nin = nin;
 	size_t rb = m->d * 4 + 24;
@@ -198,6 +203,12 @@ long vt_merge_read(vt_merge *m, size_t max, float *x, uint64_t *ids, double *w, 
 	while (n < max && m->nh) {
 		src *s = m->heap[0];
 		size_t i = s->pos;
+		if (m->labels && m->taken && s->ids[i] == m->last_id) {
+			snprintf(err, errlen, "%s: id %" PRIu64 " appears twice (also in %s); labels of "
+			         "shards must not overlap", s->path, s->ids[i], m->last_path);
+			return VT_EFORMAT;
+		}
+		m->taken = 1, m->last_id = s->ids[i], m->last_path = s->path;
 		memcpy(x + n * d, s->x + i * d, d * sizeof *x);
 		ids[n] = s->ids[i];
 		if (m->weighted && w)

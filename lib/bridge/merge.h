@@ -6,7 +6,8 @@
  * bytes (weight, loss, data), then of their input's header hash, so that
  * the result does not depend on the order in which the inputs are given.
  * Each input is read a batch at a time and checked as it goes: sorted ids,
- * finite values.
+ * finite values.  Labels (kind 7) merge the same way, their rows of words
+ * taken as bytes, except that an id may appear only once over all inputs.
  */
 #ifndef VT_MERGE_H
 #define VT_MERGE_H
@@ -22,8 +23,8 @@ extern "C" {
 
 typedef struct vt_merge vt_merge;
 
-/* Start merging the nin inputs ins (all of one kind, vectors or weighted
- * points, of one dimension, with ids; the caller has checked that with
+/* Start merging the nin inputs ins (all of one kind, vectors, weighted
+ * points or labels, of one dimension, with ids; the caller has checked that with
  * vt_header_compatible), named paths[i] in messages.  Reads the first
  * batch of each.  The inputs and paths must outlive the merge.
  * Memory: nin x batch x (4d + 24) bytes, batch = vt_merge_batch.
@@ -42,10 +43,12 @@ const vt_header *vt_merge_first_header(const vt_merge *m);
  * A good batch for the caller's reads too. */
 size_t vt_merge_batch(const vt_merge *m);
 
-/* Up to max merged rows into x (max x d), ids (max) and, for weighted
+/* Up to max merged rows into x (max x d; for labels, the rows' words),
+ * ids (max) and, for weighted
  * points, w and l (max each; NULL for vectors).  Returns the rows written
  * (fewer than max only at the end), 0 at the end, or a negative code with
- * a message in err (as vt_merge_open). */
+ * a message in err (as vt_merge_open; for labels also VT_EFORMAT, "PATH:
+ * id N appears twice (also in OTHER)"). */
 long vt_merge_read(vt_merge *m, size_t max, float *x, uint64_t *ids, double *w, double *l,
                    char *err, size_t errlen);
 

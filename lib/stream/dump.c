@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "stream/labels.h"
 
 #define DUMP_BUF (1 << 16)
 
@@ -31,6 +32,13 @@ static void put(sink *s, const char *p, size_t n)
 
 int vt_dump_text(vt_out *o, const vt_header *h, const vt_block *b)
 {
+	if (h->kind == VT_KIND_LABELS) {
+		vt_labels_shape ls;
+		char err[200];
+		if (vt_labels_shape_get(h, &ls, err, sizeof err) < 0)
+			return VT_EFORMAT;
+		return vt_labels_dump_text(o, &ls, b->rows, b->ids, b->data);
+	}
 	sink *s = malloc(sizeof *s);   /* 64 KiB: kept off the stack */
 	if (!s)
 		return VT_ENOMEM;

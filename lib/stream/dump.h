@@ -3,6 +3,7 @@
  * One line per row: the columns present (id, weight, loss), then the data
  * values, separated by single spaces.  float32 values print with 9
  * significant digits and float64 with 17, so text round-trips exactly.
+ * Labels print as vt_labels_dump_text (stream/labels.h).
  */
 #ifndef VT_DUMP_H
 #define VT_DUMP_H

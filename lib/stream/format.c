@@ -198,7 +198,13 @@ const char *vt_header_get(const vt_header *h, const char *key)
 
 size_t vt_elem_size(int elem)
 {
-	return elem == VT_ELEM_F32 ? 4 : elem == VT_ELEM_F64 ? 8 : 0;
+	return elem == VT_ELEM_F32 || elem == VT_ELEM_W32 ? 4 : elem == VT_ELEM_F64 ? 8 : 0;
+}
+
+const char *vt_elem_name(int elem)
+{
+	return elem == VT_ELEM_F32 ? "f32" : elem == VT_ELEM_F64 ? "f64"
+	     : elem == VT_ELEM_W32 ? "w32" : "unknown";
 }
 
 size_t vt_row_bytes(const vt_header *h)
@@ -214,19 +220,19 @@ size_t vt_row_bytes(const vt_header *h)
 }
 
 static const char *const kind_names[] = {
-	NULL, "vectors", "points", "centroids", "pq", "sq", "accum",
+	NULL, "vectors", "points", "centroids", "pq", "sq", "accum", "labels",
 };
 
 const char *vt_kind_name(int kind)
 {
-	if (kind >= 1 && kind <= VT_KIND_ACCUM)
+	if (kind >= 1 && kind <= VT_KIND_LABELS)
 		return kind_names[kind];
 	return "unknown";
 }
 
 int vt_kind_parse(const char *name)
 {
-	for (int k = 1; k <= VT_KIND_ACCUM; k++)
+	for (int k = 1; k <= VT_KIND_LABELS; k++)
 		if (strcmp(name, kind_names[k]) == 0)
 			return k;
 	return 0;
@@ -276,6 +282,9 @@ static int kind_rules(int kind, int *elem, int *req, int *ok)
 	case VT_KIND_ACCUM:
 		*elem = VT_ELEM_F64, *req = VT_COL_WEIGHT | VT_COL_LOSS;
 		*ok = VT_COL_WEIGHT | VT_COL_LOSS;
+		return 0;
+	case VT_KIND_LABELS:
+		*elem = VT_ELEM_W32, *req = VT_COL_IDS, *ok = VT_COL_IDS;
 		return 0;
 	}
 	return -1;
@@ -332,14 +341,18 @@ int vt_header_compatible(const vt_header *a, const vt_header *b, char *err, size
 			return VT_EFORMAT;
 		}
 	}
-	if (a->kind == VT_KIND_SQ) {
-		/* the rows of SQ streams mean what these say */
-		static const char *const keys[] = {"mode", "form", "metric", "centroids_id"};
-		for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+	if (a->kind == VT_KIND_SQ || a->kind == VT_KIND_LABELS) {
+		/* the rows of SQ streams and labels mean what these say */
+		static const char *const sq[] = {"mode", "form", "metric", "centroids_id", NULL};
+		static const char *const lab[] = {"k", "top", "pq_m", "pq_nbits", "metric",
+		                                  "centroids_id", "pq_id", NULL};
+		const char *const *keys = a->kind == VT_KIND_SQ ? sq : lab;
+		for (size_t i = 0; keys[i]; i++) {
 			const char *va = vt_header_get(a, keys[i]), *vb = vt_header_get(b, keys[i]);
 			if ((va || vb) && (!va || !vb || strcmp(va, vb) != 0)) {
-				snprintf(err, errlen, "SQ statistics with %s %s, but the first input has %s",
-				         keys[i], vb ? vb : "(none)", va ? va : "(none)");
+				snprintf(err, errlen, "%s with %s %s, but the first input has %s",
+				         a->kind == VT_KIND_SQ ? "SQ statistics" : "labels", keys[i],
+				         vb ? vb : "(none)", va ? va : "(none)");
 				return VT_EFORMAT;
 			}
 		}

@@ -41,12 +41,14 @@ enum {
 	VT_KIND_PQ = 4,        /* f32 rows: M x 2^nbits sub-centroids of dim d/M */
 	VT_KIND_SQ = 5,        /* f64 rows: bounds or their mergeable statistics */
 	VT_KIND_ACCUM = 6,     /* f64 rows: per-centroid sums, weight (count), loss */
+	VT_KIND_LABELS = 7,    /* w32 rows: per-row partitions, distances, PQ codes; ids */
 };
 
 /* Element types of the data plane. */
 enum {
 	VT_ELEM_F32 = 1,
 	VT_ELEM_F64 = 2,
+	VT_ELEM_W32 = 3,   /* 32-bit words whose type the kind gives (labels) */
 };
 
 /* Column flags: which planes precede the data plane, in this order. */
@@ -127,6 +129,9 @@ int64_t vt_header_rows(const vt_header *h);
 
 /* Bytes of one element of the data plane (4 or 8), 0 if unknown. */
 size_t vt_elem_size(int elem);
+
+/* Name of an element type ("f32", "f64", "w32"), or "unknown". */
+const char *vt_elem_name(int elem);
 
 /* Bytes of one row: the column planes plus dim elements. */
 size_t vt_row_bytes(const vt_header *h);

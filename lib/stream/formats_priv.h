@@ -154,6 +154,11 @@ int vt_npy_open(vt_vecreader *r, char *err, size_t errlen);
 size_t vt_npy_header(char *h, size_t cap, uint64_t rows, uint32_t group, uint32_t dim,
                      int fixed);
 
+/* The same for any dtype descr ("<i4", "|u1", "<i8", ...); dim 0 gives the
+ * one-dimensional shape (rows,). */
+size_t vt_npy_header_descr(char *h, size_t cap, const char *descr, uint64_t rows,
+                           uint32_t group, uint32_t dim, int fixed);
+
 /* ---- vecs, bin, idx (vecs.c) ---- */
 
 /* Header of .fbin/.u8bin/.i8bin (r->el set by the caller). */

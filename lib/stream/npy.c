@@ -386,7 +386,13 @@ int vt_npy_open(vt_vecreader *r, char *err, size_t errlen)
 size_t vt_npy_header(char *h, size_t cap, uint64_t rows, uint32_t group, uint32_t dim,
                      int fixed)
 {
-	char count[32], mid[16] = "";
+	return vt_npy_header_descr(h, cap, "<f4", rows, group, dim, fixed);
+}
+
+size_t vt_npy_header_descr(char *h, size_t cap, const char *descr, uint64_t rows,
+                           uint32_t group, uint32_t dim, int fixed)
+{
+	char count[32], mid[16] = "", last[16] = "";
 	uint64_t first = group > 1 ? rows / group : rows;
 	if (fixed)
 		snprintf(count, sizeof count, "%-*" PRIu64, VT_NPY_COUNT_WIDTH, first);
@@ -394,10 +400,12 @@ size_t vt_npy_header(char *h, size_t cap, uint64_t rows, uint32_t group, uint32_
 		snprintf(count, sizeof count, "%" PRIu64, first);
 	if (group > 1)
 		snprintf(mid, sizeof mid, "%u, ", group);
+	if (dim)
+		snprintf(last, sizeof last, "%u", dim);
 	memcpy(h, "\x93NUMPY\x01\x00", 8);
 	int n = snprintf(h + 10, cap - 10,
-	                 "{'descr': '<f4', 'fortran_order': False, "
-	                 "'shape': (%s, %s%u), }", count, mid, dim);
+	                 "{'descr': '%s', 'fortran_order': False, "
+	                 "'shape': (%s, %s%s), }", descr, count, mid, last);
 	size_t len = 10 + (size_t)n + 1;   /* + '\n' */
 	size_t total = (len + 63) / 64 * 64;
 	memset(h + 10 + n, ' ', total - 10 - (size_t)n - 1);

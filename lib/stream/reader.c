@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "stream/codec.h"
+#include "stream/labels.h"
 
 static int check_pq_meta(const vt_header *h, char *err, size_t errlen);
 
@@ -27,6 +28,7 @@ struct vt_reader {
 	int last_codec;
 	int done;
 	vt_reader_stats st;
+	vt_labels_shape lab;    /* labels streams: what the header promises */
 };
 
 static int read_err(int rc, char *err, size_t errlen, const char *what)
@@ -128,6 +130,10 @@ int vt_header_read(vt_rd *rd, vt_header *h, char *err, size_t errlen)
 		         vt_header_get(h, "rows"));
 		rc = VT_EFORMAT;
 	}
+	if (rc == 0 && h->kind == VT_KIND_LABELS) {
+		vt_labels_shape s;
+		rc = vt_labels_shape_get(h, &s, err, errlen);
+	}
 	free(buf);
 	if (rc < 0)
 		vt_header_free(h);
@@ -149,6 +155,8 @@ int vt_reader_open(vt_reader **out, vt_rd *rd, char *err, size_t errlen)
 	}
 	r->rd = rd;
 	r->row_bytes = vt_row_bytes(&r->h);
+	if (r->h.kind == VT_KIND_LABELS)
+		vt_labels_shape_get(&r->h, &r->lab, err, errlen); /* checked by vt_header_read */
 	r->st.segments = 1;
 	r->seg_announced = vt_header_rows(&r->h);
 	*out = r;
@@ -408,7 +416,8 @@ long vt_reader_next_stored(vt_reader *r, int *codec, const unsigned char **store
 
 /* The values a kind promises (docs/FORMAT.md, "Values"): weights (counts)
  * and losses finite and >= 0 wherever those columns are; the rows of
- * centroids, PQ codebooks and accumulators' sums finite.  Vectors may hold
+ * centroids, PQ codebooks and accumulators' sums finite; labels as
+ * vt_labels_first_bad says (partitions, distances, codes).  Vectors may hold
  * NaN (each program drops or refuses such rows), SQ partial forms are
  * checked where they are parsed.  Row numbers count from 0 over the stream. */
 static int check_values(const vt_reader *r, const vt_block *b, char *err, size_t errlen)
@@ -430,6 +439,16 @@ static int check_values(const vt_reader *r, const vt_block *b, char *err, size_t
 		return VT_EDATA;
 	}
 	int kind = r->h.kind;
+	if (kind == VT_KIND_LABELS) {
+		char why[200];
+		size_t i = vt_labels_first_bad(&r->lab, b->data, b->rows, why, sizeof why);
+		if (i < b->rows) {
+			snprintf(err, errlen, "frame %llu: row %llu: %s", (unsigned long long)r->st.frames,
+			         (unsigned long long)(b->first_row + i), why);
+			return VT_EDATA;
+		}
+		return 0;
+	}
 	if (kind != VT_KIND_CENTROIDS && kind != VT_KIND_PQ && kind != VT_KIND_ACCUM)
 		return 0;
 	size_t n = b->rows * r->h.dim;

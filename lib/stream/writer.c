@@ -170,6 +170,10 @@ int vt_writer_finish(vt_writer *w)
 	int rc = flush(w);
 	if (rc < 0)
 		return rc;
+	/* a header that announces its rows must be right, or no end marker */
+	int64_t announced = vt_header_rows(&w->h);
+	if (announced >= 0 && (uint64_t)announced != w->rows)
+		return VT_EFORMAT;
 	unsigned char m[VT_END_MARKER] = {0};
 	memcpy(m, VT_END_TAG, 4);
 	vt_put64(m + 8, w->frames);

@@ -38,7 +38,9 @@ int vt_writer_put_frame(vt_writer *w, int codec, size_t rows, const unsigned cha
                         size_t stored_len, size_t raw_len, uint64_t check);
 
 /* Flush and write the end marker.  The output itself is committed by the
- * caller.  Returns 0 or a VT_E* code. */
+ * caller.  Returns 0 or a VT_E* code (VT_EFORMAT when the header announces
+ * a row count, metadata "rows", other than the rows written: no end
+ * marker is written, so no reader takes the stream as whole). */
 int vt_writer_finish(vt_writer *w);
 
 /* Rows written so far. */

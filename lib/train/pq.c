@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train/pq.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -264,6 +265,125 @@ int vt_pq_encode(vt_pool *pool, const float *codebook, size_t m, int nbits,
                  const float *x, size_t n, size_t d, uint8_t *codes)
 {
 	return encode(pool, codebook, m, nbits, x, n, d, codes, NULL);
+}
+
+/* The exact encoder.  dd of a sub-vector to every codeword of its
+ * sub-space, in exactly vt_nearest_sqdist's order (four partial sums over
+ * t mod 4, the tail into the first, then (s0 + s1) + (s2 + s3)), for
+ * EXACT_CB codewords at a time so that the sums stay in registers; the
+ * codebook is held transposed in double (M x ds x Kp, Kp = K rounded up to
+ * EXACT_CB, the padding 0 and never compared). */
+enum { EXACT_CB = 4, EXACT_ROWS = 256 };
+
+typedef struct {
+	const double *cbt;
+	const float *x;
+	uint8_t *codes;
+	size_t m, K, Kp, ds, d, n;
+} exact_job;
+
+/* v[q] = dd(xs, codeword q) for the EXACT_CB codewords whose transposed
+ * coordinates start at ct (coordinate t of codeword q at ct[t Kp + q]). */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static void exact_block(const float *xs, const double *ct, size_t ds, size_t Kp, double *v)
+{
+	/* lanes are codewords; each lane adds in vt_nearest_sqdist's order
+	 * (no FMA: _mm_mul_pd then _mm_add_pd round as the scalar code does) */
+	__m128d s[4][EXACT_CB / 2];
+	for (int r = 0; r < 4; r++)
+		for (int q = 0; q < EXACT_CB / 2; q++)
+			s[r][q] = _mm_setzero_pd();
+	size_t t = 0;
+	for (; t + 4 <= ds; t += 4) {
+		for (int r = 0; r < 4; r++) {
+			const __m128d xv = _mm_set1_pd((double)xs[t + r]);
+			const double *row = ct + (t + r) * Kp;
+			for (int q = 0; q < EXACT_CB / 2; q++) {
+				__m128d a = _mm_sub_pd(xv, _mm_loadu_pd(row + 2 * q));
+				s[r][q] = _mm_add_pd(s[r][q], _mm_mul_pd(a, a));
+			}
+		}
+	}
+	for (; t < ds; t++) {
+		const __m128d xv = _mm_set1_pd((double)xs[t]);
+		const double *row = ct + t * Kp;
+		for (int q = 0; q < EXACT_CB / 2; q++) {
+			__m128d a = _mm_sub_pd(xv, _mm_loadu_pd(row + 2 * q));
+			s[0][q] = _mm_add_pd(s[0][q], _mm_mul_pd(a, a));
+		}
+	}
+	for (int q = 0; q < EXACT_CB / 2; q++)
+		_mm_storeu_pd(v + 2 * q, _mm_add_pd(_mm_add_pd(s[0][q], s[1][q]),
+		                                    _mm_add_pd(s[2][q], s[3][q])));
+}
+#else
+static void exact_block(const float *xs, const double *ct, size_t ds, size_t Kp, double *v)
+{
+	double s[4][EXACT_CB] = {{0}};
+	size_t t = 0;
+	for (; t + 4 <= ds; t += 4)
+		for (int r = 0; r < 4; r++)
+			for (int q = 0; q < EXACT_CB; q++) {
+				double a = (double)xs[t + r] - ct[(t + r) * Kp + q];
+				s[r][q] += a * a;
+			}
+	for (; t < ds; t++)
+		for (int q = 0; q < EXACT_CB; q++) {
+			double a = (double)xs[t] - ct[t * Kp + q];
+			s[0][q] += a * a;
+		}
+	for (int q = 0; q < EXACT_CB; q++)
+		v[q] = (s[0][q] + s[1][q]) + (s[2][q] + s[3][q]);
+}
+#endif
+
+static void exact_task(void *arg, size_t task, int worker)
+{
+	(void)worker;
+	const exact_job *j = arg;
+	const size_t ds = j->ds, Kp = j->Kp;
+	size_t hi = (task + 1) * EXACT_ROWS < j->n ? (task + 1) * EXACT_ROWS : j->n;
+	for (size_t i = task * EXACT_ROWS; i < hi; i++) {
+		for (size_t sub = 0; sub < j->m; sub++) {
+			const float *xs = j->x + i * j->d + sub * ds;
+			const double *ct = j->cbt + sub * ds * Kp;
+			double best = INFINITY;
+			size_t arg_best = 0;
+			for (size_t c0 = 0; c0 < j->K; c0 += EXACT_CB) {
+				double v[EXACT_CB];
+				exact_block(xs, ct + c0, ds, Kp, v);
+				size_t qn = j->K - c0 < EXACT_CB ? j->K - c0 : EXACT_CB;
+				for (size_t q = 0; q < qn; q++) {
+					if (v[q] < best)
+						best = v[q], arg_best = c0 + q;
+				}
+			}
+			j->codes[i * j->m + sub] = (uint8_t)arg_best;
+		}
+	}
+}
+
+int vt_pq_encode_exact(vt_pool *pool, const float *codebook, size_t m, int nbits,
+                       const float *x, size_t n, size_t d, uint8_t *codes)
+{
+	int rc = check_shape(m, nbits, d);
+	if (rc || n == 0)
+		return rc;
+	const size_t ds = d / m, K = (size_t)1 << nbits;
+	const size_t Kp = (K + EXACT_CB - 1) / EXACT_CB * EXACT_CB;
+	double *cbt = calloc(m * ds * Kp, sizeof *cbt);
+	if (!cbt)
+		return VT_ENOMEM;
+	for (size_t s = 0; s < m; s++)
+		for (size_t c = 0; c < K; c++)
+			for (size_t t = 0; t < ds; t++)
+				cbt[(s * ds + t) * Kp + c] = codebook[(s * K + c) * ds + t];
+	exact_job j = {cbt, x, codes, m, K, Kp, ds, d, n};
+	vt_pool_run(pool, (n + EXACT_ROWS - 1) / EXACT_ROWS, exact_task, &j);
+	free(cbt);
+	return 0;
 }
 
 int vt_pq_decode(const float *codebook, size_t m, int nbits, size_t d,

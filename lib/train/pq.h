@@ -89,6 +89,18 @@ int vt_pq_train(const vt_pq_opts *o, const float *x, size_t n, size_t d, float *
 int vt_pq_encode(vt_pool *pool, const float *codebook, size_t m, int nbits,
                  const float *x, size_t n, size_t d, uint8_t *codes);
 
+/* Encode rows exactly, as FAISS's ProductQuantizer::compute_codes means
+ * to: codes[i M + m] = argmin_c dd(r_i^(m), C_m[c]), ties to the lowest
+ * index, where dd is the exact double distance of nearest.h
+ * (vt_nearest_sqdist), computed in double for every codeword (no float
+ * filter), so the result depends on neither the pool nor the BLAS.  FAISS
+ * computes the same argmin in float, so the two agree except where two
+ * codewords are within float rounding of each other.  Memory: 8 d 2^nbits
+ * bytes (the codebook transposed, in double).  pool may be NULL.  Returns 0, VT_EDIM, VT_EINVAL (nbits not in 1..8) or
+ * VT_ENOMEM. */
+int vt_pq_encode_exact(vt_pool *pool, const float *codebook, size_t m, int nbits,
+                       const float *x, size_t n, size_t d, uint8_t *codes);
+
 /* Reconstruct rows: out (n x d) = the centroids that codes (n x M) name.
  * Returns 0, VT_EDIM, or VT_EINVAL (nbits not in 1..8, or a code >= 2^nbits). */
 int vt_pq_decode(const float *codebook, size_t m, int nbits, size_t d,

@@ -208,8 +208,56 @@ static void test_errors(void)
 	free(cb);
 }
 
+/* vt_pq_encode_exact: the double argmin per sub-space, ties to the lower
+ * index (a codebook with duplicated codewords), and the same codes with or
+ * without a pool. */
+static void test_encode_exact(void)
+{
+	const size_t n = 700, d = 12, M = 3, ds = d / M;
+	const int nbits = 4;
+	const size_t K = (size_t)1 << nbits;
+	float *x = gauss(n, d, 11), *cb = gauss(M * K, ds, 12);
+	/* codeword 9 of every sub-space repeats codeword 2; codeword 5 is a row's sub-vector */
+	for (size_t m = 0; m < M; m++) {
+		memcpy(cb + (m * K + 9) * ds, cb + (m * K + 2) * ds, ds * sizeof *cb);
+		memcpy(cb + (m * K + 5) * ds, x + 3 * d + m * ds, ds * sizeof *cb);
+	}
+	uint8_t *a = xmalloc(n * M), *b = xmalloc(n * M);
+	int rc = vt_pq_encode_exact(NULL, cb, M, nbits, x, n, d, a);
+	vt_pool *pool = check_pool(3);
+	int rc2 = vt_pq_encode_exact(pool, cb, M, nbits, x, n, d, b);
+	size_t wrong = 0, nine = 0, two = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t m = 0; m < M; m++) {
+			size_t best = 0;
+			double bd = INFINITY;
+			for (size_t c = 0; c < K; c++) {
+				double s = 0;
+				for (size_t t = 0; t < ds; t++) {
+					double e = (double)x[i * d + m * ds + t] - cb[(m * K + c) * ds + t];
+					s += e * e;
+				}
+				if (s < bd)
+					bd = s, best = c;
+			}
+			wrong += a[i * M + m] != best;
+			nine += a[i * M + m] == 9;
+			two += a[i * M + m] == 2;
+		}
+	CHECK(rc == 0 && wrong == 0, "exact codes equal the double brute force (%zu differ)", wrong);
+	CHECK(nine == 0 && two > 0, "a duplicated codeword goes to the lower index (%zu at 9, %zu at 2)",
+	      nine, two);
+	CHECK(a[3 * M] == 5 && a[3 * M + 1] == 5, "a sub-vector that is a codeword gets it");
+	CHECK(rc2 == 0 && memcmp(a, b, n * M) == 0, "the pool changes no code");
+	CHECK(vt_pq_encode_exact(NULL, cb, 5, nbits, x, n, d, a) == VT_EDIM &&
+	      vt_pq_encode_exact(NULL, cb, M, 9, x, n, d, a) == VT_EINVAL, "bad shapes are refused");
+	vt_pool_free(pool);
+	free(x), free(cb), free(a), free(b);
+}
+
 int main(void)
 {
+	test_encode_exact();
 	test_defaults();
 	test_exact();
 	test_mse_brute();

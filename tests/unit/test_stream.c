@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "stream/labels.h"
 #include "vtrain.h"
 
 static char dir[256];
@@ -467,6 +468,99 @@ static void test_count_rows(void)
 	      strstr(err, "missing.vt") != NULL, "a missing file names itself: %s", err);
 }
 
+/* Labels: the shape from a header, pack and unpack, the value checks, and
+ * a round trip through the writer and reader with each codec. */
+static void test_labels(void)
+{
+	vt_labels_shape s;
+	CHECK(vt_labels_shape_make(&s, 10, 3, 5, 4) == 0 && s.words == 8,
+	      "top 3 and 5 codes make 2 x 3 + 2 words");
+	CHECK(vt_labels_shape_make(&s, 2, 3, 0, 0) == VT_EINVAL &&
+	      vt_labels_shape_make(&s, 10, 1, 4, 9) == VT_EINVAL, "top > k and nbits 9 are refused");
+	vt_labels_shape_make(&s, 10, 3, 5, 4);
+	vt_header h;
+	char err[512] = "";
+	vt_labels_shape g;
+	int rc = vt_labels_header_init(&h, &s);
+	CHECK(rc == 0 && vt_labels_shape_get(&h, &g, err, sizeof err) == 0 && g.words == 8 &&
+	      g.k == 10 && g.top == 3 && g.m == 5 && g.nbits == 4, "a header gives its shape %s", err);
+	vt_header_set(&h, "top", "2");
+	CHECK(vt_labels_shape_get(&h, &g, err, sizeof err) == VT_EFORMAT &&
+	      strstr(err, "dimension 8 is not"), "a dim that does not fit top is refused: %s", err);
+	vt_header_set(&h, "top", "3");
+
+	enum { R = 300 };
+	int32_t part[R * 3], p2[R * 3];
+	float dist[R * 3], d2[R * 3];
+	uint8_t codes[R * 5], c2[R * 5];
+	uint64_t ids[R];
+	for (size_t i = 0; i < R; i++) {
+		ids[i] = 5000 + i;
+		for (size_t j = 0; j < 3; j++)
+			part[i * 3 + j] = (int32_t)((i + 3 * j) % 10), dist[i * 3 + j] = (float)(i + j) * 0.5f;
+		for (size_t m = 0; m < 5; m++)
+			codes[i * 5 + m] = (uint8_t)((i * 7 + m) % 16);
+	}
+	uint32_t words[R * 8];
+	char why[200];
+	vt_labels_pack(&s, R, part, dist, codes, words);
+	vt_labels_unpack(&s, words, R, p2, d2, c2);
+	CHECK(memcmp(part, p2, sizeof part) == 0 && memcmp(dist, d2, sizeof dist) == 0 &&
+	      memcmp(codes, c2, sizeof codes) == 0 && vt_labels_first_bad(&s, words, R, why,
+	      sizeof why) == R, "pack, unpack and check round trip");
+	words[7 * 8 + 1] = 10;
+	CHECK(vt_labels_first_bad(&s, words, R, why, sizeof why) == 7 && strstr(why, "partition 10"),
+	      "a partition of k is out of range: %s", why);
+	vt_labels_pack(&s, R, part, dist, codes, words);
+	((unsigned char *)words)[(9 * 8 + 6) * 4 + 1] = 16;
+	CHECK(vt_labels_first_bad(&s, words, R, why, sizeof why) == 9 && strstr(why, "code 16"),
+	      "a code of 2^nbits is refused: %s", why);
+	vt_labels_pack(&s, R, part, dist, codes, words);
+	((unsigned char *)words)[(11 * 8 + 7) * 4 + 2] = 1;
+	CHECK(vt_labels_first_bad(&s, words, R, why, sizeof why) == 11 && strstr(why, "padding"),
+	      "a padding byte is refused: %s", why);
+	vt_labels_pack(&s, R, part, dist, codes, words);
+	float neg = -1;
+	memcpy(&words[12 * 8 + 3], &neg, 4);
+	CHECK(vt_labels_first_bad(&s, words, R, why, sizeof why) == 12 && strstr(why, "negative"),
+	      "a negative distance is refused: %s", why);
+
+	vt_labels_pack(&s, R, part, dist, codes, words);
+	for (int codec = 0; codec <= 2; codec++) {
+		const char *p = tpath("labels.vt");
+		vt_out o;
+		vt_writer *w = NULL;
+		rc = vt_out_open(&o, p);
+		if (rc == 0)
+			rc = vt_writer_open(&w, &o, &h, codec, 4000);
+		if (rc == 0)
+			rc = vt_writer_put(w, R, ids, NULL, NULL, words);
+		if (rc == 0)
+			rc = vt_writer_finish(w);
+		if (rc == 0)
+			rc = vt_out_commit(&o);
+		vt_writer_free(w);
+		vt_rd rd;
+		vt_reader *r = NULL;
+		size_t got = 0, same = 1;
+		if (rc == 0 && (rc = vt_rd_open(&rd, p)) == 0) {
+			rc = vt_reader_open(&r, &rd, err, sizeof err);
+			vt_block b;
+			long n;
+			while (rc == 0 && (n = vt_reader_next(r, &b, err, sizeof err)) > 0) {
+				same &= memcmp(b.data, words + got * 8, (size_t)n * 32) == 0 &&
+				        b.ids[0] == ids[got];
+				got += (size_t)n;
+			}
+			vt_reader_free(r);
+			vt_rd_close(&rd);
+		}
+		CHECK(rc == 0 && got == R && same, "labels round trip with codec %s %s",
+		      vt_codec_name(codec), err);
+	}
+	vt_header_free(&h);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/vt-unit-XXXXXX");
@@ -484,6 +578,7 @@ int main(void)
 	test_limits();
 	test_output();
 	test_count_rows();
+	test_labels();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

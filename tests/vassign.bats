@@ -1,0 +1,371 @@
+#!/usr/bin/env bats
+# vassign: exact labels (partitions, distances) and PQ codes of every row.
+
+load helpers
+
+setup_data() {
+	vgen -n 3000 -d 16 --means 20 --seed 3 -o x.vt
+	vkmeans -q -k 24 --seed 1 -o c.vt x.vt
+}
+
+need_faiss() {
+	"$PY" -c 'import faiss' 2>/dev/null || skip "needs Debian's python3-faiss"
+}
+
+# brute TOP X.npy C.npy LABELS [cosine]: compare LABELS.{ids,partitions,
+# distances}.npy with a float64 brute force (top by (distance, index)).
+brute() {
+	"$PY" - "$@" <<'EOF'
+import sys
+import numpy as np
+top, xf, cf, lab = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+x = np.load(xf).astype(np.float32)
+if len(sys.argv) > 5 and sys.argv[5] == "cosine":
+    n = np.sqrt((x.astype(np.float64) ** 2).sum(1))
+    x = np.where(n[:, None] > 0, x / np.where(n > 0, n, 1)[:, None], x).astype(np.float32)
+x = x.astype(np.float64)
+c = np.load(cf).astype(np.float64)
+d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+idx = np.broadcast_to(np.arange(len(c)), d.shape)
+order = np.lexsort((idx, d), axis=-1)[:, :top]   # by distance, then index
+P = np.load(lab + ".partitions.npy")
+D = np.load(lab + ".distances.npy")
+I = np.load(lab + ".ids.npy")
+assert P.dtype == np.int32 and P.shape == (len(x), top), (P.dtype, P.shape)
+assert D.dtype == np.float32 and D.shape == (len(x), top), (D.dtype, D.shape)
+assert I.dtype == np.int64 and (I == np.arange(len(x))).all()
+bad = np.nonzero((P != order).any(1))[0]
+assert len(bad) == 0, ("labels differ", bad[:5], P[bad[:5]], order[bad[:5]])
+ref = np.take_along_axis(d, order, 1)
+assert np.allclose(D, ref, rtol=1e-6, atol=1e-6), abs(D - ref).max()
+assert (np.diff(D, axis=1) >= 0).all()
+print("ok")
+EOF
+}
+
+@test "vassign: labels equal a float64 brute force, and ties go to the lower index" {
+	need_numpy
+	setup_data
+	vcat --to npy -o x.npy x.vt
+	# centroids 24..29 repeat 0..5: exact ties
+	"$PY" -c "
+import numpy as np, subprocess
+c = np.frombuffer(subprocess.run(['vcat', '--to', 'raw', 'c.vt'], capture_output=True, check=True).stdout, dtype='<f4').reshape(24, 16)
+np.save('c2.npy', np.concatenate([c, c[:6]]))"
+	run -0 vassign -q -c c2.npy -o l.vt x.vt
+	vcat --to npy -o l.npy l.vt
+	run -0 brute 1 x.npy c2.npy l
+	assert_output ok
+	run -0 vassign -q -c c2.npy --top 5 -o l5.vt x.vt
+	vcat --to npy -o l5.npy l5.vt
+	run -0 brute 5 x.npy c2.npy l5
+	assert_output ok
+	# a row whose nearest centroid is duplicated lists both, lower first
+	run -0 "$PY" -c "
+import numpy as np
+P = np.load('l5.partitions.npy'); D = np.load('l5.distances.npy')
+rows = np.nonzero(P[:, 0] < 6)[0]
+assert len(rows) > 0
+assert (P[rows, 1] == P[rows, 0] + 24).all() and (D[rows, 1] == D[rows, 0]).all()
+print('ok')"
+	assert_output ok
+}
+
+@test "vassign: the labels stream, its metadata and its text" {
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 6 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt --top 3 -o l.vt x.vt
+	run -0 vcat --info l.vt
+	assert_line "kind: labels"
+	assert_line "element: w32"
+	assert_line "dim: 7"
+	assert_line "columns: ids"
+	assert_line "meta.k: 24"
+	assert_line "meta.top: 3"
+	assert_line "meta.pq_m: 4"
+	assert_line "meta.pq_nbits: 6"
+	assert_line "meta.metric: l2"
+	cid=$(meta centroids_id pq.vt)
+	assert_line "meta.centroids_id: $cid"
+	assert_line --regexp '^meta.pq_id: [0-9a-f]{16}$'
+	assert_line "rows: 3000"
+	run -0 bash -c 'vcat --to text l.vt | head -2'
+	assert_line --index 0 --regexp '^0( [0-9]+){3}( [0-9.e+-]+){3}( [0-9]+){4}$'
+	assert_line --index 1 --regexp '^1 '
+	run -0 vcat --count l.vt
+	assert_output 3000
+}
+
+@test "vassign: codes equal FAISS's ProductQuantizer on the same residuals" {
+	need_numpy
+	need_faiss
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 8 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt -o l.vt x.vt
+	vcat --to npy -o l.npy l.vt
+	vcat --to npy -o x.npy x.vt
+	vcat --to npy -o c.npy c.vt
+	vcat --to npy -o pq.npy pq.vt
+	run -0 "$PY" -c "
+import numpy as np, faiss
+x = np.load('x.npy'); C = np.load('c.npy'); B = np.load('pq.npy')
+P = np.load('l.partitions.npy'); codes = np.load('l.codes.npy')
+M, ksub, dsub = B.shape
+assert codes.dtype == np.uint8 and codes.shape == (len(x), M)
+pq = faiss.ProductQuantizer(x.shape[1], M, 8)
+faiss.copy_array_to_vector(B.ravel(), pq.centroids)
+r = x - C[P[:, 0]]                      # float32, as IndexIVFPQ.add
+ref = pq.compute_codes(np.ascontiguousarray(r))
+bad = np.nonzero((ref != codes).any(1))[0]
+print('differ', len(bad))"
+	assert_output "differ 0"
+}
+
+@test "vassign: codes of fewer bits equal a numpy brute force (ties to the lower index)" {
+	need_numpy
+	setup_data
+	vpq -q -c c.vt -m 2 --nbits 5 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 -o l.vt x.vt
+	vcat --to npy -o l.npy l.vt
+	vcat --to npy -o x.npy x.vt
+	vcat --to npy -o c.npy c.vt
+	vcat --to npy -o pq.npy pq.vt
+	run -0 "$PY" -c "
+import numpy as np
+x = np.load('x.npy'); C = np.load('c.npy'); B = np.load('pq.npy').astype(np.float64)
+P = np.load('l.partitions.npy'); codes = np.load('l.codes.npy')
+M, K, ds = B.shape
+r = (x - C[P[:, 0]]).astype(np.float64)
+for m in range(M):
+    s = r[:, m * ds:(m + 1) * ds]
+    d = ((s[:, None, :] - B[m][None]) ** 2).sum(-1)
+    assert (d.argmin(1) == codes[:, m]).all(), m
+assert codes.max() < 32
+print('ok')"
+	assert_output ok
+}
+
+@test "vassign: cosine normalises rows under the model's metric" {
+	need_numpy
+	vgen -n 2000 -d 8 --means 10 --seed 4 -o x.vt
+	vkmeans -q -k 12 --metric=cosine --seed 1 -o c.vt x.vt
+	vassign -q -c c.vt --top 2 -o l.vt x.vt
+	run -0 meta metric l.vt
+	assert_output cosine
+	vcat --to npy -o l.npy l.vt
+	vcat --to npy -o x.npy x.vt
+	vcat --to npy -o c.npy c.vt
+	run -0 brute 2 x.npy c.npy l cosine
+	assert_output ok
+}
+
+@test "vassign: shards cut with vcat --rows and --offset give one run's bytes" {
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 6 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 -o whole.vt x.vt
+	vcat --rows 0:1100 -o s1.vt x.vt
+	vcat --rows 1100:2000 -o s2.vt x.vt
+	vcat --rows 2000: -o s3.vt x.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 -o l1.vt s1.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 --offset 1100 -o l2.vt s2.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 --offset 2000 -o l3.vt s3.vt
+	# concatenated, re-framed: the same bytes
+	vcat --frame-bytes 1M -o cat.vt l1.vt l2.vt l3.vt
+	run -0 cmp cat.vt whole.vt
+	run -0 bash -c 'set -o pipefail; cat l1.vt l2.vt l3.vt | vcat --frame-bytes 1M | cmp - whole.vt'
+	# merged by id in any order: the merge of the whole
+	vmerge -q -o m.vt l3.vt l1.vt l2.vt
+	vmerge -q -o mw.vt whole.vt
+	run -0 cmp m.vt mw.vt
+	# threads, batches and compression change no label
+	vassign -q -c c.vt --pq pq.vt --top 2 -j 1 --batch-rows 100 -o j1.vt x.vt
+	run -0 cmp j1.vt whole.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 -z -o z.vt x.vt
+	run -0 bash -c 'set -o pipefail; vcat z.vt | cmp - whole.vt'
+}
+
+@test "vassign: an input with ids keeps them" {
+	setup_data
+	vcat --ids --rows 500:700 -o s.vt x.vt
+	vassign -q -c c.vt -o l.vt s.vt
+	run -0 bash -c "set -o pipefail; vcat --to text l.vt | cut -d' ' -f1 | sed -n '1p;\$p'"
+	assert_output $'500\n699'
+	run -1 --separate-stderr vassign -q -c c.vt --offset 10 -o l2.vt s.vt
+	assert_err "s.vt: has ids of its own; --offset"
+	assert_no_leftovers l2.vt
+}
+
+@test "vassign: usage errors print nothing on stdout" {
+	setup_data
+	run -2 --separate-stderr vassign x.vt
+	assert_usage_error vassign "-c IVF_CENTROIDS is required"
+	run -2 --separate-stderr vassign -c c.vt --top 0 x.vt
+	assert_usage_error vassign "--top"
+	run -2 --separate-stderr vassign -c c.vt --top 65 x.vt
+	assert_usage_error vassign "--top"
+	run -2 --separate-stderr vassign -c c.vt -o l.npy x.vt
+	assert_usage_error vassign "vcat --to npy"
+	assert_no_leftovers l.npy
+}
+
+@test "vassign: bad inputs get clear errors and leave no output" {
+	setup_data
+	vgen -n 100 -d 8 --seed 1 -o x8.vt
+	run -1 --separate-stderr vassign -q -c c.vt -o l.vt x8.vt
+	assert_err "centroids have dimension 16, but x8.vt has 8"
+	assert_no_leftovers l.vt
+	run -1 --separate-stderr vassign -q -c c.vt --metric=cosine -o l.vt x.vt
+	assert_err "c.vt: made with metric=l2, but --metric=cosine was given"
+	assert_no_leftovers l.vt
+	run -1 --separate-stderr vassign -q -c c.vt --top 25 -o l.vt x.vt
+	assert_err "--top 25: c.vt has only k=24 centroids"
+	run -1 --separate-stderr vassign -q -c c.vt -o l.vt c.vt
+	assert_err "c.vt: is a centroids stream; vassign labels vectors"
+	assert_no_leftovers l.vt
+}
+
+@test "vassign: a codebook of other centroids, of no residuals, or of another metric is refused" {
+	setup_data
+	vkmeans -q -k 24 --seed 2 -o c2.vt x.vt
+	vpq -q -c c2.vt -m 4 --nbits 4 -o pq2.vt x.vt
+	run -1 --separate-stderr vassign -q -c c.vt --pq pq2.vt -o l.vt x.vt
+	cid=$(meta centroids_id pq2.vt)
+	assert_err "pq2.vt: codebook trained against other centroids (centroids_id $cid), not c.vt (centroids_id "
+	assert_no_leftovers l.vt
+	vpq -q --no-residual -m 4 --nbits 4 -o pqn.vt x.vt
+	run -1 --separate-stderr vassign -q -c c.vt --pq pqn.vt -o l.vt x.vt
+	assert_err "pqn.vt: codebook was not trained on residuals"
+	run -1 --separate-stderr vassign -q -c c.vt --pq c2.vt -o l.vt x.vt
+	assert_err "c2.vt: is not a PQ codebook"
+	assert_no_leftovers l.vt
+}
+
+@test "vassign: a row with a NaN is refused, naming it" {
+	need_xxhash
+	setup_data
+	vcat --rows 0:50 -o s.vt x.vt
+	vtcraft poke s.vt bad.vt data 7 nan
+	run -1 --separate-stderr vassign -q -c c.vt -o l.vt bad.vt
+	assert_err "bad.vt: row 7 has a NaN or infinite value"
+	assert_no_leftovers l.vt
+}
+
+@test "vassign: readers refuse labels with a partition out of range" {
+	need_xxhash
+	setup_data
+	vcat --rows 0:50 -o s.vt x.vt
+	vassign -q -c c.vt --top 2 -o l.vt s.vt
+	vtcraft poke-word l.vt bad.vt 3 1 24
+	run -1 --separate-stderr vcat --to text bad.vt
+	assert_err "bad.vt: frame 1: row 3: partition 24 is out of range (k=24)"
+	vtcraft poke-word l.vt neg.vt 4 0 -1
+	run -1 --separate-stderr vcat --to npy -o out.npy neg.vt
+	assert_err "neg.vt: frame 1: row 4: partition -1 is out of range"
+	assert_no_leftovers out.ids.npy
+	# a distance below the one before it (word 2 is the first distance)
+	vtcraft poke-word l.vt ord.vt 0 3 0
+	run -1 --separate-stderr vmerge -q -o m.vt ord.vt
+	assert_err "ord.vt: frame 1: row 0: distance 1 (0) is below distance 0"
+	assert_no_leftovers m.vt
+}
+
+@test "vassign: readers refuse labels with bad metadata or codes" {
+	need_xxhash
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 3 -o pq.vt x.vt
+	vcat --rows 0:50 -o s.vt x.vt
+	vassign -q -c c.vt --pq pq.vt -o l.vt s.vt
+	# the codes are word 2: byte 0 is code 0; 8 is not below 2^3
+	vtcraft poke-word l.vt code.vt 5 2 8
+	run -1 --separate-stderr vcat --to text code.vt
+	assert_err "code.vt: frame 1: row 5: code 8 of sub-space 0 is not below 2^3"
+	vtcraft set-meta l.vt top.vt top 2
+	run -1 --separate-stderr vcat --count top.vt
+	assert_err "labels: dimension 3 is not 2 top + ceil(pq_m / 4) = 5"
+	vtcraft set-meta l.vt k.vt k x
+	run -1 --separate-stderr vcat --count k.vt
+	assert_err "labels: metadata k=x is not an integer"
+}
+
+@test "vcat: labels --to npy needs -o, and is refused as fvecs" {
+	setup_data
+	vassign -q -c c.vt -o l.vt x.vt
+	run -2 --separate-stderr vcat --to npy l.vt
+	assert_usage_error vcat "give -o NAME.npy"
+	run -2 --separate-stderr vcat --to fvecs -o l.fvecs l.vt
+	assert_usage_error vcat "labels are exported --to npy or text, not fvecs"
+	assert_no_leftovers l.fvecs
+	vcat --to npy -o out.npy l.vt
+	assert_file_exists out.ids.npy
+	assert_file_exists out.partitions.npy
+	assert_file_exists out.distances.npy
+	assert_file_not_exists out.codes.npy
+	assert_file_not_exists out.npy
+}
+
+@test "vmerge: labels of other centroids or overlapping shards are refused" {
+	setup_data
+	vkmeans -q -k 24 --seed 2 -o c2.vt x.vt
+	vcat --rows 0:1000 -o s1.vt x.vt
+	vassign -q -c c.vt -o a.vt s1.vt
+	vassign -q -c c2.vt -o b.vt s1.vt
+	run -1 --separate-stderr vmerge -q -o m.vt a.vt b.vt
+	assert_err "b.vt: cannot be merged with a.vt: labels with centroids_id"
+	assert_no_leftovers m.vt
+	vassign -q -c c.vt --offset 999 -o a2.vt s1.vt
+	run -1 --separate-stderr vmerge -q -o m.vt a.vt a2.vt
+	assert_err "id 999 appears twice"
+	assert_no_leftovers m.vt
+	vassign -q -c c.vt --top 2 -o t2.vt s1.vt
+	run -1 --separate-stderr bash -c 'cat a.vt t2.vt | vcat --count'
+	assert_err "has dimension 4, but the first input has dimension 2"
+}
+
+@test "vassign: a FAISS IndexIVFPQ filled from the labels alone equals index.add" {
+	need_numpy
+	need_faiss
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 8 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt -o l.vt x.vt
+	for f in x c pq; do vcat --to npy -o $f.npy $f.vt; done
+	vcat --to npy -o l.npy l.vt
+	# the recipe of docs/INTEROP.md, "Precomputed partitions and codes"
+	run -0 "$PY" - <<'EOF2'
+import numpy as np, faiss
+from faiss.contrib.inspect_tools import get_invlist
+x = np.load("x.npy"); C = np.load("c.npy"); B = np.load("pq.npy")
+ids = np.load("l.ids.npy"); P = np.load("l.partitions.npy")[:, 0]; codes = np.load("l.codes.npy")
+k, d = C.shape
+M, ksub, dsub = B.shape
+def make():
+    q = faiss.IndexFlatL2(d)
+    q.add(C)
+    ix = faiss.IndexIVFPQ(q, d, k, M, int(np.log2(ksub)))
+    ix.by_residual = True
+    faiss.copy_array_to_vector(B.ravel(), ix.pq.centroids)
+    ix.is_trained = True
+    ix.precompute_table()
+    return ix, q
+ref, q1 = make()
+ref.add_with_ids(x, ids)
+pre, q2 = make()
+order = np.argsort(P, kind="stable")
+bounds = np.searchsorted(P[order], np.arange(k + 1))
+lid = np.ascontiguousarray(ids[order])
+lcode = np.ascontiguousarray(codes[order])
+for l in range(k):
+    a, b = int(bounds[l]), int(bounds[l + 1])
+    if b > a:
+        pre.invlists.add_entries(l, b - a, faiss.swig_ptr(lid[a:b]), faiss.swig_ptr(lcode[a:b]))
+pre.ntotal = len(x)
+same = sum(all(np.array_equal(u, v) for u, v in
+               zip(get_invlist(ref.invlists, l), get_invlist(pre.invlists, l)))
+           for l in range(k))
+ref.nprobe = pre.nprobe = 4
+xq = x[::7]
+Da, Ia = ref.search(xq, 10)
+Db, Ib = pre.search(xq, 10)
+print("lists", same, k, "search", np.array_equal(Ia, Ib), np.array_equal(Da, Db))
+EOF2
+	assert_output "lists 24 24 search True True"
+}

@@ -1,0 +1,223 @@
+/* vassign: every row's nearest IVF partitions, their distances and the PQ
+ * code of its residual, as a labels stream. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "vtrain.h"
+#include "bridge/accumio.h"
+#include "bridge/labelpass.h"
+#include "bridge/centroids.h"
+#include "train/pool.h"
+
+static const char usage[] =
+"Usage: vassign -c IVF_CENTROIDS [--pq CODEBOOK] [--top N] [OPTIONS] [FILE...]\n"
+"Label every row of the vectors in FILE: its N nearest IVF partitions (exact:\n"
+"the argmin of the double squared distance, ties to the lower index), their\n"
+"squared distances, and with --pq the PQ code of its residual to the nearest\n"
+"partition.  Writes a labels stream (docs/FORMAT.md), one row per input row in\n"
+"input order, with the input's ids, else OFFSET + the row number.  vcat --to\n"
+"npy or text exports it; vmerge merges the labels of shards by id.\n"
+"\n"
+"  -c, --centroids FILE  IVF centroids (a centroids stream, or vectors in any\n"
+"                        format)\n"
+"      --pq FILE         PQ codebook trained on residuals against -c (vpq -c);\n"
+"                        adds the code of every row\n"
+"      --top N           partitions per row, nearest first (default 1, at most\n"
+"                        64 and k)\n"
+"      --offset A        id of the first row of an input without ids (default 0;\n"
+"                        for shards cut with vcat --rows A:B)\n"
+"      --metric=METRIC   l2 or cosine (normalise rows).  The default is the\n"
+"                        metric of -c, else of the input, else l2; one that\n"
+"                        disagrees with either, or with --pq, is an error\n"
+"      --batch-rows N    rows labelled at once (default: about 16 MiB of rows)\n"
+"  -j, --threads N       threads (default: all cores)\n"
+"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+"  -z, --compress=CODEC  frame compression: none (default), lz4, lz4-shuffle (-z)\n"
+"  -q, --quiet           no progress line, no summary\n"
+"  -v, --verbose         details of the search\n"
+"  -h, --help            this help\n"
+"      --version         version\n"
+"\n"
+"Memory: about batch x (4d + 24 N + M + 16) + 4 k d + 12 d 2^B + the search\n"
+"index (8 k + G (4d + 52)) bytes (see vassign(1)).\n"
+"Exit status: 0 ok, 1 failure, 2 usage.  See vassign(1), vcat(1), vmerge(1).\n";
+
+enum { OPT_PQ = 0x2000, OPT_TOP, OPT_OFFSET, OPT_BATCH };
+
+typedef struct {
+	const char *pq;
+	size_t top;
+	unsigned long long offset;
+	int offset_given;
+	size_t batch;
+} opts;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	opts *o = ctx;
+	switch (c) {
+	case OPT_PQ: o->pq = arg; return 0;
+	case OPT_TOP: o->top = (size_t)vt_cli_int("--top", arg, 1, VT_NEAREST_MAX_TOP); return 0;
+	case OPT_OFFSET:
+		o->offset = (unsigned long long)vt_cli_int("--offset", arg, 0, 1LL << 62);
+		o->offset_given = 1;
+		return 0;
+	case OPT_BATCH: o->batch = (size_t)vt_cli_int("--batch-rows", arg, 1, 1 << 24); return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{"pq", required_argument, NULL, OPT_PQ},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"offset", required_argument, NULL, OPT_OFFSET},
+	{"batch-rows", required_argument, NULL, OPT_BATCH},
+	{0},
+};
+
+static int on_progress(void *ctx, uint64_t rows)
+{
+	vt_progress_update(ctx, rows, 0);
+	return 0;
+}
+
+/* Load the codebook of --pq and check it belongs to the centroids cent
+ * (loaded from cpath) and the run's metric. */
+static void load_pq(vt_model *pq, const char *path, const vt_model *cent, const char *cpath,
+                    int metric)
+{
+	char err[512];
+	int rc = vt_model_load(pq, path, VT_KINDMASK(VT_KIND_PQ), (size_t)1 << 24, err, sizeof err);
+	if (rc == VT_EKIND)
+		vt_cli_fail(rc, "%s: is not a PQ codebook (make one with vpq -c %s)", path, cpath);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	const char *m = vt_header_get(&pq->h, "m"), *nb = vt_header_get(&pq->h, "nbits");
+	const char *d = vt_header_get(&pq->h, "d");
+	long nbits = strtol(nb, NULL, 10);
+	if (nbits > 8)
+		vt_cli_fail(VT_EUNSUP, "%s: nbits=%ld: vassign writes one byte per code, so nbits "
+		            "must be 1 to 8", path, nbits);
+	if (strtoull(d, NULL, 10) != cent->dim)
+		vt_cli_fail(VT_EDIM, "%s: codebook of d=%s (m=%s), but %s has dimension %u", path, d,
+		            m, cpath, cent->dim);
+	char mine[17];
+	vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
+	const char *theirs = vt_header_get(&pq->h, "centroids_id");
+	if (!theirs)
+		vt_cli_fail(VT_EFORMAT, "%s: codebook was not trained on residuals (vpq "
+		            "--no-residual); vassign encodes residuals against %s (centroids_id %s)",
+		            path, cpath, mine);
+	if (strcmp(theirs, mine) != 0)
+		vt_cli_fail(VT_EFORMAT, "%s: codebook trained against other centroids (centroids_id "
+		            "%s), not %s (centroids_id %s)", path, theirs, cpath, mine);
+	int pm = vt_metric_recorded(&pq->h, NULL);
+	if (pm >= 0 && pm != metric)
+		vt_cli_fail(VT_EINVAL, "%s: made with metric=%s, but %s runs under metric=%s", path,
+		            vt_metric_name(pm), cpath, vt_metric_name(metric));
+}
+
+int main(int argc, char **argv)
+{
+	vt_cli_init("vassign");
+	opts o = {.top = 1};
+	vt_cli_spec spec = {
+		.name = "vassign",
+		.usage = usage,
+		.shared = VT_CLI_OUTPUT | VT_CLI_CENTROIDS | VT_CLI_THREADS | VT_CLI_COMPRESS |
+		          VT_CLI_METRIC,
+		.longopts = longopts,
+		.opt = on_opt,
+		.ctx = &o,
+	};
+	vt_cli c;
+	vt_cli_parse(argc, argv, &spec, &c);
+	if (!c.centroids)
+		vt_cli_usage_error("-c IVF_CENTROIDS is required");
+	vt_cli_no_tty(c.output);
+
+	char err[512];
+	int rc;
+	vt_out out;
+	vt_cli_open_output(&c, &out);
+	vt_input *in = vt_cli_open_input(&c, NULL);
+	const vt_header *ih = vt_input_header(in);
+	if (ih->kind != VT_KIND_VECTORS)
+		vt_cli_fail(VT_EKIND, "%s: is a %s stream; vassign labels vectors", vt_input_path(in),
+		            vt_kind_name(ih->kind));
+	if (o.offset_given && (ih->cols & VT_COL_IDS))
+		vt_cli_fail(VT_EINVAL, "%s: has ids of its own; --offset numbers the rows of an input "
+		            "without ids", vt_input_path(in));
+
+	char mfrom[600];
+	int metric = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
+	vt_model cent = {0}, pq = {0};
+	vt_centroids_opts co = {.dim = ih->dim, .dim_of = vt_input_path(in), .metric = metric,
+	                        .metric_from = mfrom[0] ? mfrom : NULL, .metric_out = &metric};
+	if ((rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
+		vt_cli_fail(rc, "%s", err);
+	const size_t k = cent.rows, d = cent.dim;
+	if (o.top > k)
+		vt_cli_fail(VT_EINVAL, "--top %zu: %s has only k=%zu centroids", o.top, c.centroids, k);
+	size_t M = 0;
+	int nbits = 0;
+	if (o.pq) {
+		load_pq(&pq, o.pq, &cent, c.centroids, metric);
+		M = (size_t)strtoul(vt_header_get(&pq.h, "m"), NULL, 10);
+		nbits = (int)strtol(vt_header_get(&pq.h, "nbits"), NULL, 10);
+	}
+
+	vt_labels_shape s;
+	if (vt_labels_shape_make(&s, k, o.top, M, nbits) < 0)
+		vt_cli_fail(VT_EINVAL, "labels of top=%zu and %zu codes do not fit a stream", o.top, M);
+	vt_header h;
+	vt_cli_check_meta(&c, vt_assign_header(&h, &s, cent.x, d, o.pq ? pq.x : NULL,
+	                                       vt_metric_name(metric),
+	                                       "vassign " VT_VERSION_STRING));
+	vt_writer *w;
+	vt_cli_check_output(&c, vt_writer_open(&w, &out, &h, c.codec, 0));
+
+	vt_pool *pool;
+	if ((rc = vt_pool_new(&pool, c.threads)) < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	vt_progress pg;
+	vt_progress_start(&pg, &c, "rows");
+	vt_assign_opts ao = {.top = o.top, .cosine = metric == VT_METRIC_COSINE,
+	                     .offset = o.offset, .batch_rows = o.batch,
+	                     .codebook = o.pq ? pq.x : NULL, .pq_m = M, .pq_nbits = nbits,
+	                     .progress = on_progress, .progress_ctx = &pg};
+	vt_assign_stats st;
+	double t0 = vt_now();
+	rc = vt_assign_input(in, pool, cent.x, k, d, &ao, w, &st, err, sizeof err);
+	vt_progress_end(&pg);
+	if (rc < 0 && st.write_failed)
+		vt_cli_output_failed(&c, rc);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	vt_cli_check_output(&c, vt_writer_finish(w));
+	vt_cli_commit_output(&c, &out);
+	double secs = vt_now() - t0;
+
+	if (st.zero_norm && !c.quiet)
+		vt_cli_msg("warning: %zu rows have norm 0 and cannot be normalised", st.zero_norm);
+	const vt_nearest_stats *ns = &st.nearest;
+	vt_cli_verbose(&c, "search: index %zu bytes; rows certified in round 1 %.0f, round 2 %.0f, "
+	               "brute force %.0f (costly %.0f, overflow %.0f, chunks %.0f); %.3g "
+	               "evaluations per row", st.index_bytes, ns->rows_round1, ns->rows_round2,
+	               ns->rows_costly + ns->rows_overflow + ns->rows_brute, ns->rows_costly,
+	               ns->rows_overflow, ns->rows_brute, ns->rows ? ns->evals / ns->rows : 0.0);
+	vt_cli_verbose(&c, "time: search %.2fs, PQ encoding %.2fs", st.t_nearest, st.t_pq);
+	if (!c.quiet)
+		vt_cli_msg("rows=%llu k=%zu top=%zu pq_m=%zu metric=%s time=%.2fs",
+		           (unsigned long long)st.rows, k, o.top, M, vt_metric_name(metric), secs);
+	vt_pool_free(pool);
+	vt_writer_free(w);
+	vt_header_free(&h);
+	vt_model_free(&pq);
+	vt_model_free(&cent);
+	vt_input_free(in);
+	return 0;
+}
