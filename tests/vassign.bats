@@ -369,3 +369,13 @@ print("lists", same, k, "search", np.array_equal(Ia, Ib), np.array_equal(Da, Db)
 EOF2
 	assert_output "lists 24 24 search True True"
 }
+
+@test "vassign: reads a pipe, writes stdout, and --help goes to stdout" {
+	setup_data
+	vassign -q -c c.vt --top 2 -o whole.vt x.vt
+	run -0 bash -c 'set -o pipefail; vcat x.vt | vassign -q -c c.vt --top 2 --compress=lz4 | vcat | cmp - whole.vt'
+	run -0 bash -c 'set -o pipefail; vcat --to npy x.vt -o x.npy && vassign -q -c c.vt --top 2 x.npy | cmp - whole.vt'
+	run -0 --separate-stderr vassign --help
+	assert_line --index 0 --partial "Usage: vassign -c IVF_CENTROIDS"
+	assert_equal "$stderr" ''
+}
