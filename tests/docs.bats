@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# Docs are code: the recipes of README.md and docs/INTEROP.md run as
+# written, on small data, extracted from the Markdown itself so that they
+# cannot drift.  Blocks are named by the heading they stand under and their
+# number there.
+
+load helpers
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+
+# block FILE HEADING N LANG: the N-th ```LANG block (from 1) under the
+# heading line HEADING (up to the next heading of that level or higher).
+block() {
+	awk -v h="$2" -v n="$3" -v lang="$4" '
+		$0 == h { on = 1; lvl = index(h, " "); next }
+		on && /^#+ / && index($0, " ") <= lvl { on = 0 }
+		on && $0 == "```" lang { if (++c == n) { inb = 1; next } }
+		inb && /^```/ { exit }
+		inb { print }
+	' "$1"
+}
+
+# The layout the recipes assume: build/bin and pipelines/ beside the data.
+layout() {
+	mkdir -p build
+	ln -s "$VT_BIN" build/bin
+	ln -s "$TOP/pipelines" pipelines
+}
+
+@test "docs: README's streaming recipes (make, then the pipeline) run as written" {
+	layout
+	vgen -q -n 20000 -d 16 --means 300 --seed 5 -o data.vt
+	local mk pipe
+	mk=$(block "$TOP/README.md" "## Streaming IVF training" 1 sh)
+	pipe=$(block "$TOP/README.md" "## Streaming IVF training" 2 sh)
+	[[ $mk == *"stream-train.mk"* ]] || fail "no make block: $mk"
+	[[ $pipe == *vsample* ]] || fail "no pipeline block: $pipe"
+	run -0 bash -euo pipefail -c "$mk"
+	assert_file_exists out/ivf/ivf.vt
+	assert_file_exists out/ivf/pq.npy
+	run -0 bash -euo pipefail -c "$pipe"
+	assert_output --regexp 'loss=[0-9.e+]+ mean='
+	for f in ivf0.vt ivf.vt pq.vt sq.vt sample.vt; do assert_file_exists "$f"; done
+}
+
+@test "docs: INTEROP's FAISS recipes (export, IVF-PQ, SQ, precomputed partitions and codes) run as written" {
+	"$PY" -c 'import faiss' 2>/dev/null || fail "needs Debian's python3-faiss (pipelines/setup.sh --tests)"
+	layout
+	# the files the recipes name: models, data.npy, base.vt (the rows)
+	vgen -q -n 5000 -d 16 --means 60 --seed 3 -o data.vt
+	cp data.vt base.vt
+	vcat --to npy -o data.npy data.vt
+	vkmeans -q -k 32 --seed 1 -o ivf.vt data.vt
+	vpq -q -c ivf.vt -m 4 -o pq.vt data.vt
+	vsqbounds -q --mode dim -o sq.vt data.vt
+	local faiss_part
+	faiss_part=$(awk '/^## FAISS/ { on = 1; next } /^## / { on = 0 } on' "$TOP/docs/INTEROP.md")
+	printf '%s\n' "$faiss_part" >faiss.md
+	# the shell blocks, in order, then the Python blocks as one script
+	local py
+	run -0 bash -euo pipefail -c "$(awk '/^```sh$/ { inb = 1; next } inb && /^```/ { inb = 0 } inb' "$TOP/docs/INTEROP.md")"
+	assert_file_exists labels.partitions.npy
+	py=$(awk '/^```python$/ { inb = 1; next } inb && /^```/ { inb = 0; print ""; next } inb' faiss.md)
+	printf '%s\n' "$py" >recipes.py
+	run -0 "$PY" recipes.py
+	assert_output ''
+}
