@@ -137,10 +137,20 @@ EOF
 	cat a.vt | vcat --to fbin >a.fbin
 	run -0 vcat --count a.fbin
 	assert_output 1000
+	# a.vt announces its rows (vgen, metadata rows); p.vt, made on a pipe,
+	# does not: only its pipe needs a seekable output
+	cat a.vt | vcat >p.vt
 	for f in npy fbin; do
-		run -1 --separate-stderr bash -c "set -o pipefail; cat a.vt | vcat --to $f | cat >/dev/null"
+		run -1 --separate-stderr bash -c "set -o pipefail; cat p.vt | vcat --to $f | cat >/dev/null"
 		assert_err 'vcat: (stdout): '
 		assert_err 'seekable'
+		run -0 bash -c "set -o pipefail; cat a.vt | vcat --to $f | cat >piped.$f"
+		run -0 vcat --count "piped.$f"
+		assert_output 1000
+		# a file's count is known from its end markers, also when cut
+		run -0 bash -c "set -o pipefail; vcat --to $f --rows 10:250 p.vt | cat >cut.$f"
+		run -0 vcat --count "cut.$f"
+		assert_output 240
 	done
 }
 

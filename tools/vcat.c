@@ -388,8 +388,24 @@ static int do_convert(const vt_cli *c, const opts *o)
 				            vt_input_path(in), nb);
 			group = 1u << bits;
 		}
-		rc = vt_vecwriter_open_grouped(&vw, &out, o->to, group, ih->dim,
-		                               vt_input_rows_hint(in), err, sizeof err);
+		/* The row count, so that npy and fbin can go to a pipe: a foreign
+		 * header's, one vtrain file's end markers, or the count a piped
+		 * stream's header announces (the writer checks it was met). */
+		int64_t count = -1;
+		if (c->nargs <= 1) {
+			if ((rc = vt_input_count_rows(in, &count, err, sizeof err)) < 0)
+				vt_cli_fail(rc, "%s", err);
+			if (count < 0 && !o->range)
+				count = vt_header_rows(ih);
+		} else {
+			count = vt_input_rows_hint(in);
+		}
+		if (count >= 0 && o->range) {
+			uint64_t hi = o->row_hi < (uint64_t)count ? o->row_hi : (uint64_t)count;
+			count = hi > o->row_lo ? (int64_t)(hi - o->row_lo) : 0;
+		}
+		rc = vt_vecwriter_open_grouped(&vw, &out, o->to, group, ih->dim, count, err,
+		                               sizeof err);
 		if (rc < 0)
 			vt_cli_fail(rc, "%s: %s", oname, err);
 	}
