@@ -108,6 +108,12 @@ static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uin
 	return res;
 }
 
+/* A sub-space's k-means is done: the progress line (a terminal only). */
+static void on_subspace(void *ctx, size_t done, size_t total)
+{
+	vt_progress_update(ctx, done, total);
+}
+
 int main(int argc, char **argv)
 {
 	vt_cli_init("vpq");
@@ -200,11 +206,16 @@ int main(int argc, char **argv)
 	po.iters = o.iters;
 	po.seed = c.seed;
 	po.threads = c.threads;
+	vt_progress ppg;
+	vt_progress_start(&ppg, &c, "sub-spaces");
+	po.progress = on_subspace;
+	po.progress_ctx = &ppg;
 	const size_t ds = d / M;
 	float *cb = vt_cli_xmalloc(M * K * ds * sizeof *cb);
 	vt_pq_sub *sub = vt_cli_xmalloc(M * sizeof *sub);
 	double mse;
 	rc = vt_pq_train(&po, x, n, d, cb, sub, &mse);
+	vt_progress_end(&ppg);
 	if (rc < 0)
 		vt_cli_fail(rc, "%s: %s", vt_input_path(in), vt_strerror(rc));
 	double secs = vt_now() - t0;

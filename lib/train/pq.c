@@ -2,6 +2,7 @@
 #include "train/pq.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,6 +66,8 @@ struct train {
 	float *codebook;
 	vt_pq_sub *sub;     /* M */
 	int *rc;            /* M */
+	pthread_mutex_t lock;   /* for the progress callback */
+	size_t done;
 };
 
 /* Move each non-empty centroid of C (K x ds) to the mean of the rows b
@@ -146,6 +149,11 @@ static void train_task(void *arg, size_t m, int worker)
 	}
 	vt_kmeans_free(km);
 	T->rc[m] = rc;
+	if (T->o->progress) {
+		pthread_mutex_lock(&T->lock);
+		T->o->progress(T->o->progress_ctx, ++T->done, T->o->m);
+		pthread_mutex_unlock(&T->lock);
+	}
 }
 
 int vt_pq_train(const vt_pq_opts *o, const float *x, size_t n, size_t d, float *codebook,
@@ -165,6 +173,7 @@ int vt_pq_train(const vt_pq_opts *o, const float *x, size_t n, size_t d, float *
 	int outer = (size_t)threads < M ? threads : (int)M;
 	struct train T = {.o = o, .x = x, .n = n, .d = d, .ds = ds, .K = K,
 	                  .inner = threads / outer, .codebook = codebook};
+	pthread_mutex_init(&T.lock, NULL);
 	vt_pool *pool = NULL;
 	rc = VT_ENOMEM;
 	T.buf = calloc((size_t)outer, sizeof *T.buf);
@@ -205,6 +214,7 @@ out:
 	free(T.lab);
 	free(T.sub);
 	free(T.rc);
+	pthread_mutex_destroy(&T.lock);
 	return rc;
 }
 

@@ -48,6 +48,10 @@ typedef struct {
 	int iters;         /* Lloyd iterations per sub-space, >= 0 */
 	uint64_t seed;
 	int threads;       /* <= 0: all online CPUs */
+	/* Called (or NULL) each time a sub-space is done, with the number done
+	 * so far and M; one call at a time, from the worker threads. */
+	void (*progress)(void *ctx, size_t done, size_t total);
+	void *progress_ctx;
 } vt_pq_opts;
 
 /* What training measured in one sub-space. */
