@@ -395,7 +395,11 @@ static int do_convert(const vt_cli *c, const opts *o)
 		if (c->nargs <= 1) {
 			if ((rc = vt_input_count_rows(in, &count, err, sizeof err)) < 0)
 				vt_cli_fail(rc, "%s", err);
-			if (count < 0 && !o->range)
+			/* a piped stream's announced rows count its first segment only:
+			 * taken only where the output cannot be patched at the end, for
+			 * the formats that need the count first */
+			if (count < 0 && !o->range && !out.seekable &&
+			    (o->to == VT_FMT_NPY || o->to == VT_FMT_FBIN))
 				count = vt_header_rows(ih);
 		} else {
 			count = vt_input_rows_hint(in);
