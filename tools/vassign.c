@@ -1,19 +1,25 @@
 /* vassign: every row's nearest IVF partitions, their distances and the PQ
  * code of its residual, as a labels stream. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "vtrain.h"
 #include "bridge/accumio.h"
 #include "bridge/labelpass.h"
+#include "bridge/shuffle.h"
 #include "bridge/centroids.h"
 #include "train/pool.h"
 
 static const char usage[] =
 "Usage: vassign -c IVF_CENTROIDS [--pq CODEBOOK] [--top N] [OPTIONS] [FILE...]\n"
+"       vassign -c IVF_CENTROIDS [--pq CODEBOOK] --sort [--budget SIZE] [--tmpdir DIR]\n"
+"               [--offsets FILE.npy] [--vectors-out FILE] [OPTIONS] [FILE...]\n"
 "Label every row of the vectors in FILE: its N nearest IVF partitions (exact:\n"
 "the argmin of the double squared distance, ties to the lower index), their\n"
 "squared distances, and with --pq the PQ code of its residual to the nearest\n"
@@ -33,6 +39,15 @@ static const char usage[] =
 "                        metric of -c, else of the input, else l2; one that\n"
 "                        disagrees with either, or with --pq, is an error\n"
 "      --batch-rows N    rows labelled at once (default: about 16 MiB of rows)\n"
+"      --sort            write the rows in order of (nearest partition, id), an\n"
+"                        external merge sort (rows of equal id keep input order)\n"
+"      --budget SIZE     --sort: bytes of the sort's run buffer (K, M, G suffixes;\n"
+"                        default 1G); more rows go to sorted runs in --tmpdir\n"
+"      --tmpdir DIR      --sort: where the runs go (default $TMPDIR, else /tmp)\n"
+"      --offsets FILE    --sort: write the .npy int64 array of k + 1 offsets: the\n"
+"                        row where each partition starts\n"
+"      --vectors-out FILE  --sort: also write the input rows with their ids, in\n"
+"                        the same order, as a vectors stream\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 "  -z, --compress=CODEC  frame compression: none (default), lz4, lz4-shuffle (-z)\n"
@@ -42,10 +57,11 @@ static const char usage[] =
 "      --version         version\n"
 "\n"
 "Memory: about batch x (4d + 24 N + M + 16) + 4 k d + 12 d 2^B + the search\n"
-"index (8 k + G (4d + 52)) bytes (see vassign(1)).\n"
+"index (8 k + G (4d + 52)) bytes, plus with --sort the budget (see vassign(1)).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vassign(1), vcat(1), vmerge(1).\n";
 
-enum { OPT_PQ = 0x2000, OPT_TOP, OPT_OFFSET, OPT_BATCH };
+enum { OPT_PQ = 0x2000, OPT_TOP, OPT_OFFSET, OPT_BATCH, OPT_SORT, OPT_BUDGET, OPT_TMPDIR,
+       OPT_OFFSETS, OPT_VECTORS_OUT };
 
 typedef struct {
 	const char *pq;
@@ -53,6 +69,9 @@ typedef struct {
 	unsigned long long offset;
 	int offset_given;
 	size_t batch;
+	int sort;
+	unsigned long long budget;
+	const char *tmpdir, *offsets, *vectors_out;
 } opts;
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -66,6 +85,11 @@ static int on_opt(int c, const char *arg, void *ctx)
 		o->offset_given = 1;
 		return 0;
 	case OPT_BATCH: o->batch = (size_t)vt_cli_int("--batch-rows", arg, 1, 1 << 24); return 0;
+	case OPT_SORT: o->sort = 1; return 0;
+	case OPT_BUDGET: o->budget = vt_cli_size("--budget", arg); return 0;
+	case OPT_TMPDIR: o->tmpdir = arg; return 0;
+	case OPT_OFFSETS: o->offsets = arg; return 0;
+	case OPT_VECTORS_OUT: o->vectors_out = arg; return 0;
 	}
 	return -1;
 }
@@ -75,6 +99,11 @@ static const struct option longopts[] = {
 	{"top", required_argument, NULL, OPT_TOP},
 	{"offset", required_argument, NULL, OPT_OFFSET},
 	{"batch-rows", required_argument, NULL, OPT_BATCH},
+	{"sort", no_argument, NULL, OPT_SORT},
+	{"budget", required_argument, NULL, OPT_BUDGET},
+	{"tmpdir", required_argument, NULL, OPT_TMPDIR},
+	{"offsets", required_argument, NULL, OPT_OFFSETS},
+	{"vectors-out", required_argument, NULL, OPT_VECTORS_OUT},
 	{0},
 };
 
@@ -120,6 +149,63 @@ static void load_pq(vt_model *pq, const char *path, const vt_model *cent, const 
 		            vt_metric_name(pm), cpath, vt_metric_name(metric));
 }
 
+/* Open the extra output of option opt at path (a file, not stdout). */
+static void open_extra(vt_out *o, const char *opt, const char *path, const vt_cli *c)
+{
+	if (strcmp(path, "-") == 0 || (c->output && strcmp(path, c->output) == 0))
+		vt_cli_usage_error("%s %s: give a file of its own (not standard output or -o)", opt,
+		                   path);
+	if (vt_out_open(o, path) < 0)
+		vt_cli_fail(VT_EIO, "%s: %s", path, strerror(errno));
+}
+
+/* --sort: the labels to w in (partition, id) order, the offsets and the
+ * input rows to their files.  Returns what vt_assign_sorted returns. */
+static int run_sorted(const opts *o, const vt_cli *c, vt_input *in, vt_pool *pool,
+                      const vt_model *cent, const vt_assign_opts *ao, vt_header *h,
+                      vt_writer *w, vt_assign_stats *st, vt_sort_stats *ss, char *err,
+                      size_t errlen)
+{
+	const size_t k = cent->rows, d = cent->dim;
+	vt_sort_opts so = {.budget = (size_t)o->budget, .keep_rows = o->vectors_out != NULL};
+	so.tmpdir = o->tmpdir ? o->tmpdir : getenv("TMPDIR") && *getenv("TMPDIR") ?
+	            getenv("TMPDIR") : "/tmp";
+	struct stat sb;
+	const char *why = stat(so.tmpdir, &sb) < 0 ? strerror(errno) : !S_ISDIR(sb.st_mode) ?
+	                  "not a directory" : access(so.tmpdir, W_OK | X_OK) < 0 ?
+	                  strerror(errno) : NULL;
+	if (why)
+		vt_cli_fail(VT_EIO, "--tmpdir %s: %s", so.tmpdir, why);
+	vt_out vo, fo;
+	vt_header vh;
+	vt_writer *wv = NULL;
+	if (o->vectors_out) {
+		open_extra(&vo, "--vectors-out", o->vectors_out, c);
+		vt_cli_check_meta(c, vt_sort_vectors_header(&vh, h, d));
+		if (vt_writer_open(&wv, &vo, &vh, c->codec, 0) < 0)
+			vt_cli_fail(VT_EIO, "%s: %s", o->vectors_out, strerror(errno));
+	}
+	if (o->offsets)
+		open_extra(&fo, "--offsets", o->offsets, c);
+	uint64_t *counts = vt_cli_xmalloc(k * sizeof *counts);
+	int rc = vt_assign_sorted(in, pool, cent->x, k, d, ao, &so, w, wv, counts, st, ss, err,
+	                          errlen);
+	const char *failed = rc < 0 && st->write_failed == 2 ? o->vectors_out : NULL;
+	if (rc == 0 && wv && ((rc = vt_writer_finish(wv)) < 0 || (rc = vt_out_commit(&vo)) < 0))
+		failed = o->vectors_out;
+	if (rc == 0 && o->offsets && ((rc = vt_labels_offsets_npy(&fo, counts, k)) < 0 ||
+	                              (rc = vt_out_commit(&fo)) < 0))
+		failed = o->offsets;
+	if (failed)
+		vt_cli_fail(rc, "%s: %s", failed, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	if (wv) {
+		vt_writer_free(wv);
+		vt_header_free(&vh);
+	}
+	free(counts);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	vt_cli_init("vassign");
@@ -138,6 +224,9 @@ int main(int argc, char **argv)
 	if (!c.centroids)
 		vt_cli_usage_error("-c IVF_CENTROIDS is required");
 	vt_cli_no_tty(c.output);
+	if (!o.sort && (o.budget || o.tmpdir || o.offsets || o.vectors_out))
+		vt_cli_usage_error("%s applies to --sort only", o.budget ? "--budget" : o.tmpdir ?
+		                   "--tmpdir" : o.offsets ? "--offsets" : "--vectors-out");
 
 	char err[512];
 	int rc;
@@ -177,6 +266,8 @@ int main(int argc, char **argv)
 	vt_cli_check_meta(&c, vt_assign_header(&h, &s, cent.x, d, o.pq ? pq.x : NULL,
 	                                       vt_metric_name(metric),
 	                                       "vassign " VT_VERSION_STRING));
+	if (o.sort)
+		vt_cli_check_meta(&c, vt_sort_mark(&h));
 	vt_writer *w;
 	vt_cli_check_output(&c, vt_writer_open(&w, &out, &h, c.codec, 0));
 
@@ -190,8 +281,12 @@ int main(int argc, char **argv)
 	                     .codebook = o.pq ? pq.x : NULL, .pq_m = M, .pq_nbits = nbits,
 	                     .progress = on_progress, .progress_ctx = &pg};
 	vt_assign_stats st;
+	vt_sort_stats ss = {0};
 	double t0 = vt_now();
-	rc = vt_assign_input(in, pool, cent.x, k, d, &ao, w, &st, err, sizeof err);
+	if (o.sort)
+		rc = run_sorted(&o, &c, in, pool, &cent, &ao, &h, w, &st, &ss, err, sizeof err);
+	else
+		rc = vt_assign_input(in, pool, cent.x, k, d, &ao, w, &st, err, sizeof err);
 	vt_progress_end(&pg);
 	if (rc < 0 && st.write_failed)
 		vt_cli_output_failed(&c, rc);
@@ -210,7 +305,15 @@ int main(int argc, char **argv)
 	               ns->rows_costly + ns->rows_overflow + ns->rows_brute, ns->rows_costly,
 	               ns->rows_overflow, ns->rows_brute, ns->rows ? ns->evals / ns->rows : 0.0);
 	vt_cli_verbose(&c, "time: search %.2fs, PQ encoding %.2fs", st.t_nearest, st.t_pq);
-	if (!c.quiet)
+	if (o.sort)
+		vt_cli_verbose(&c, "sort: %zu runs of at most %zu rows, %llu bytes spilled; sorting "
+		               "%.2fs, merging %.2fs", ss.runs, ss.run_rows,
+		               (unsigned long long)ss.spilled, ss.t_sort, ss.t_merge);
+	if (!c.quiet && o.sort)
+		vt_cli_msg("rows=%llu k=%zu top=%zu pq_m=%zu metric=%s runs=%zu time=%.2fs",
+		           (unsigned long long)st.rows, k, o.top, M, vt_metric_name(metric), ss.runs,
+		           secs);
+	else if (!c.quiet)
 		vt_cli_msg("rows=%llu k=%zu top=%zu pq_m=%zu metric=%s time=%.2fs",
 		           (unsigned long long)st.rows, k, o.top, M, vt_metric_name(metric), secs);
 	vt_pool_free(pool);

@@ -128,6 +128,11 @@ int vt_assign_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_
 		}
 		for (size_t i = 0; !has_ids && i < (size_t)n; i++)
 			b.ids[i] += opts->offset;
+		if (opts->sink && opts->sink->rows &&
+		    (rc = opts->sink->rows(opts->sink->ctx, (size_t)n, b.ids, b.x)) < 0) {
+			snprintf(err, errlen, "%s", vt_strerror(rc));
+			goto end;
+		}
 		if (opts->cosine)
 			st.zero_norm += vt_normalize_rows(b.x, (size_t)n, d);
 		double t0 = now();
@@ -153,7 +158,9 @@ int vt_assign_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_
 		for (size_t i = 0; i < (size_t)n * top; i++)
 			b.dist[i] = (float)b.dd[i];
 		vt_labels_pack(&s, (size_t)n, b.part, b.dist, b.codes, b.words);
-		if ((rc = vt_writer_put(w, (size_t)n, b.ids, NULL, NULL, b.words)) < 0) {
+		rc = opts->sink ? opts->sink->labels(opts->sink->ctx, (size_t)n, b.ids, b.words)
+		                : vt_writer_put(w, (size_t)n, b.ids, NULL, NULL, b.words);
+		if (rc < 0) {
 			snprintf(err, errlen, "%s", vt_strerror(rc));
 			st.write_failed = 1;
 			goto end;

@@ -31,6 +31,17 @@
 extern "C" {
 #endif
 
+/* Where the rows of a pass go instead of the writer (bridge/shuffle.c):
+ * rows() sees each batch's input rows as read (ids set, before any
+ * normalisation), then labels() the same rows' packed labels (rows x
+ * words words, as in a frame).  A negative return stops the pass with
+ * that code (rows: the input's error; labels: write_failed is set). */
+typedef struct {
+	int (*rows)(void *ctx, size_t n, const uint64_t *ids, const float *x);
+	int (*labels)(void *ctx, size_t n, const uint64_t *ids, const void *words);
+	void *ctx;
+} vt_assign_sink;
+
 /* Options of a labelling pass; zero-initialise, then set what applies. */
 typedef struct {
 	size_t top;            /* N, 1 .. min(k, VT_NEAREST_MAX_TOP); 0 means 1 */
@@ -44,6 +55,8 @@ typedef struct {
 	 * A non-zero return stops the pass with VT_EINTR. */
 	int (*progress)(void *ctx, uint64_t rows);
 	void *progress_ctx;
+	/* The rows go here instead of to w (which may then be NULL); NULL for w. */
+	const vt_assign_sink *sink;
 } vt_assign_opts;
 
 /* What a pass did. */

@@ -315,3 +315,23 @@ void vt_labels_npy_free(vt_labels_npy *w)
 	free(w->buf);
 	free(w);
 }
+
+int vt_labels_offsets_npy(vt_out *o, const uint64_t *counts, size_t k)
+{
+	char h[256];
+	size_t len = vt_npy_header_descr(h, sizeof h, "<i8", (uint64_t)k + 1, 1, 0, 0);
+	int rc = vt_out_write(o, h, len);
+	unsigned char b[8 * 1024];
+	uint64_t off = 0;
+	size_t n = 0;
+	for (size_t p = 0; p <= k && rc == 0; p++) {
+		vt_put64(b + 8 * n++, off);
+		if (p < k)
+			off += counts[p];
+		if (n == sizeof b / 8 || p == k) {
+			rc = vt_out_write(o, b, 8 * n);
+			n = 0;
+		}
+	}
+	return rc;
+}

@@ -115,6 +115,11 @@ int vt_labels_npy_finish(vt_labels_npy *w);
 /* NULL-safe. */
 void vt_labels_npy_free(vt_labels_npy *w);
 
+/* Write to o the .npy int64 array (k + 1,) of the offsets of partitions
+ * sorted in order: offsets[p] = counts[0] + ... + counts[p - 1], the row
+ * where partition p starts; offsets[k] = n.  Returns 0 or o's error. */
+int vt_labels_offsets_npy(vt_out *o, const uint64_t *counts, size_t k);
+
 #ifdef __cplusplus
 }
 #endif
