@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "bridge/shuffle.h"
+#include "stream/fdio.h"
 #include "train/vecops.h"
 
 /* One input, read a batch of rows at a time. */
@@ -19,6 +21,7 @@ typedef struct {
 	double *w, *l;        /* NULL for vectors */
 	uint64_t rows;        /* rows read so far */
 	uint64_t last;        /* id of the last row taken */
+	uint32_t lastp;       /* by partition: partition of the last row taken */
 	int done;
 	uint64_t hhash;       /* hash of the header, to order inputs for metadata */
 } src;
@@ -27,13 +30,21 @@ struct vt_merge {
 	size_t d, batch, nin, nh;
 	int weighted;
 	int labels;           /* labels: words, not floats; ids must be unique */
+	int by_part;          /* labels sorted by (partition, id) (vassign --sort) */
 	int taken;            /* a row has been merged: last_id, last_path hold */
 	uint64_t last_id;
+	uint32_t last_part;
 	const char *last_path;
 	src *S;
 	src **heap;           /* a binary min-heap of the inputs with rows left */
 	const vt_header *first;
 };
+
+/* The partition (word 0) of row i of s's batch of labels. */
+static uint32_t row_part(const vt_merge *m, const src *s, size_t i)
+{
+	return vt_le32((const unsigned char *)(s->x + i * m->d));
+}
 
 /* Fill s's batch; check the ids are sorted and the values finite. */
 static int refill(vt_merge *m, src *s, char *err, size_t errlen)
@@ -53,7 +64,18 @@ static int refill(vt_merge *m, src *s, char *err, size_t errlen)
 		         s->rows + bad);
 		return VT_EDATA;
 	}
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0; m->by_part && i < s->n; i++) {
+		uint64_t prev = i ? s->ids[i - 1] : s->last;
+		uint32_t p = row_part(m, s, i), pp = i ? row_part(m, s, i - 1) : s->lastp;
+		if ((s->rows > 0 || i > 0) && (p < pp || (p == pp && s->ids[i] < prev))) {
+			snprintf(err, errlen, "%s: not sorted by (partition, id) as its metadata "
+			         "order=partition says (row %" PRIu64 ": partition %" PRIu32 ", id %"
+			         PRIu64 " after partition %" PRIu32 ", id %" PRIu64 ")", s->path,
+			         s->rows + i, p, s->ids[i], pp, prev);
+			return VT_EFORMAT;
+		}
+	}
+	for (size_t i = 0; !m->by_part && i < s->n; i++) {
 		uint64_t prev = i ? s->ids[i - 1] : s->last;
 		if ((s->rows > 0 || i > 0) && s->ids[i] < prev) {
 			snprintf(err, errlen, "%s: not sorted by id (row %" PRIu64 " has id %" PRIu64
@@ -69,8 +91,14 @@ static int refill(vt_merge *m, src *s, char *err, size_t errlen)
 /* Order of the current rows of two inputs: id, then the row's bytes (so
  * that equal ids come out in an order that does not depend on the
  * arguments), then the header. */
-static int row_cmp(size_t d, const src *a, const src *b)
+static int row_cmp(const vt_merge *m, const src *a, const src *b)
 {
+	const size_t d = m->d;
+	if (m->by_part) {
+		uint32_t pa = row_part(m, a, a->pos), pb = row_part(m, b, b->pos);
+		if (pa != pb)
+			return pa < pb ? -1 : 1;
+	}
 	uint64_t ia = a->ids[a->pos], ib = b->ids[b->pos];
 	if (ia != ib)
 		return ia < ib ? -1 : 1;
@@ -84,13 +112,13 @@ static int row_cmp(size_t d, const src *a, const src *b)
 	return a->hhash < b->hhash ? -1 : a->hhash > b->hhash;
 }
 
-static void sift_down(src **h, size_t n, size_t i, size_t d)
+static void sift_down(const vt_merge *mg, src **h, size_t n, size_t i)
 {
 	for (;;) {
 		size_t m = i, a = 2 * i + 1, b = a + 1;
-		if (a < n && row_cmp(d, h[a], h[m]) < 0)
+		if (a < n && row_cmp(mg, h[a], h[m]) < 0)
 			m = a;
-		if (b < n && row_cmp(d, h[b], h[m]) < 0)
+		if (b < n && row_cmp(mg, h[b], h[m]) < 0)
 			m = b;
 		if (m == i)
 			return;
@@ -139,6 +167,7 @@ int vt_merge_open(vt_merge **out, vt_input *const *ins, const char *const *paths
 	const vt_header *h0 = vt_input_header(ins[0]);
 	m->weighted = h0->kind == VT_KIND_POINTS;
 	m->labels = h0->kind == VT_KIND_LABELS;
+	m->by_part = m->labels && vt_sort_marked(h0);
 	m->d = h0->dim;
 	m->nin = nin;
 	size_t rb = m->d * 4 + 24;
@@ -174,7 +203,7 @@ int vt_merge_open(vt_merge **out, vt_input *const *ins, const char *const *paths
 		return rc;
 	}
 	for (size_t i = m->nh; i-- > 0;)
-		sift_down(m->heap, m->nh, i, m->d);
+		sift_down(m, m->heap, m->nh, i);
 	/* the metadata of the input that comes first: the smallest first row,
 	 * or, when all are empty, the smallest header hash */
 	const src *first = m->nh ? m->heap[0] : &m->S[0];
@@ -203,12 +232,15 @@ long vt_merge_read(vt_merge *m, size_t max, float *x, uint64_t *ids, double *w, 
 	while (n < max && m->nh) {
 		src *s = m->heap[0];
 		size_t i = s->pos;
-		if (m->labels && m->taken && s->ids[i] == m->last_id) {
+		if (m->labels && m->taken && s->ids[i] == m->last_id &&
+		    (!m->by_part || row_part(m, s, i) == m->last_part)) {
 			snprintf(err, errlen, "%s: id %" PRIu64 " appears twice (also in %s); labels of "
 			         "shards must not overlap", s->path, s->ids[i], m->last_path);
 			return VT_EFORMAT;
 		}
 		m->taken = 1, m->last_id = s->ids[i], m->last_path = s->path;
+		if (m->by_part)
+			m->last_part = s->lastp = row_part(m, s, i);
 		memcpy(x + n * d, s->x + i * d, d * sizeof *x);
 		ids[n] = s->ids[i];
 		if (m->weighted && w)
@@ -224,7 +256,7 @@ long vt_merge_read(vt_merge *m, size_t max, float *x, uint64_t *ids, double *w, 
 		}
 		if (s->done)
 			m->heap[0] = m->heap[--m->nh];
-		sift_down(m->heap, m->nh, 0, d);
+		sift_down(m, m->heap, m->nh, 0);
 	}
 	return (long)n;
 }

@@ -8,6 +8,9 @@
  * Each input is read a batch at a time and checked as it goes: sorted ids,
  * finite values.  Labels (kind 7) merge the same way, their rows of words
  * taken as bytes, except that an id may appear only once over all inputs.
+ * Labels sorted by partition (metadata order=partition, vassign --sort)
+ * merge in (partition, id) order instead, and keep it; there an id seen
+ * twice is refused only when its two rows meet (the same partition).
  */
 #ifndef VT_MERGE_H
 #define VT_MERGE_H
