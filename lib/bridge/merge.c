@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "bridge/shuffle.h"
 #include "stream/fdio.h"
+#include "stream/labels.h"
 #include "train/vecops.h"
 
 /* One input, read a batch of rows at a time. */
@@ -167,7 +167,7 @@ int vt_merge_open(vt_merge **out, vt_input *const *ins, const char *const *paths
 	const vt_header *h0 = vt_input_header(ins[0]);
 	m->weighted = h0->kind == VT_KIND_POINTS;
 	m->labels = h0->kind == VT_KIND_LABELS;
-	m->by_part = m->labels && vt_sort_marked(h0);
+	m->by_part = m->labels && vt_labels_by_partition(h0);
 	m->d = h0->dim;
 	m->nin = nin;
 	size_t rb = m->d * 4 + 24;

@@ -57,19 +57,13 @@ static double now(void)
 
 int vt_sort_mark(vt_header *h)
 {
-	return vt_header_set(h, VT_SORT_ORDER_KEY, VT_SORT_ORDER_PARTITION);
-}
-
-int vt_sort_marked(const vt_header *h)
-{
-	const char *v = vt_header_get(h, VT_SORT_ORDER_KEY);
-	return v && strcmp(v, VT_SORT_ORDER_PARTITION) == 0;
+	return vt_header_set(h, VT_LABELS_ORDER_KEY, VT_LABELS_ORDER_PARTITION);
 }
 
 int vt_sort_vectors_header(vt_header *h, const vt_header *lh, size_t d)
 {
 	vt_header_init(h, VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, (uint32_t)d);
-	static const char *const keys[] = {"made_by", "k", "centroids_id", VT_SORT_ORDER_KEY,
+	static const char *const keys[] = {"made_by", "k", "centroids_id", VT_LABELS_ORDER_KEY,
 	                                   NULL};
 	int rc = 0;
 	for (size_t i = 0; keys[i] && rc == 0; i++) {

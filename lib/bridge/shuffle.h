@@ -35,10 +35,6 @@ extern "C" {
 /* The default run buffer: 1 GiB. */
 #define VT_SORT_DEFAULT_BUDGET ((size_t)1 << 30)
 
-/* The metadata a sorted stream carries: order=partition. */
-#define VT_SORT_ORDER_KEY "order"
-#define VT_SORT_ORDER_PARTITION "partition"
-
 typedef struct {
 	size_t budget;       /* bytes of the run buffer (records and sort indices); 0: default */
 	const char *tmpdir;  /* the directory of the runs' file (required) */
@@ -52,7 +48,8 @@ typedef struct {
 	double t_sort, t_merge; /* seconds sorting runs, merging them */
 } vt_sort_stats;
 
-/* Mark h (a labels or vectors header) as sorted by partition. */
+/* Mark h (a labels or vectors header) as sorted by partition: metadata
+ * order=partition (stream/labels.h, vt_labels_by_partition). */
 int vt_sort_mark(vt_header *h);
 
 /* The header of the input rows in partition order (--vectors-out): vectors
@@ -60,9 +57,6 @@ int vt_sort_mark(vt_header *h);
  * centroids_id and order.  Returns 0 or a code of vt_header_set; h is
  * then freed. */
 int vt_sort_vectors_header(vt_header *h, const vt_header *lh, size_t d);
-
-/* 1 when h says its rows are sorted by partition (order=partition). */
-int vt_sort_marked(const vt_header *h);
 
 /* Label every row of in as vt_assign_input does (ao; ao->sink must be
  * NULL), and write the labels to w in (partition, id) order; with wv (a

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "stream/fdio.h"
+#include "stream/labels.h"
 
 struct vt_input {
 	const char *const *paths;
@@ -25,6 +27,11 @@ struct vt_input {
 	int done;
 	vt_block pend;         /* rows of the last block not yet taken by vt_input_read */
 	size_t pend_off;
+	/* labels of order=partition: the order checked over every block */
+	int by_part;
+	vt_labels_shape lab;
+	uint32_t last_part;
+	uint64_t last_id;
 };
 
 static const char *const stdin_path[] = {"-"};
@@ -187,6 +194,10 @@ int vt_input_open(vt_input **out, const char *const *paths, size_t npaths,
 		vt_input_free(in);
 		return rc;
 	}
+	if (vt_labels_by_partition(&in->h)) {
+		in->by_part = 1;
+		vt_labels_shape_get(&in->h, &in->lab, err, errlen); /* checked by the reader */
+	}
 	*out = in;
 	return 0;
 }
@@ -194,6 +205,31 @@ int vt_input_open(vt_input **out, const char *const *paths, size_t npaths,
 const vt_header *vt_input_header(const vt_input *in)
 {
 	return &in->h;
+}
+
+/* Labels of order=partition: the rows of b follow the rows before them in
+ * (partition, id) order, over all segments and files; else VT_EFORMAT.
+ * Returns b's rows or the error. */
+static long check_order(vt_input *in, const vt_block *b, char *err, size_t errlen)
+{
+	if (!in->by_part)
+		return (long)b->rows;
+	uint32_t p0 = in->last_part;
+	uint64_t i0 = in->last_id;
+	size_t i = vt_labels_first_unordered(&in->lab, b->rows, b->ids, b->data, b->first_row > 0,
+	                                     &in->last_part, &in->last_id);
+	if (i == b->rows)
+		return (long)b->rows;
+	if (i > 0)
+		p0 = in->last_part, i0 = in->last_id;
+	char msg[400];
+	snprintf(msg, sizeof msg, "row %llu: partition %u, id %llu after partition %u, id %llu: "
+	         "not in the (partition, id) order that its metadata order=partition says "
+	         "(labels sorted apart do not concatenate in order: merge them with vmerge)",
+	         (unsigned long long)(b->first_row + i),
+	         (unsigned)vt_le32((const unsigned char *)b->data + i * in->lab.words * 4),
+	         (unsigned long long)b->ids[i], (unsigned)p0, (unsigned long long)i0);
+	return fail(in, VT_EFORMAT, msg, err, errlen);
 }
 
 /* Move to the next path after the current one ended.  Returns 1 if there is
@@ -234,7 +270,7 @@ long vt_input_next(vt_input *in, vt_block *b, char *err, size_t errlen)
 		if (n > 0) {
 			b->first_row = in->rows;
 			in->rows += (uint64_t)n;
-			return n;
+			return check_order(in, b, err, errlen);
 		}
 		int rc = advance(in, err, errlen);
 		if (rc < 0)
@@ -249,8 +285,8 @@ long vt_input_next_stored(vt_input *in, int *codec, const unsigned char **stored
 {
 	char msg[400];
 	while (!in->done) {
-		if (!in->rdr)
-			return VT_EUNSUP;
+		if (!in->rdr || in->by_part)
+			return VT_EUNSUP;   /* sorted labels: their order is checked decoded */
 		long n = vt_reader_next_stored(in->rdr, codec, stored, stored_len, raw_len, check,
 		                               msg, sizeof msg);
 		if (n < 0)
@@ -275,7 +311,7 @@ long vt_input_decode_stored(vt_input *in, vt_block *b, char *err, size_t errlen)
 	if (n < 0)
 		return fail(in, (int)n, msg, err, errlen);
 	b->first_row = in->rows - (uint64_t)n;
-	return n;
+	return check_order(in, b, err, errlen);
 }
 
 long vt_input_read(vt_input *in, size_t max, void *data, uint64_t *ids, double *weight,

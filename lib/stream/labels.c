@@ -135,6 +135,25 @@ size_t vt_labels_first_bad(const vt_labels_shape *s, const void *data, size_t ro
 	return rows;
 }
 
+int vt_labels_by_partition(const vt_header *h)
+{
+	const char *v = vt_header_get(h, VT_LABELS_ORDER_KEY);
+	return h->kind == VT_KIND_LABELS && v && strcmp(v, VT_LABELS_ORDER_PARTITION) == 0;
+}
+
+size_t vt_labels_first_unordered(const vt_labels_shape *s, size_t rows, const uint64_t *ids,
+                                 const void *data, int have_prev, uint32_t *part,
+                                 uint64_t *id)
+{
+	for (size_t i = 0; i < rows; i++) {
+		uint32_t p = vt_le32((const unsigned char *)data + i * s->words * 4);
+		if ((have_prev || i) && (p < *part || (p == *part && ids[i] < *id)))
+			return i;
+		*part = p, *id = ids[i];
+	}
+	return rows;
+}
+
 void vt_labels_pack(const vt_labels_shape *s, size_t rows, const int32_t *part,
                     const float *dist, const uint8_t *codes, void *data)
 {

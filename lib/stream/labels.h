@@ -64,6 +64,22 @@ int vt_labels_header_init(vt_header *h, const vt_labels_shape *s);
 size_t vt_labels_first_bad(const vt_labels_shape *s, const void *data, size_t rows, char *why,
                            size_t whylen);
 
+/* The metadata of labels sorted by (partition 0, id) (vassign --sort):
+ * order=partition. */
+#define VT_LABELS_ORDER_KEY "order"
+#define VT_LABELS_ORDER_PARTITION "partition"
+
+/* 1 when h says its rows are sorted by (partition, id). */
+int vt_labels_by_partition(const vt_header *h);
+
+/* Check that rows (their ids, and data as in a frame) follow each other in
+ * (partition 0, id) order, after the row *part, *id when have_prev; then
+ * set *part and *id to the last row's.  Returns the first row out of
+ * order (leaving *part, *id at the row before it), or rows. */
+size_t vt_labels_first_unordered(const vt_labels_shape *s, size_t rows, const uint64_t *ids,
+                                 const void *data, int have_prev, uint32_t *part,
+                                 uint64_t *id);
+
 /* Pack rows: part and dist (rows x N each) and codes (rows x M, or NULL
  * when M is 0) into data (rows x words words, little-endian). */
 void vt_labels_pack(const vt_labels_shape *s, size_t rows, const int32_t *part,
