@@ -379,3 +379,177 @@ EOF2
 	assert_line --index 0 --partial "Usage: vassign -c IVF_CENTROIDS"
 	assert_equal "$stderr" ''
 }
+
+# ---- --sort: the labels in (partition, id) order --------------------------
+
+# sorted_ok U S X V OFF: the labels S.*.npy are U.*.npy sorted stably by
+# (partition 0, id); OFF.npy are the offsets of the partitions; V.npy (if
+# not "-") the rows X.npy in that order.
+sorted_ok() {
+	"$PY" - "$@" <<'EOF'
+import sys
+import numpy as np
+u, s, xf, vf, of = sys.argv[1:6]
+I = np.load(u + ".ids.npy"); P = np.load(u + ".partitions.npy")
+o = np.lexsort((np.arange(len(I)), I, P[:, 0]))   # stable: input order last
+for a in ("ids", "partitions", "distances", "codes"):
+    try:
+        A = np.load(u + "." + a + ".npy")
+    except FileNotFoundError:
+        continue
+    B = np.load(s + "." + a + ".npy")
+    assert A.dtype == B.dtype and A.shape == B.shape, a
+    assert np.array_equal(A[o], B), a
+k = int(sys.argv[6])
+off = np.load(of)
+assert off.dtype == np.int64 and off.shape == (k + 1,), (off.dtype, off.shape)
+ref = np.concatenate([[0], np.cumsum(np.bincount(P[:, 0], minlength=k))])
+assert np.array_equal(off, ref), (off, ref)
+if vf != "-":
+    x = np.load(xf); v = np.load(vf)
+    assert v.dtype == np.float32 and np.array_equal(x[o], v)
+print("ok")
+EOF
+}
+
+@test "vassign --sort: the labels, with codes, are a stable numpy sort by (partition, id)" {
+	need_numpy
+	setup_data
+	vpq -q -c c.vt -m 2 --nbits 5 -o pq.vt x.vt
+	# ids out of input order: the second half first
+	vcat --ids --rows 1500: -o h2.vt x.vt
+	vcat --ids --rows 0:1500 -o h1.vt x.vt
+	vcat -o in.vt h2.vt h1.vt
+	vassign -q -c c.vt --pq pq.vt --top 2 -o u.vt in.vt
+	run -0 --separate-stderr vassign -c c.vt --pq pq.vt --top 2 --sort --offsets off.npy \
+		--vectors-out v.vt -o s.vt in.vt
+	assert_err "runs=1 "
+	run -0 meta order s.vt
+	assert_output partition
+	run -0 meta order v.vt
+	assert_output partition
+	run -0 vcat --info v.vt
+	assert_line "kind: vectors"
+	assert_line "columns: ids"
+	assert_line "rows: 3000"
+	for f in u s in v; do vcat --to npy -o $f.npy $f.vt; done
+	run -0 sorted_ok u s in.npy v.npy off.npy 24
+	assert_output ok
+	# the vectors' ids are the labels' ids
+	run -0 bash -c 'diff <(vcat --to text s.vt | cut -d" " -f1) <(vcat --ids --to text v.vt | cut -d" " -f1)'
+	# text export of a sorted stream
+	run -0 bash -c 'set -o pipefail; vcat --to text s.vt | wc -l'
+	assert_output 3000
+}
+
+@test "vassign --sort: rows of one id keep their input order" {
+	need_numpy
+	setup_data
+	vgen -n 1000 -d 16 --means 20 --seed 9 -o y.vt
+	vcat --ids --rows 0:1000 -o a.vt x.vt
+	vcat --ids -o b.vt y.vt
+	vcat -o in.vt a.vt b.vt a.vt     # ids 0..999 three times, two of them the same rows
+	vassign -q -c c.vt -o u.vt in.vt
+	vassign -q -c c.vt --sort --budget 3K --offsets off.npy --vectors-out v.vt -o s.vt in.vt
+	for f in u s in v; do vcat --to npy -o $f.npy $f.vt; done
+	run -0 sorted_ok u s in.npy v.npy off.npy 24
+	assert_output ok
+}
+
+@test "vassign --sort: many runs give the bytes of one, whatever -j and --batch-rows" {
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 6 -o pq.vt x.vt
+	mkdir tmp
+	run -0 --separate-stderr vassign -c c.vt --pq pq.vt --sort --tmpdir tmp \
+		--offsets o1.npy --vectors-out v1.vt -o s1.vt x.vt
+	assert_err "runs=1 "
+	run -0 --separate-stderr vassign -v -c c.vt --pq pq.vt --sort --budget 2K --tmpdir tmp \
+		-j 1 --batch-rows 77 --offsets o2.npy --vectors-out v2.vt -o s2.vt x.vt
+	runs=$(kv runs "$(grep rows= <<<"$stderr")")
+	[ "$runs" -gt 50 ] || fail "only $runs runs with --budget 2K"
+	assert_err_regex "sort: $runs runs of at most [0-9]+ rows, [1-9][0-9]* bytes spilled"
+	run -0 cmp s1.vt s2.vt
+	run -0 cmp v1.vt v2.vt
+	run -0 cmp o1.npy o2.npy
+	# the runs' file was unlinked at once: nothing is left in --tmpdir
+	run -0 ls -A tmp
+	assert_output ''
+	# the same with lz4, and from a pipe
+	run -0 bash -c 'set -o pipefail; vcat x.vt | vassign -q -c c.vt --pq pq.vt --sort --budget 5K --tmpdir tmp -z | vcat | cmp - s1.vt'
+	# TMPDIR is the default
+	run -0 bash -c 'TMPDIR=tmp vassign -q -c c.vt --pq pq.vt --sort --budget 5K x.vt | cmp - s1.vt'
+}
+
+@test "vassign --sort: errors" {
+	setup_data
+	run -2 --separate-stderr vassign -c c.vt --offsets o.npy -o l.vt x.vt
+	assert_usage_error vassign "--offsets applies to --sort only"
+	run -2 --separate-stderr vassign -c c.vt --budget 1M -o l.vt x.vt
+	assert_usage_error vassign "--budget applies to --sort only"
+	run -2 --separate-stderr vassign -c c.vt --vectors-out v.vt -o l.vt x.vt
+	assert_usage_error vassign "--vectors-out applies to --sort only"
+	run -2 --separate-stderr vassign -c c.vt --tmpdir . -o l.vt x.vt
+	assert_usage_error vassign "--tmpdir applies to --sort only"
+	run -2 --separate-stderr vassign -c c.vt --sort --budget 12X -o l.vt x.vt
+	assert_usage_error vassign "--budget: '12X' is not a size"
+	run -2 --separate-stderr vassign -c c.vt --sort --budget 0 -o l.vt x.vt
+	assert_usage_error vassign "--budget: '0' is not a size"
+	run -2 --separate-stderr vassign -c c.vt --sort --offsets l.vt -o l.vt x.vt
+	assert_usage_error vassign "--offsets l.vt: give a file of its own"
+	assert_no_leftovers l.vt
+	run -1 --separate-stderr vassign -q -c c.vt --sort --tmpdir nodir --offsets o.npy -o l.vt x.vt
+	assert_err "vassign: --tmpdir nodir: No such file or directory"
+	assert_no_leftovers l.vt
+	assert_no_leftovers o.npy
+	touch afile
+	run -1 --separate-stderr vassign -q -c c.vt --sort --tmpdir afile --vectors-out v.vt -o l.vt x.vt
+	assert_err "vassign: --tmpdir afile: not a directory"
+	assert_no_leftovers l.vt
+	assert_no_leftovers v.vt
+	# a failure in the middle of the pass leaves no output
+	head -c 100000 x.vt >cut.vt
+	run -1 --separate-stderr vassign -q -c c.vt --sort --offsets o.npy --vectors-out v.vt -o l.vt cut.vt
+	assert_err "cut.vt: truncated stream"
+	assert_no_leftovers l.vt
+	assert_no_leftovers o.npy
+	assert_no_leftovers v.vt
+}
+
+@test "vassign --sort: a full --tmpdir is an error that names it" {
+	is_sanitized && skip "ulimit -f under a sanitizer"
+	setup_data
+	mkdir small
+	# a file size limit stands in for a full disk: the runs cannot grow
+	run -1 --separate-stderr bash -c 'trap "" XFSZ; ulimit -f 8; vassign -q -c c.vt --sort --budget 2K --tmpdir small -o /dev/null x.vt'
+	assert_err "vassign: small: cannot write the sorted runs: File too large"
+}
+
+@test "vmerge: labels sorted by partition merge in (partition, id) order; concatenating them is refused" {
+	setup_data
+	vpq -q -c c.vt -m 4 --nbits 6 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt --sort -o whole.vt x.vt
+	vcat --rows 0:1100 -o s1.vt x.vt
+	vcat --rows 1100: -o s2.vt x.vt
+	vassign -q -c c.vt --pq pq.vt --sort -o l1.vt s1.vt
+	vassign -q -c c.vt --pq pq.vt --sort --offset 1100 -o l2.vt s2.vt
+	vmerge -q -o m.vt l2.vt l1.vt
+	vmerge -q -o mw.vt whole.vt
+	run -0 cmp m.vt mw.vt
+	run -0 meta order m.vt
+	assert_output partition
+	run -0 bash -c 'diff <(vcat --to text m.vt) <(vcat --to text whole.vt)'
+	# with unsorted labels: refused
+	vassign -q -c c.vt --pq pq.vt --offset 1100 -o u2.vt s2.vt
+	run -1 --separate-stderr vmerge -q -o m2.vt l1.vt u2.vt
+	assert_err "u2.vt: cannot be merged with l1.vt: labels with order (none), but the first input has partition"
+	assert_no_leftovers m2.vt
+	# concatenated, the order would be false: every reader refuses it
+	run -1 --separate-stderr vcat -o cat.vt l1.vt l2.vt
+	assert_err "l2.vt: row 1100: partition 0, id"
+	assert_err "not in the (partition, id) order that its metadata order=partition says"
+	assert_no_leftovers cat.vt
+	run -1 --separate-stderr bash -c 'cat l1.vt l2.vt | vcat --to npy -o c.npy'
+	assert_err "not in the (partition, id) order"
+	# one sorted stream copies through, its order kept
+	run -0 bash -c 'set -o pipefail; vcat -z whole.vt | vcat | cmp - whole.vt'
+}
