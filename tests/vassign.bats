@@ -509,7 +509,7 @@ EOF
 	# a failure in the middle of the pass leaves no output
 	head -c 100000 x.vt >cut.vt
 	run -1 --separate-stderr vassign -q -c c.vt --sort --offsets o.npy --vectors-out v.vt -o l.vt cut.vt
-	assert_err "cut.vt: truncated stream"
+	assert_err "cut.vt: frame 1: truncated stream"
 	assert_no_leftovers l.vt
 	assert_no_leftovers o.npy
 	assert_no_leftovers v.vt
