@@ -11,8 +11,15 @@
 # and prints the ratios vtrain / faiss, the peak RSS, and how many rows
 # FAISS's float assignment puts in vassign's exact partition.
 #
-# Usage: pipelines/bench/vassign.sh
-# Env: VT_BIN (build/bin), REPS (3), THREADS (2), WORK (a temp dir; ~1.5 GB).
+# `vassign.sh sort` runs only the out-of-core sort by partition instead:
+# SORT_ROWS (2,000,000) x 128 rows, IVF k = 4,096 (vkmeans on a 262,144-row
+# sample), PQ M = 16: vassign --pq with and without --sort, with the default
+# budget (1 GiB) and --budget 256M, with and without --vectors-out; wall
+# time, peak RSS, the runs and the bytes spilled (-v).
+#
+# Usage: pipelines/bench/vassign.sh [sort]
+# Env: VT_BIN (build/bin), REPS (3), THREADS (2), WORK (a temp dir; ~1.5 GB,
+# ~4 GB for sort).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -32,6 +39,41 @@ source "$here/common.sh"
 med() { cut -d' ' -f"$2" "$work/$1.times" | median; }
 
 n=1000000 d=128 k=4096 m=16 nbits=8
+if [ "${1:-}" = sort ]; then
+  n=${SORT_ROWS:-2000000}
+  data=$work/sort-data.vt
+  [ -f "$data" ] || "$bin/vgen" -q -n $n -d $d --means 10000 --seed 7 -o "$data"
+  if [ ! -f "$work/sort-ivf.vt" ]; then
+    "$bin/vsample" -q -m 262144 --seed 1 -o "$work/sort-sample.vt" "$data"
+    "$bin/vkmeans" -q -k $k --seed 1 -j "$threads" -o "$work/sort-ivf.vt" "$work/sort-sample.vt"
+    "$bin/vpq" -q -c "$work/sort-ivf.vt" -m $m --nbits $nbits --seed 1 -j "$threads" \
+      -o "$work/sort-pq.vt" "$work/sort-sample.vt"
+  fi
+  echo
+  echo "## vassign --sort: $n x $d rows, IVF k=$k, PQ M=$m; data $(du -m "$data" | cut -f1) MiB"
+  mkdir -p "$work/tmp"
+  runs=(plain:"" sort:"--sort" sort256:"--sort --budget 256M"
+        vec:"--sort --vectors-out $work/lists.vt"
+        vec256:"--sort --budget 256M --vectors-out $work/lists.vt")
+  for r in "${runs[@]}"; do rm -f "$work/${r%%:*}.times"; done
+  for rep in $(seq "$reps"); do
+    for r in "${runs[@]}"; do
+      # shellcheck disable=SC2086
+      timed "${r%%:*}" "$bin/vassign" -v -j "$threads" -c "$work/sort-ivf.vt" \
+        --pq "$work/sort-pq.vt" --tmpdir "$work/tmp" ${r#*:} -o "$work/sorted.vt" "$data"
+    done
+  done
+  printf '%-52s %8s %8s  %s\n' run time_s rss_mib "runs, spilled (last round)"
+  for r in "${runs[@]}"; do
+    sp=$(sed -n 's/^vassign: sort: \([0-9]*\) runs of at most [0-9]* rows, \([0-9]*\) bytes.*/\1 runs, \2 bytes/p' \
+      "$work/${r%%:*}.err")
+    printf '%-52s %8.2f %8.1f  %s\n' "vassign --pq $(sed "s|$work/||" <<<"${r#*:}")" "$(med "${r%%:*}" 1)" \
+      "$(awk -v k="$(med "${r%%:*}" 2)" 'BEGIN {print k/1024}')" "${sp:--}"
+  done
+  echo "per-round times (s):"
+  for r in "${runs[@]}"; do echo "  ${r%%:*}: $(cut -d' ' -f1 "$work/${r%%:*}.times" | tr '\n' ' ')"; done
+  exit 0
+fi
 [ -f "$work/data.vt" ] || "$bin/vgen" -q -n $n -d $d --means 10000 --seed 7 -o "$work/data.vt"
 if [ ! -f "$work/ivf.vt" ]; then
   "$bin/vsample" -q -m 262144 --seed 1 -o "$work/ivf-sample.vt" "$work/data.vt"
