@@ -52,22 +52,23 @@ if [ "${1:-}" = sort ]; then
   echo
   echo "## vassign --sort: $n x $d rows, IVF k=$k, PQ M=$m; data $(du -m "$data" | cut -f1) MiB"
   mkdir -p "$work/tmp"
-  runs=(plain:"" sort:"--sort" sort256:"--sort --budget 256M"
-        vec:"--sort --vectors-out $work/lists.vt"
-        vec256:"--sort --budget 256M --vectors-out $work/lists.vt")
+  t="--tmpdir $work/tmp"
+  runs=(plain:"" sort:"--sort $t" sort16:"--sort --budget 16M $t"
+        vec:"--sort --vectors-out $work/lists.vt $t"
+        vec256:"--sort --budget 256M --vectors-out $work/lists.vt $t")
   for r in "${runs[@]}"; do rm -f "$work/${r%%:*}.times"; done
   for rep in $(seq "$reps"); do
     for r in "${runs[@]}"; do
       # shellcheck disable=SC2086
       timed "${r%%:*}" "$bin/vassign" -v -j "$threads" -c "$work/sort-ivf.vt" \
-        --pq "$work/sort-pq.vt" --tmpdir "$work/tmp" ${r#*:} -o "$work/sorted.vt" "$data"
+        --pq "$work/sort-pq.vt" ${r#*:} -o "$work/sorted.vt" "$data"
     done
   done
-  printf '%-52s %8s %8s  %s\n' run time_s rss_mib "runs, spilled (last round)"
+  printf '%-58s %7s %8s  %s\n' run time_s rss_mib "runs, spilled, sort and merge times (last round)"
   for r in "${runs[@]}"; do
-    sp=$(sed -n 's/^vassign: sort: \([0-9]*\) runs of at most [0-9]* rows, \([0-9]*\) bytes.*/\1 runs, \2 bytes/p' \
+    sp=$(sed -n 's/^vassign: sort: \([0-9]*\) runs of at most [0-9]* rows, \([0-9]*\) bytes spilled; sorting \(.*\), merging \(.*\)/\1 runs, \2 bytes, sort \3, merge \4/p' \
       "$work/${r%%:*}.err")
-    printf '%-52s %8.2f %8.1f  %s\n' "vassign --pq $(sed "s|$work/||" <<<"${r#*:}")" "$(med "${r%%:*}" 1)" \
+    printf '%-58s %7.2f %8.1f  %s\n' "vassign --pq $(sed "s|$work/||g" <<<"${r#*:}")" "$(med "${r%%:*}" 1)" \
       "$(awk -v k="$(med "${r%%:*}" 2)" 'BEGIN {print k/1024}')" "${sp:--}"
   done
   echo "per-round times (s):"
