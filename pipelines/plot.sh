@@ -10,7 +10,13 @@
 # Usage: pipelines/plot.sh DIR     (BIN: the programs, default build/bin)
 set -euo pipefail
 dir=${1:?usage: pipelines/plot.sh DIR}
-bin=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
+here=$(cd "$(dirname "$0")" && pwd)
+# the build tree's programs, else (installed under PREFIX/share/vtrain/
+# pipelines) PREFIX/bin
+if [ -z "${BIN:-}" ]; then
+  if [ -d "$here/../build/bin" ]; then BIN=$here/../build/bin; else BIN=$here/../../../bin; fi
+fi
+bin=$BIN
 command -v gnuplot >/dev/null || { echo "plot.sh: needs gnuplot (Debian gnuplot-nox)" >&2; exit 1; }
 [ -f "$dir/ivf.vt" ] || { echo "plot.sh: $dir/ivf.vt: no such file" >&2; exit 1; }
 

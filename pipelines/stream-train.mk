@@ -21,7 +21,8 @@
 # adds OUT/sizes.png and OUT/loss.png.  PQ_M must divide the dimension.
 # METRIC=cosine normalises the sample's rows and trains cosine models (the
 # metric is recorded in each model, and every later step uses it).
-# BIN defaults to build/bin beside this makefile, wherever make runs.
+# BIN defaults to build/bin beside this makefile, wherever make runs (or,
+# installed by `cmake --install`, to the prefix's bin).
 #
 # Each output also depends on the parameters that made it: OUT/.params/NAME
 # holds them and is rewritten only when they change, so a rerun into the
@@ -35,7 +36,9 @@ SHELL := bash
 .DELETE_ON_ERROR:
 
 HERE := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
-BIN ?= $(HERE)../build/bin
+# the build tree's programs, else (installed under PREFIX/share/vtrain/
+# pipelines) PREFIX/bin
+BIN ?= $(or $(wildcard $(HERE)../build/bin),$(abspath $(HERE)../../../bin))
 OUT ?= out/stream-train
 SAMPLE_RATE ?= 256
 STREAM_RATE ?= 64

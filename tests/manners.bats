@@ -7,7 +7,7 @@ load helpers
 
 @test "a usage error is two lines: the message and the hint; stdout is empty" {
 	local p
-	for p in vcat vgen vsample vcoreset vmerge vkmeans vrefine vloss vpq vsqbounds; do
+	for p in vcat vgen vsample vcoreset vmerge vkmeans vrefine vloss vpq vsqbounds vassign; do
 		run -2 --separate-stderr "$p" --frobnicate
 		assert_usage_error "$p" "unknown option '--frobnicate'"
 	done
@@ -49,4 +49,36 @@ load helpers
 		assert_output --partial "refusing to read binary input from a terminal"
 		assert_output --partial "Try '${p%% *} --help'."
 	done
+}
+
+@test "cmake --install: the programs, their manual pages (man works) and the pipelines under a prefix" {
+	local build
+	build=$(cd "$VT_BIN/.." && pwd)
+	[ -f "$build/CMakeCache.txt" ] || fail "VT_BIN=$VT_BIN is not the bin of a build tree"
+	run -0 cmake --install "$build" --prefix "$PWD/inst"
+	local p
+	for p in vcat vgen vsample vcoreset vmerge vkmeans vrefine vloss vpq vsqbounds vassign; do
+		assert_file_executable "inst/bin/$p"
+		assert_file_exists "inst/share/man/man1/$p.1"
+		# the page renders: its NAME section names the program
+		run -0 env MANWIDTH=80 man -l "inst/share/man/man1/$p.1"
+		assert_line --regexp "^ +$p +- "
+		assert_line --regexp "^SYNOPSIS"
+	done
+	# man finds a page by name through MANPATH
+	run -0 env MANPATH="$PWD/inst/share/man" man -w vassign
+	assert_output "$PWD/inst/share/man/man1/vassign.1"
+	# a table of a page (vcat's formats) keeps its rows: each row's last cell
+	# on the row's first line
+	run -0 env MANWIDTH=200 man -l inst/share/man/man1/vcat.1
+	assert_line --regexp "vt +│ a vtrain stream, possibly several concatenated +│ as is \(any kind\)"
+	# the installed make flow finds the installed programs, from anywhere
+	assert_file_exists inst/share/vtrain/pipelines/stream-train.mk
+	assert_file_not_exists inst/share/vtrain/pipelines/setup.sh
+	inst/bin/vgen -q -n 4000 -d 8 --means 30 --seed 2 -o data.vt
+	run -0 env -u BIN make -s -f "$PWD/inst/share/vtrain/pipelines/stream-train.mk" \
+		DATA=data.vt K=16 OUT=out SEED=1 PQ_M=4 NBITS=4 PLOT=true ivf
+	assert_file_exists out/ivf.vt
+	run -0 inst/bin/vcat --count out/ivf.vt
+	assert_output 16
 }

@@ -121,6 +121,130 @@ print('differ', len(bad))"
 	assert_output "differ 0"
 }
 
+@test "vassign: --sq codes equal FAISS's ScalarQuantizer QT_8bit on the same residuals" {
+	need_numpy
+	need_faiss
+	setup_data
+	vcat --to npy -o x.npy x.vt
+	vcat --to npy -o c.npy c.vt
+	# dim: every value inside its bounds; meanstd (r=1): many clipped on both
+	# sides; global: one range, as QT_8bit_uniform
+	vsqbounds -q -c c.vt --mode dim -o sd.vt x.vt
+	vsqbounds -q -c c.vt --mode meanstd --r 1 -o sm.vt x.vt
+	vsqbounds -q -c c.vt --mode global -o sg.vt x.vt
+	for m in sd sm sg; do
+		vassign -q -c c.vt --sq $m.vt -o l$m.vt x.vt
+		vcat --to npy -o l$m.npy l$m.vt
+		vcat --to npy -o $m.npy $m.vt
+		run -0 "$PY" - $m <<'EOF2'
+import sys
+import numpy as np, faiss
+m = sys.argv[1]
+x = np.load("x.npy"); C = np.load("c.npy"); S = np.load(m + ".npy")
+P = np.load("l" + m + ".partitions.npy"); codes = np.load("l" + m + ".codes.npy")
+d = x.shape[1]
+assert codes.dtype == np.uint8 and codes.shape == (len(x), d), (codes.dtype, codes.shape)
+if m == "sg":
+    sq = faiss.ScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit_uniform)
+    tr = np.array([S[0][0], S[1][0] - S[0][0]], dtype=np.float32)
+else:
+    sq = faiss.ScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit)
+    tr = np.concatenate([S[0], S[1] - S[0]]).astype(np.float32)
+faiss.copy_array_to_vector(tr, sq.trained)
+r = np.ascontiguousarray(x - C[P[:, 0]])   # float32, as IndexIVFScalarQuantizer.add
+ref = sq.compute_codes(r)
+clipped = int(((codes == 0) | (codes == 255)).sum())
+print("differ", int((ref != codes).any(1).sum()), "clipped", clipped > 0)
+EOF2
+		if [ $m = sm ]; then assert_output "differ 0 clipped True"; else assert_line -p "differ 0"; fi
+	done
+	# an IndexIVFScalarQuantizer filled from the labels alone equals index.add
+	run -0 "$PY" - <<'EOF2'
+import numpy as np, faiss
+from faiss.contrib.inspect_tools import get_invlist
+x = np.load("x.npy"); C = np.load("c.npy"); S = np.load("sd.npy")
+ids = np.load("lsd.ids.npy"); P = np.load("lsd.partitions.npy")[:, 0]
+codes = np.load("lsd.codes.npy")
+k, d = C.shape
+def make():
+    q = faiss.IndexFlatL2(d)
+    q.add(C)
+    ix = faiss.IndexIVFScalarQuantizer(q, d, k, faiss.ScalarQuantizer.QT_8bit)
+    faiss.copy_array_to_vector(np.concatenate([S[0], S[1] - S[0]]).astype("float32"),
+                               ix.sq.trained)
+    ix.is_trained = True
+    return ix, q
+ref, q1 = make()
+ref.add_with_ids(x, ids)
+pre, q2 = make()
+order = np.argsort(P, kind="stable")
+bounds = np.searchsorted(P[order], np.arange(k + 1))
+lid = np.ascontiguousarray(ids[order]); lcode = np.ascontiguousarray(codes[order])
+for l in range(k):
+    a, b = int(bounds[l]), int(bounds[l + 1])
+    if b > a:
+        pre.invlists.add_entries(l, b - a, faiss.swig_ptr(lid[a:b]), faiss.swig_ptr(lcode[a:b]))
+same = sum(all(np.array_equal(u, v) for u, v in
+               zip(get_invlist(ref.invlists, l), get_invlist(pre.invlists, l)))
+           for l in range(k))
+print("by_residual", ref.by_residual, "lists", same, k)
+EOF2
+	assert_output "by_residual True lists 24 24"
+	run -0 vcat --info lsd.vt
+	assert_line "meta.codes: sq"
+	assert_line "meta.pq_m: 16"
+	assert_line -p "meta.sq_id: "
+}
+
+@test "vassign: --sq refuses bounds of rows, of other centroids, statistics, and --pq with it" {
+	setup_data
+	vkmeans -q -k 24 --seed 2 -o c2.vt x.vt
+	vsqbounds -q -c c2.vt -o s2.vt x.vt
+	run -1 --separate-stderr vassign -q -c c.vt --sq s2.vt -o l.vt x.vt
+	cid=$(meta centroids_id s2.vt)
+	assert_err "s2.vt: bounds of residuals against other centroids (centroids_id $cid), not c.vt (centroids_id "
+	assert_no_leftovers l.vt
+	vsqbounds -q -o sr.vt x.vt
+	run -1 --separate-stderr vassign -q -c c.vt --sq sr.vt -o l.vt x.vt
+	assert_err "sr.vt: bounds of rows, not of residuals (vsqbounds without -c)"
+	vsqbounds -q -c c.vt --mode quantile --partial -o sp.vt x.vt
+	run -1 --separate-stderr vassign -q -c c.vt --sq sp.vt -o l.vt x.vt
+	assert_err "vassign: sp.vt: holds SQ statistics, not bounds (finish them with vsqbounds sp.vt)"
+	run -1 --separate-stderr vassign -q -c c.vt --sq c2.vt -o l.vt x.vt
+	assert_err "c2.vt: is not SQ bounds"
+	vsqbounds -q -c c.vt -o s.vt x.vt
+	run -2 --separate-stderr vassign -c c.vt --pq s.vt --sq s.vt -o l.vt x.vt
+	assert_usage_error vassign "--pq and --sq both give the codes; choose one"
+	assert_no_leftovers l.vt
+}
+
+@test "vassign: a labels stream that says codes=sq must hold d codes of 8 bits" {
+	need_xxhash
+	setup_data
+	vcat --rows 0:50 -o s.vt x.vt
+	vsqbounds -q -c c.vt -o sq.vt x.vt
+	vassign -q -c c.vt --sq sq.vt -o l.vt s.vt
+	run -0 vcat --count l.vt
+	vtcraft set-meta l.vt zz.vt codes zz
+	run -1 --separate-stderr vcat --count zz.vt
+	assert_err "labels: metadata codes=zz is neither pq nor sq"
+	vtcraft set-meta l.vt d.vt d 15
+	run -1 --separate-stderr vcat --count d.vt
+	assert_err "labels: SQ codes need pq_nbits=8 and pq_m=d (pq_m=16 pq_nbits=8 d=15)"
+	# a PQ stream that claims SQ codes: pq_nbits is not 8
+	vpq -q -c c.vt -m 16 --nbits 4 -o pq.vt x.vt
+	vassign -q -c c.vt --pq pq.vt -o lp.vt s.vt
+	vtcraft set-meta lp.vt p.vt codes sq
+	run -1 --separate-stderr vcat --count p.vt
+	assert_err "labels: SQ codes need pq_nbits=8"
+	# labels with SQ codes and with PQ codes do not merge
+	vpq -q -c c.vt -m 16 --nbits 8 -o pq8.vt x.vt
+	vcat --rows 50:60 -o t.vt x.vt
+	vassign -q -c c.vt --pq pq8.vt --offset 50 -o lq.vt t.vt
+	run -1 --separate-stderr vmerge l.vt lq.vt
+	assert_err "lq.vt: cannot be merged with l.vt: labels with pq_id "
+}
+
 @test "vassign: codes of fewer bits equal a numpy brute force (ties to the lower index)" {
 	need_numpy
 	setup_data

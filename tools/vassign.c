@@ -2,6 +2,7 @@
  * code of its residual, as a labels stream. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +16,17 @@
 #include "bridge/shuffle.h"
 #include "bridge/centroids.h"
 #include "train/pool.h"
+#include "train/sqcode.h"
 
 static const char usage[] =
-"Usage: vassign -c IVF_CENTROIDS [--pq CODEBOOK] [--top N] [OPTIONS] [FILE...]\n"
-"       vassign -c IVF_CENTROIDS [--pq CODEBOOK] --sort [--budget SIZE] [--tmpdir DIR]\n"
-"               [--offsets FILE.npy] [--vectors-out FILE] [OPTIONS] [FILE...]\n"
+"Usage: vassign -c IVF_CENTROIDS [--pq CODEBOOK | --sq BOUNDS] [--top N] [OPTIONS]\n"
+"               [FILE...]\n"
+"       vassign -c IVF_CENTROIDS [--pq CODEBOOK | --sq BOUNDS] --sort [--budget SIZE]\n"
+"               [--tmpdir DIR] [--offsets FILE.npy] [--vectors-out FILE] [FILE...]\n"
 "Label every row of the vectors in FILE: its N nearest IVF partitions (exact:\n"
 "the argmin of the double squared distance, ties to the lower index), their\n"
-"squared distances, and with --pq the PQ code of its residual to the nearest\n"
-"partition.  Writes a labels stream (docs/FORMAT.md), one row per input row in\n"
+"squared distances, and with --pq (or --sq) the PQ (or 8-bit SQ) code of its\n"
+"residual to the nearest partition.  Writes a labels stream (docs/FORMAT.md), one row per input row in\n"
 "input order, with the input's ids, else OFFSET + the row number.  vcat --to\n"
 "npy or text exports it; vmerge merges the labels of shards by id.\n"
 "\n"
@@ -31,6 +34,9 @@ static const char usage[] =
 "                        format)\n"
 "      --pq FILE         PQ codebook trained on residuals against -c (vpq -c);\n"
 "                        adds the code of every row\n"
+"      --sq FILE         SQ bounds of the residuals against -c (vsqbounds -c);\n"
+"                        adds the 8-bit code of every row's residual, d bytes,\n"
+"                        as FAISS's IndexIVFScalarQuantizer QT_8bit stores it\n"
 "      --top N           partitions per row, nearest first (default 1, at most\n"
 "                        64 and k)\n"
 "      --offset A        id of the first row of an input without ids (default 0;\n"
@@ -60,11 +66,11 @@ static const char usage[] =
 "index (8 k + G (4d + 52)) bytes, plus with --sort the budget (see vassign(1)).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vassign(1), vcat(1), vmerge(1).\n";
 
-enum { OPT_PQ = 0x2000, OPT_TOP, OPT_OFFSET, OPT_BATCH, OPT_SORT, OPT_BUDGET, OPT_TMPDIR,
-       OPT_OFFSETS, OPT_VECTORS_OUT };
+enum { OPT_PQ = 0x2000, OPT_SQ, OPT_TOP, OPT_OFFSET, OPT_BATCH, OPT_SORT, OPT_BUDGET,
+       OPT_TMPDIR, OPT_OFFSETS, OPT_VECTORS_OUT };
 
 typedef struct {
-	const char *pq;
+	const char *pq, *sq;
 	size_t top;
 	unsigned long long offset;
 	int offset_given;
@@ -79,6 +85,7 @@ static int on_opt(int c, const char *arg, void *ctx)
 	opts *o = ctx;
 	switch (c) {
 	case OPT_PQ: o->pq = arg; return 0;
+	case OPT_SQ: o->sq = arg; return 0;
 	case OPT_TOP: o->top = (size_t)vt_cli_int("--top", arg, 1, VT_NEAREST_MAX_TOP); return 0;
 	case OPT_OFFSET:
 		o->offset = (unsigned long long)vt_cli_int("--offset", arg, 0, 1LL << 62);
@@ -96,6 +103,7 @@ static int on_opt(int c, const char *arg, void *ctx)
 
 static const struct option longopts[] = {
 	{"pq", required_argument, NULL, OPT_PQ},
+	{"sq", required_argument, NULL, OPT_SQ},
 	{"top", required_argument, NULL, OPT_TOP},
 	{"offset", required_argument, NULL, OPT_OFFSET},
 	{"batch-rows", required_argument, NULL, OPT_BATCH},
@@ -147,6 +155,50 @@ static void load_pq(vt_model *pq, const char *path, const vt_model *cent, const 
 	if (pm >= 0 && pm != metric)
 		vt_cli_fail(VT_EINVAL, "%s: made with metric=%s, but %s runs under metric=%s", path,
 		            vt_metric_name(pm), cpath, vt_metric_name(metric));
+}
+
+/* Load the SQ bounds of --sq and check they belong to the centroids cent
+ * (loaded from cpath), the dimension and the run's metric; fill FAISS's
+ * trained array (vmin, vdiff) and the float32 bounds that sq_id names. */
+static void load_sq(vt_model *sq, const char *path, const vt_model *cent, const char *cpath,
+                    int metric, float *vmin, float *vdiff, float *bounds)
+{
+	char err[512];
+	int rc = vt_model_load(sq, path, VT_KINDMASK(VT_KIND_SQ), (size_t)1 << 16, err,
+	                       sizeof err);
+	if (rc == VT_EKIND)
+		vt_cli_fail(rc, "%s: is not SQ bounds (make them with vsqbounds -c %s)", path, cpath);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", err);
+	const char *form = vt_header_get(&sq->h, "form");
+	if (!form || strcmp(form, "bounds") != 0 || sq->rows != 2)
+		vt_cli_fail(VT_EFORMAT, "%s: holds SQ statistics, not bounds (finish them with "
+		            "vsqbounds %s)", path, path);
+	if (sq->dim != cent->dim)
+		vt_cli_fail(VT_EDIM, "%s: bounds of d=%u, but %s has dimension %u", path, sq->dim,
+		            cpath, cent->dim);
+	char mine[17];
+	vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
+	const char *theirs = vt_header_get(&sq->h, "centroids_id");
+	if (!theirs)
+		vt_cli_fail(VT_EFORMAT, "%s: bounds of rows, not of residuals (vsqbounds without "
+		            "-c); vassign encodes residuals against %s (centroids_id %s)",
+		            path, cpath, mine);
+	if (strcmp(theirs, mine) != 0)
+		vt_cli_fail(VT_EFORMAT, "%s: bounds of residuals against other centroids "
+		            "(centroids_id %s), not %s (centroids_id %s)", path, theirs, cpath, mine);
+	int sm = vt_metric_recorded(&sq->h, NULL);
+	if (sm >= 0 && sm != metric)
+		vt_cli_fail(VT_EINVAL, "%s: made with metric=%s, but %s runs under metric=%s", path,
+		            vt_metric_name(sm), cpath, vt_metric_name(metric));
+	const size_t d = sq->dim;
+	for (size_t j = 0; j < 2 * d; j++) {
+		if (!isfinite(sq->xd[j]) || (j < d && sq->xd[j] > sq->xd[d + j]))
+			vt_cli_fail(VT_EDATA, "%s: dimension %zu has bounds [%g, %g]", path, j % d,
+			            sq->xd[j % d], sq->xd[d + j % d]);
+		bounds[j] = (float)sq->xd[j];
+	}
+	vt_sq8_trained(sq->xd, d, vmin, vdiff);
 }
 
 /* Open the extra output of option opt at path (a file, not stdout). */
@@ -223,6 +275,8 @@ int main(int argc, char **argv)
 	vt_cli_parse(argc, argv, &spec, &c);
 	if (!c.centroids)
 		vt_cli_usage_error("-c IVF_CENTROIDS is required");
+	if (o.pq && o.sq)
+		vt_cli_usage_error("--pq and --sq both give the codes; choose one");
 	vt_cli_no_tty(c.output);
 	if (!o.sort && (o.budget || o.tmpdir || o.offsets || o.vectors_out))
 		vt_cli_usage_error("%s applies to --sort only", o.budget ? "--budget" : o.tmpdir ?
@@ -243,7 +297,7 @@ int main(int argc, char **argv)
 
 	char mfrom[600];
 	int metric = vt_cli_input_metric(&c, in, mfrom, sizeof mfrom);
-	vt_model cent = {0}, pq = {0};
+	vt_model cent = {0}, pq = {0}, sq = {0};
 	vt_centroids_opts co = {.dim = ih->dim, .dim_of = vt_input_path(in), .metric = metric,
 	                        .metric_from = mfrom[0] ? mfrom : NULL, .metric_out = &metric};
 	if ((rc = vt_centroids_load(&cent, c.centroids, &co, err, sizeof err)) < 0)
@@ -258,13 +312,21 @@ int main(int argc, char **argv)
 		M = (size_t)strtoul(vt_header_get(&pq.h, "m"), NULL, 10);
 		nbits = (int)strtol(vt_header_get(&pq.h, "nbits"), NULL, 10);
 	}
+	float *sq_vmin = NULL, *sq_vdiff = NULL, *sq_bounds = NULL;
+	if (o.sq) {
+		sq_vmin = vt_cli_xmalloc(4 * d * sizeof *sq_vmin);
+		sq_vdiff = sq_vmin + d, sq_bounds = sq_vmin + 2 * d;
+		load_sq(&sq, o.sq, &cent, c.centroids, metric, sq_vmin, sq_vdiff, sq_bounds);
+		M = d, nbits = 8;
+	}
 
 	vt_labels_shape s;
 	if (vt_labels_shape_make(&s, k, o.top, M, nbits) < 0)
 		vt_cli_fail(VT_EINVAL, "labels of top=%zu and %zu codes do not fit a stream", o.top, M);
+	s.sq = o.sq != NULL;
 	vt_header h;
 	vt_cli_check_meta(&c, vt_assign_header(&h, &s, cent.x, d, o.pq ? pq.x : NULL,
-	                                       vt_metric_name(metric),
+	                                       sq_bounds, vt_metric_name(metric),
 	                                       "vassign " VT_VERSION_STRING));
 	if (o.sort)
 		vt_cli_check_meta(&c, vt_sort_mark(&h));
@@ -279,6 +341,7 @@ int main(int argc, char **argv)
 	vt_assign_opts ao = {.top = o.top, .cosine = metric == VT_METRIC_COSINE,
 	                     .offset = o.offset, .batch_rows = o.batch,
 	                     .codebook = o.pq ? pq.x : NULL, .pq_m = M, .pq_nbits = nbits,
+	                     .sq_vmin = sq_vmin, .sq_vdiff = sq_vdiff,
 	                     .progress = on_progress, .progress_ctx = &pg};
 	vt_assign_stats st;
 	vt_sort_stats ss = {0};
@@ -304,22 +367,25 @@ int main(int argc, char **argv)
 	               "evaluations per row", st.index_bytes, ns->rows_round1, ns->rows_round2,
 	               ns->rows_costly + ns->rows_overflow + ns->rows_brute, ns->rows_costly,
 	               ns->rows_overflow, ns->rows_brute, ns->rows ? ns->evals / ns->rows : 0.0);
-	vt_cli_verbose(&c, "time: search %.2fs, PQ encoding %.2fs", st.t_nearest, st.t_pq);
+	vt_cli_verbose(&c, "time: search %.2fs, %s encoding %.2fs", st.t_nearest,
+	               o.sq ? "SQ" : "PQ", st.t_pq);
 	if (o.sort)
 		vt_cli_verbose(&c, "sort: %zu runs of at most %zu rows, %llu bytes spilled; sorting "
 		               "%.2fs, merging %.2fs", ss.runs, ss.run_rows,
 		               (unsigned long long)ss.spilled, ss.t_sort, ss.t_merge);
-	if (!c.quiet && o.sort)
-		vt_cli_msg("rows=%llu k=%zu top=%zu pq_m=%zu metric=%s runs=%zu time=%.2fs",
-		           (unsigned long long)st.rows, k, o.top, M, vt_metric_name(metric), ss.runs,
-		           secs);
-	else if (!c.quiet)
-		vt_cli_msg("rows=%llu k=%zu top=%zu pq_m=%zu metric=%s time=%.2fs",
-		           (unsigned long long)st.rows, k, o.top, M, vt_metric_name(metric), secs);
+	char runs[32] = "";
+	if (o.sort)
+		snprintf(runs, sizeof runs, " runs=%zu", ss.runs);
+	if (!c.quiet)
+		vt_cli_msg("rows=%llu k=%zu top=%zu %s=%zu metric=%s%s time=%.2fs",
+		           (unsigned long long)st.rows, k, o.top, o.sq ? "sq_d" : "pq_m", M,
+		           vt_metric_name(metric), runs, secs);
 	vt_pool_free(pool);
 	vt_writer_free(w);
 	vt_header_free(&h);
 	vt_model_free(&pq);
+	vt_model_free(&sq);
+	free(sq_vmin);
 	vt_model_free(&cent);
 	vt_input_free(in);
 	return 0;

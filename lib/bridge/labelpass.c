@@ -9,6 +9,7 @@
 #include "bridge/accumio.h"
 #include "error.h"
 #include "train/pq.h"
+#include "train/sqcode.h"
 #include "train/vecops.h"
 
 static double now(void)
@@ -19,7 +20,8 @@ static double now(void)
 }
 
 int vt_assign_header(vt_header *h, const vt_labels_shape *s, const float *c, size_t d,
-                     const float *codebook, const char *metric, const char *made_by)
+                     const float *codebook, const float *sq_bounds, const char *metric,
+                     const char *made_by)
 {
 	int rc = vt_labels_header_init(h, s);
 	char id[17];
@@ -28,7 +30,10 @@ int vt_assign_header(vt_header *h, const vt_labels_shape *s, const float *c, siz
 	vt_header_put(h, &rc, "d", "%zu", d);
 	vt_centroids_id_hex(c, s->k, d, id);
 	vt_header_put(h, &rc, "centroids_id", "%s", id);
-	if (codebook && s->m) {
+	if (s->sq && sq_bounds) {
+		vt_centroids_id_hex(sq_bounds, 2, d, id);
+		vt_header_put(h, &rc, "sq_id", "%s", id);
+	} else if (codebook && s->m) {
 		vt_centroids_id_hex(codebook, s->m << s->nbits, d / s->m, id);
 		vt_header_put(h, &rc, "pq_id", "%s", id);
 	}
@@ -93,13 +98,16 @@ int vt_assign_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_
 		return VT_EDIM;
 	}
 	size_t top = opts->top ? opts->top : 1;
+	const int sq = !opts->codebook && opts->sq_vmin && opts->sq_vdiff;
 	vt_labels_shape s;
 	if (top > VT_NEAREST_MAX_TOP || top > k ||
-	    vt_labels_shape_make(&s, k, top, opts->codebook ? opts->pq_m : 0, opts->pq_nbits) < 0 ||
+	    vt_labels_shape_make(&s, k, top, opts->codebook ? opts->pq_m : sq ? d : 0,
+	                         sq ? 8 : opts->pq_nbits) < 0 ||
 	    (opts->codebook && (opts->pq_m == 0 || d % opts->pq_m != 0))) {
 		snprintf(err, errlen, "%s", vt_strerror(VT_EINVAL));
 		return VT_EINVAL;
 	}
+	s.sq = sq;
 	size_t batch = opts->batch_rows;
 	if (batch == 0)
 		batch = ((16u << 20) / (d * 4) + 255) / 256 * 256;
@@ -147,8 +155,11 @@ int vt_assign_input(vt_input *in, vt_pool *pool, const float *c, size_t k, size_
 				for (size_t t = 0; t < d; t++)
 					xr[t] -= cp[t];
 			}
-			rc = vt_pq_encode_exact(pool, opts->codebook, s.m, s.nbits, b.x, (size_t)n, d,
-			                        b.codes);
+			if (sq)
+				vt_sq8_encode(opts->sq_vmin, opts->sq_vdiff, d, b.x, (size_t)n, b.codes);
+			else
+				rc = vt_pq_encode_exact(pool, opts->codebook, s.m, s.nbits, b.x,
+				                        (size_t)n, d, b.codes);
 			st.t_pq += now() - t1;
 		}
 		if (rc < 0) {

@@ -9,7 +9,9 @@
  *   distances   those dd, rounded to float32;
  *   codes       with a PQ codebook, vt_pq_encode_exact of the residual
  *               r = x - c_p (float subtraction, p the nearest partition),
- *               as FAISS's IndexIVFPQ::add computes it.
+ *               as FAISS's IndexIVFPQ::add computes it; with SQ bounds
+ *               instead, vt_sq8_encode of the same residual, as FAISS's
+ *               IndexIVFScalarQuantizer (QT_8bit, by_residual) stores it.
  *
  * The input streams by in batches: memory does not grow with the rows.
  * Rows keep their order and their ids (an input without ids gets
@@ -51,6 +53,9 @@ typedef struct {
 	const float *codebook; /* PQ codebook (M x 2^nbits x d/M), or NULL */
 	size_t pq_m;
 	int pq_nbits;          /* 1 .. 8 */
+	/* SQ codes instead (codebook NULL): FAISS's trained array of
+	 * train/sqcode.h, d floats each; NULL for none. */
+	const float *sq_vmin, *sq_vdiff;
 	/* Called after every batch with the rows read so far; NULL for none.
 	 * A non-zero return stops the pass with VT_EINTR. */
 	int (*progress)(void *ctx, uint64_t rows);
@@ -63,7 +68,7 @@ typedef struct {
 typedef struct {
 	uint64_t rows;           /* rows labelled */
 	size_t zero_norm;        /* cosine: rows of norm 0, left as they are */
-	double t_nearest, t_pq;  /* seconds in the search and the encoding */
+	double t_nearest, t_pq;  /* seconds in the search and the encoding (PQ or SQ) */
 	vt_nearest_stats nearest; /* the search's own counters */
 	size_t index_bytes;      /* memory of the search index */
 	int write_failed;        /* the error came from the writer (the output) */
@@ -71,17 +76,20 @@ typedef struct {
 
 /* The labels header of a run: shape s, with metadata made_by, metric,
  * d, centroids_id (of the k x d centroids c) and, with a codebook,
- * pq_id (of its M 2^nbits rows of d/M, as centroids_id).  Returns 0 or a
- * code of vt_header_set; h is then freed. */
+ * pq_id (of its M 2^nbits rows of d/M, as centroids_id); with SQ codes
+ * (s->sq), sq_id of sq_bounds (2 x d floats: the minima, then the maxima,
+ * as vcat exports them), as centroids_id.  Returns 0 or a code of
+ * vt_header_set; h is then freed. */
 int vt_assign_header(vt_header *h, const vt_labels_shape *s, const float *c, size_t d,
-                     const float *codebook, const char *metric, const char *made_by);
+                     const float *codebook, const float *sq_bounds, const char *metric,
+                     const char *made_by);
 
 /* Label every row of in (vectors of dimension d) against the k x d
  * centroids c (finite), and write the rows to w (a writer of the labels
  * header of vt_assign_header).  pool may be NULL.
  * Memory: batch x (4 d + 8 + 16 N + 4 words + M) bytes, the search index
- * (nearest.h) and its query buffers, plus the encoder's 8 d 2^nbits (the
- * codebook in double).  Returns 0, or VT_EKIND / VT_EDIM (an input of another kind
+ * (nearest.h) and its query buffers, plus the PQ encoder's 8 d 2^nbits
+ * (the codebook in double).  Returns 0, or VT_EKIND / VT_EDIM (an input of another kind
  * or dimension), VT_EDATA ("PATH: row N has a NaN or infinite value", N
  * counted from 0 over the input), VT_EINVAL (top or the codebook's shape),
  * VT_ENOMEM, VT_EINTR, the input's or the writer's error; with a message

@@ -433,10 +433,12 @@ int vt_assign_sorted(vt_input *in, vt_pool *pool, const float *c, size_t k, size
 	if (sstats)
 		memset(sstats, 0, sizeof *sstats);
 	size_t top = ao->top ? ao->top : 1;
+	/* the shape of the pass's rows, as vt_assign_input makes it */
+	const int sq = !ao->codebook && ao->sq_vmin && ao->sq_vdiff;
 	vt_labels_shape shp;
 	if (ao->sink || !so->tmpdir || (wv && !so->keep_rows) ||
-	    vt_labels_shape_make(&shp, k, top > k ? k : top, ao->codebook ? ao->pq_m : 0,
-	                         ao->pq_nbits) < 0) {
+	    vt_labels_shape_make(&shp, k, top > k ? k : top, ao->codebook ? ao->pq_m : sq ? d : 0,
+	                         sq ? 8 : ao->pq_nbits) < 0) {
 		snprintf(err, errlen, "%s", vt_strerror(VT_EINVAL));
 		return VT_EINVAL;
 	}

@@ -345,7 +345,8 @@ int vt_header_compatible(const vt_header *a, const vt_header *b, char *err, size
 		/* the rows of SQ streams and labels mean what these say */
 		static const char *const sq[] = {"mode", "form", "metric", "centroids_id", NULL};
 		static const char *const lab[] = {"k", "top", "pq_m", "pq_nbits", "metric",
-		                                  "centroids_id", "pq_id", "order", NULL};
+		                                  "centroids_id", "pq_id", "codes", "sq_id",
+		                                  "order", NULL};
 		const char *const *keys = a->kind == VT_KIND_SQ ? sq : lab;
 		for (size_t i = 0; keys[i]; i++) {
 			const char *va = vt_header_get(a, keys[i]), *vb = vt_header_get(b, keys[i]);

@@ -62,12 +62,25 @@ int vt_labels_shape_get(const vt_header *h, vt_labels_shape *s, char *err, size_
 		snprintf(err, errlen, "labels: top=%lld is more than the k=%lld partitions", top, k);
 		return VT_EFORMAT;
 	}
+	const char *codes = vt_header_get(h, "codes");
+	int sq = codes && strcmp(codes, "sq") == 0;
+	if (codes && !sq && strcmp(codes, "pq") != 0) {
+		snprintf(err, errlen, "labels: metadata codes=%s is neither pq nor sq", codes);
+		return VT_EFORMAT;
+	}
+	if (sq && (nb != 8 || m != meta_int(h, "d", 1, VT_MAX_DIM))) {
+		v = vt_header_get(h, "d");
+		snprintf(err, errlen, "labels: SQ codes need pq_nbits=8 and pq_m=d (pq_m=%lld "
+		         "pq_nbits=%lld d=%s)", m, nb, v ? v : "(none)");
+		return VT_EFORMAT;
+	}
 	if (vt_labels_shape_make(s, (size_t)k, (size_t)top, (size_t)m, (int)nb) < 0 ||
 	    s->words != h->dim) {
 		snprintf(err, errlen, "labels: dimension %u is not 2 top + ceil(pq_m / 4) = %lld "
 		         "(top=%lld pq_m=%lld)", h->dim, 2 * top + (m + 3) / 4, top, m);
 		return VT_EFORMAT;
 	}
+	s->sq = sq;
 	return 0;
 }
 
@@ -79,6 +92,8 @@ int vt_labels_header_init(vt_header *h, const vt_labels_shape *s)
 	vt_header_put(h, &rc, "top", "%zu", s->top);
 	vt_header_put(h, &rc, "pq_m", "%zu", s->m);
 	vt_header_put(h, &rc, "pq_nbits", "%d", s->nbits);
+	if (s->sq)
+		vt_header_put(h, &rc, "codes", "%s", "sq");
 	return rc;
 }
 

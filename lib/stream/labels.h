@@ -39,21 +39,23 @@ typedef struct {
 	size_t top;      /* N: partitions (and distances) per row */
 	size_t m;        /* M: PQ codes per row, 0 for none */
 	int nbits;       /* bits per code, 1 .. 8; 0 when m is 0 */
+	int sq;          /* the codes are SQ codes (metadata codes=sq): m = d, 8 bits */
 	size_t words;    /* the header's dim: 2 N + ceil(M / 4) */
 } vt_labels_shape;
 
-/* Fill s from k, top, m and nbits (words computed).  Returns 0, or
+/* Fill s from k, top, m and nbits (words computed; sq 0).  Returns 0, or
  * VT_EINVAL when they break the limits above (top > k, dim too large). */
 int vt_labels_shape_make(vt_labels_shape *s, size_t k, size_t top, size_t m, int nbits);
 
 /* Read the shape of a labels header: metadata `k`, `top`, `pq_m` and
  * `pq_nbits` (decimal integers; pq_nbits 0 or absent when pq_m is 0),
- * within the limits, and dim = 2 top + ceil(pq_m / 4).  Returns 0, or
+ * within the limits, and dim = 2 top + ceil(pq_m / 4); `codes` absent or
+ * `pq`, or `sq` with pq_nbits 8 and pq_m equal to the metadata `d`.  Returns 0, or
  * VT_EFORMAT with a message in err ("labels: ..."). */
 int vt_labels_shape_get(const vt_header *h, vt_labels_shape *s, char *err, size_t errlen);
 
 /* Initialise h as a labels header of shape s, with k, top, pq_m and
- * pq_nbits set (the caller adds metric, centroids_id, pq_id, made_by).
+ * pq_nbits set (and codes=sq when s->sq) (the caller adds metric, centroids_id, pq_id, made_by).
  * Returns 0 or a code of vt_header_set. */
 int vt_labels_header_init(vt_header *h, const vt_labels_shape *s);
 

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "train/rng.h"
 #include "train/sq.h"
+#include "train/sqcode.h"
 
 
 /* n x d rows: dimension j is N(j, 1 + j) scaled, dimension 1 skewed
@@ -348,8 +349,31 @@ static void test_partial_forms(void)
 	free(x);
 }
 
+/* FAISS QT_8bit's encoding: the edges of the range, clipping, a zero range. */
+static void test_sq8(void)
+{
+	const double bounds[] = {-1.0, 0.0, 5.0, 1.0, 0.0, 5.0}; /* d = 3: mins, maxs */
+	float vmin[3], vdiff[3];
+	vt_sq8_trained(bounds, 3, vmin, vdiff);
+	CHECK(vmin[0] == -1.0f && vdiff[0] == 2.0f && vdiff[2] == 0.0f, "trained: vmin, vdiff");
+	const float x[] = {-1.0f, 0.0f, 5.0f,    /* the minima */
+	                   1.0f, -0.5f, 7.0f,    /* the max; below; a zero range */
+	                   -3.0f, 9.0f, -9.0f,   /* clipped on both sides */
+	                   0.0f, 0.0f, 5.0f};    /* t = 0.5: 127.5 truncates to 127 */
+	uint8_t c[12];
+	vt_sq8_encode(vmin, vdiff, 3, x, 4, c);
+	const uint8_t want[12] = {0, 0, 0, 255, 0, 0, 0, 0, 0, 127, 0, 0};
+	CHECK(memcmp(c, want, 12) == 0, "codes %u %u %u / %u %u %u / %u %u %u / %u", c[0], c[1],
+	      c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+	/* a float bound rounds first: vdiff is the float difference of floats */
+	const double b2[] = {0.1, 0.7};
+	vt_sq8_trained(b2, 1, vmin, vdiff);
+	CHECK(vmin[0] == 0.1f && vdiff[0] == 0.7f - 0.1f, "trained rounds the bounds to float");
+}
+
 int main(void)
 {
+	test_sq8();
 	test_minmax();
 	test_meanstd();
 	test_quantile();
