@@ -566,6 +566,22 @@ EOF
 	assert_output 3000
 }
 
+@test "vassign --sort: SQ codes sort with their rows, in one run or many" {
+	need_numpy
+	setup_data
+	vsqbounds -q -c c.vt --mode dim -o sd.vt x.vt
+	vassign -q -c c.vt --sq sd.vt -o u.vt x.vt
+	vassign -q -c c.vt --sq sd.vt --sort --offsets off.npy -o s.vt x.vt
+	vassign -q -c c.vt --sq sd.vt --sort --budget 4K --offsets off2.npy -o s2.vt x.vt
+	run -0 cmp s.vt s2.vt
+	run -0 cmp off.npy off2.npy
+	run -0 meta codes s.vt
+	assert_output sq
+	for f in u s x; do vcat --to npy -o $f.npy $f.vt; done
+	run -0 sorted_ok u s x.npy - off.npy 24
+	assert_output ok
+}
+
 @test "vassign --sort: rows of one id keep their input order" {
 	need_numpy
 	setup_data
