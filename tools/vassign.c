@@ -250,6 +250,10 @@ static int run_sorted(const opts *o, const vt_cli *c, vt_input *in, vt_pool *poo
 		failed = o->offsets;
 	if (failed)
 		vt_cli_fail(rc, "%s: %s", failed, rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
+	if (rc < 0 && wv)
+		vt_out_abort(&vo);   /* the caller fails; these outputs go with -o */
+	if (rc < 0 && o->offsets)
+		vt_out_abort(&fo);
 	if (wv) {
 		vt_writer_free(wv);
 		vt_header_free(&vh);
