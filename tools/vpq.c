@@ -90,6 +90,7 @@ static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uin
 	float *x = vt_cli_xmalloc(batch * d * sizeof *x);
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
+	vt_progress_input(&pg, in);
 	long r;
 	*dropped = 0;
 	while ((r = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {

@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
+		vt_progress_input(&pg, in);
 		long got;
 		while ((got = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {
 			size_t first;
