@@ -71,7 +71,7 @@ usage_error() {
 # task STEP: this array task's shard, in its work directory; the results
 # copied to the run's work directory; jobs/STEP-S.ok when done.
 job_task() {
-	local step=$1 s=${SLURM_ARRAY_TASK_ID:?not in an array task} t0 a args=() try
+	local step=$1 s=${SLURM_ARRAY_TASK_ID:?not in an array task} t0 a args=() try vargs
 	t0=$(now)
 	rm -rf "${work:?}/$step-$s" "$state/jobs/$step-$s.ok"
 	case $step in
@@ -88,7 +88,8 @@ job_task() {
 		;;
 	esac
 	mkdir -p "${swd[$s]}" || die "$(where "$s"): step $step: cannot create ${swd[$s]}"
-	for a in $(vd_args "$step"); do
+	mapfile -t vargs < <(vd_args "$step")
+	for a in "${vargs[@]}"; do
 		case $a in
 		'{PATH}') a=${spath[$s]} ;;
 		'{OFFSET}') a=${offset[$s]} ;;
