@@ -74,10 +74,12 @@ vd_checks() {
 	case $METRIC in l2 | cosine) ;; *) usage_error "--metric is l2 or cosine (got '$METRIC')" ;; esac
 }
 
-# vd_check_bin: the programs are in BIN; BIN and REMOTE_BIN absolute.
+# vd_check_bin [PROGRAMS...]: the programs (default: the training's) are in
+# BIN; BIN and REMOTE_BIN absolute.
 vd_check_bin() {
 	local p
-	for p in vcat vsample vcoreset vmerge vkmeans vrefine vpq vsqbounds vloss; do
+	[ $# -gt 0 ] || set -- vcat vsample vcoreset vmerge vkmeans vrefine vpq vsqbounds vloss
+	for p in "$@"; do
 		[ -x "$BIN/$p" ] || die "no $p in BIN=$BIN (build first, or give --bin)"
 	done
 	BIN=$(cd "$BIN" && pwd)
@@ -637,15 +639,15 @@ round() {
 	echo "$step $t0 $(now)" >>"$logs/rounds.txt"
 }
 
-# vd_remove FN: best effort, on every host at once (or here), remove the
-# path `FN S` of each shard S whose FN prints one (and its directory, if that
-# is then empty).
+# vd_remove STEP FN: best effort, on every host at once (or here), the
+# worker's STEP (clean: remove a directory; unleave: a file) on the path
+# `FN S` of each shard S whose FN prints one.
 vd_remove() {
-	local fn=$1 s p
+	local step=$1 fn=$2 s p
 	if [ -n "$LOCAL" ]; then
 		for ((s = 0; s < S; s++)); do
 			p=$("$fn" "$s")
-			[ -z "$p" ] || vdist_worker clean "$s" "$REMOTE_BIN" 1 "$p" || true
+			[ -z "$p" ] || vdist_worker "$step" "$s" "$REMOTE_BIN" 1 "$p" || true
 		done
 		return 0
 	fi
@@ -659,7 +661,7 @@ vd_remove() {
 		done
 		[ ${#dirs[@]} -gt 0 ] || continue
 		(cd / && timeout 60 parallel --will-cite --ssh "$SSH" -S "1/${logins[$i]}" --env vdist_worker \
-			"vdist_worker clean 0 $(q "$REMOTE_BIN") 1 {}" ::: "${dirs[@]}" >/dev/null 2>&1 9<&-) &
+			"vdist_worker $step 0 $(q "$REMOTE_BIN") 1 {}" ::: "${dirs[@]}" >/dev/null 2>&1 9<&-) &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i" || true; done
@@ -668,6 +670,6 @@ vd_remove() {
 # clean_workers: the run's work directories on the workers, removed.
 clean_workers() {
 	[ ${#swd[@]} -gt 0 ] || return 0
-	vd_remove vd_rundir
+	vd_remove clean vd_rundir
 }
 vd_rundir() { dirname "${swd[$1]}"; }
