@@ -67,22 +67,10 @@ EOF
 set -Eeuo pipefail
 trap 'echo "vdist: master: a command failed (exit $?) at line $LINENO of assign.sh (a full disk?)" >&2' ERR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) vd_here=$here
-# shellcheck source=worker.sh
-. "$here/worker.sh"
-export -f vdist_worker
+vd_usage="Usage: assign.sh [OPTIONS] SSHLOGINFILE MANIFEST -c IVF (-o FILE | --leave) (assign.sh --help)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-prog=vdist
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-usage_error() {
-	echo "$prog: $*" >&2
-	echo "Usage: assign.sh [OPTIONS] SSHLOGINFILE MANIFEST -c IVF (-o FILE | --leave) (assign.sh --help)" >&2
-	exit 2
-}
 
 CENTROIDS='' PQ='' TOP='' AMETRIC='' CODEC='' OUT='' LEAVE=''
 sends=() extra=()
@@ -183,12 +171,9 @@ finish() {
 	else
 		echo "$prog: kept $state and the workers' $runid directories" >&2
 	fi
-	if [ -z "$ok" ] && [ "$rc" = 0 ]; then rc=1; fi
-	exit "$rc"
+	vd_exit "$rc"
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+vd_traps
 cd "$work"
 t0=$(now)
 

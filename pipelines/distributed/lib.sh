@@ -1,12 +1,29 @@
-# lib.sh: what train.sh (ssh, --local) and slurm-train.sh share: the
-# options, the manifest, the run's state directory and resume, the arguments
-# of each per-shard step, and the master's steps.  Sourced (bash); the caller
-# sets prog and defines die, usage_error and vd_group (below).
+# lib.sh: what train.sh (ssh, --local), slurm-train.sh and assign.sh share:
+# the options, the manifest, the run's state directory and resume, the
+# arguments of each per-shard step, the master's steps, and the rounds over
+# ssh.  Sourced (bash) with vd_here (this directory) and vd_usage (the
+# caller's usage line) set; it sources worker.sh (vdist_worker, exported for
+# GNU parallel's --env).
 #
 # The master's steps run in the work directory ($work) and read only files:
 # the shards' results STEP-S/ (returned by ssh, or copied there by the Slurm
 # tasks) and the master's earlier results.  So a step can run in another
 # process (a Slurm job) or in a later attempt (--resume) of the same run.
+
+# shellcheck source=worker.sh
+. "$vd_here/worker.sh"
+export -f vdist_worker
+
+prog=vdist
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+usage_error() {
+	echo "$prog: $*" >&2
+	echo "$vd_usage" >&2
+	exit 2
+}
 
 q() { printf '%q' "$1"; }
 now() { date +%s.%N; }
@@ -478,6 +495,19 @@ vd_install() {
 }
 
 # --- over ssh (train.sh, assign.sh) ---------------------------------------------
+
+# vd_traps: the caller's finish at the exit, also on INT and TERM; finish
+# ends with vd_exit RC: RC, or 1 for a run that did not finish ($ok unset).
+vd_traps() {
+	trap finish EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+vd_exit() {
+	local rc=$1
+	if [ -z "$ok" ] && [ "$rc" = 0 ]; then rc=1; fi
+	exit "$rc"
+}
 
 # vd_operands NAMES...: the operands (args[]) into the variables NAMES, after
 # the sshlogin file ($slf) unless --local; the manifest readable.

@@ -50,21 +50,10 @@ set -Eeuo pipefail
 trap 'echo "vdist: a command failed (exit $?) at line $LINENO of slurm-train.sh (a full disk?)" >&2' ERR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) vd_here=$here
 self=$here/$(basename "${BASH_SOURCE[0]}")
-# shellcheck source=worker.sh
-. "$here/worker.sh"
+vd_usage="Usage: slurm-train.sh [OPTIONS] MANIFEST OUT (slurm-train.sh --help)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-prog=vdist
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-usage_error() {
-	echo "$prog: $*" >&2
-	echo "Usage: slurm-train.sh [OPTIONS] MANIFEST OUT (slurm-train.sh --help)" >&2
-	exit 2
-}
 
 # --- in a job: --job task STEP STATE | --job master NAME STATE ----------------
 

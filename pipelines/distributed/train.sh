@@ -70,22 +70,10 @@ EOF
 set -Eeuo pipefail
 trap 'echo "vdist: master: a command failed (exit $?) at line $LINENO of train.sh (a full disk?)" >&2' ERR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) vd_here=$here
-# shellcheck source=worker.sh
-. "$here/worker.sh"
-export -f vdist_worker
+vd_usage="Usage: train.sh [OPTIONS] SSHLOGINFILE MANIFEST OUT (train.sh --help)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-prog=vdist
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-usage_error() {
-	echo "$prog: $*" >&2
-	echo "Usage: train.sh [OPTIONS] SSHLOGINFILE MANIFEST OUT (train.sh --help)" >&2
-	exit 2
-}
 vd_option() { return 1; } # (no options of its own)
 
 vd_defaults
@@ -113,12 +101,9 @@ finish() {
 		echo "$prog: the finished steps are kept in $state and the workers' $runid" \
 			"directories: the same command with --resume reuses them (without it, the run starts over)" >&2
 	fi
-	if [ -z "$ok" ] && [ "$rc" = 0 ]; then rc=1; fi
-	exit "$rc"
+	vd_exit "$rc"
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+vd_traps
 cd "$work"
 
 # --- the steps ----------------------------------------------------------------
