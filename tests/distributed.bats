@@ -502,7 +502,7 @@ assert_no_labels() {
 	# leave the same file are refused before any work.
 	mv "$BATS_TEST_TMPDIR/host2/s0.vt" "$BATS_TEST_TMPDIR/host2/s0"
 	sed -i "s|/host2/s0.vt|/host2/s0|" manifest
-	run -0 dassign -q -c "$ref/ivf.vt" --leave
+	run -0 --separate-stderr dassign -q -c "$ref/ivf.vt" --leave
 	assert_line --index 0 "$(printf '127.0.0.2\t%s' "$BATS_TEST_TMPDIR/host2/s0.labels.vt")"
 	cp "$BATS_TEST_TMPDIR/host3/s1.vt" "$BATS_TEST_TMPDIR/host3/s1.npy"
 	echo "127.0.0.3 $BATS_TEST_TMPDIR/host3/s1.npy" >>manifest
@@ -596,6 +596,8 @@ assert_no_labels() {
 	# a codebook of other centroids (exit 1), naming both files.
 	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --top 99
 	assert_err "vdist: vassign: --top: '99' is not a whole number from 1 to 64"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.npy
+	assert_err "vdist: vassign: -o out.npy: vassign writes a vtrain stream, not npy"
 	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt -- --no-such-option
 	assert_err_regex "vdist: vassign: .*no-such-option"
 	vkmeans -q -k 8 -o other.vt "$BATS_FILE_TMPDIR/data/all.vt"

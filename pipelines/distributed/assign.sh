@@ -205,13 +205,16 @@ d=$("$BIN/vcat" --info "${files[0]}" 2>check.err | awk '$1 == "dim:" {print $2}'
 [ -n "$d" ] || die "$CENTROIDS: not centroids: $(cat check.err)"
 "$BIN/vgen" -q -n 0 -d "$d" -o zero.vt 2>check.err || die "vgen of an empty input failed: $(cat check.err)"
 rc=0
-"$BIN/vassign" -q -j 1 "${va_args[@]}" -o check.vt zero.vt 2>check.err || rc=$?
+# (-o under FILE's name: vassign refuses a foreign one, as vmerge would)
+check=check.vt
+[ -z "$OUT" ] || check=${OUT##*/}
+"$BIN/vassign" -q -j 1 "${va_args[@]}" -o "$check" zero.vt 2>check.err || rc=$?
 if [ "$rc" != 0 ]; then
 	sed "s/^/$prog: /" check.err >&2
 	[ "$rc" = 2 ] && exit 2
 	die "vassign refused the model or the options (above), here, before any host was used"
 fi
-rm -f zero.vt check.vt check.err
+rm -f zero.vt "$check" check.err
 
 # --- the rounds ------------------------------------------------------------------
 
