@@ -207,7 +207,7 @@ d=$("$BIN/vcat" --info "${files[0]}" 2>check.err | awk '$1 == "dim:" {print $2}'
 rc=0
 # (-o under FILE's name: vassign refuses a foreign one, as vmerge would)
 check=check.vt
-[ -z "$OUT" ] || check=${OUT##*/}
+if [ -n "$OUT" ] && [ ! -e "${OUT##*/}" ]; then check=${OUT##*/}; fi
 "$BIN/vassign" -q -j 1 "${va_args[@]}" -o "$check" zero.vt 2>check.err || rc=$?
 if [ "$rc" != 0 ]; then
 	sed "s/^/$prog: /" check.err >&2
