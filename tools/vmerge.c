@@ -92,7 +92,10 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 	if (vt_header_copy(&h, h0) < 0)
 		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 	vt_header_unset(&h, "rows");   /* the first input's count, not the merge's */
-	vt_header_put(&h, &rc, "made_by", "%s", "vmerge " VT_VERSION_STRING);
+	/* Labels are vassign's, cut into shards and put back together: they keep
+	 * its made_by, so that the merge of the shards' labels is one run's bytes. */
+	if (h0->kind != VT_KIND_LABELS)
+		vt_header_put(&h, &rc, "made_by", "%s", "vmerge " VT_VERSION_STRING);
 	if (o->budget) {
 		vt_header_put(&h, &rc, "vmerge.budget", "%lld", o->budget);
 		vt_header_put(&h, &rc, "vmerge.seed", "%" PRIu64, c->seed);
