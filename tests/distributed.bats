@@ -122,11 +122,12 @@ assert_workers_clean() { # the hosts' .vdist directories hold no run
 #   ctl/kill    vrefine in a work dir under host4/ writes half its output, then
 #               kills host 4: its sshd and the session that runs the job (the
 #               host is gone mid-step); the file is removed, so it happens once
+#   ctl/assign  vassign in a work dir under host3/ fails with a message
 fault_bin() {
 	local fb=$BATS_TEST_TMPDIR/fbin ctl=$BATS_TEST_TMPDIR/ctl p
 	mkdir -p "$fb" "$ctl"
 	for p in "$VT_BIN"/v*; do ln -sf "$p" "$fb/"; done
-	for p in vsample vcoreset vrefine; do
+	for p in vsample vcoreset vrefine vassign; do
 		rm -f "$fb/$p"
 		cat >"$fb/$p" <<-EOF
 			#!/usr/bin/env bash
@@ -142,6 +143,10 @@ fault_bin() {
 					if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; break; fi
 					p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
 				done
+				exit 1
+			fi
+			if [ "$name" = vassign ] && [ -e "$ctl/assign" ] && [[ $PWD == */host3/* ]]; then
+				echo "vassign: injected failure on host3" >&2
 				exit 1
 			fi
 			if [ "$name" = vcoreset ] && [ -e "$ctl/slow" ] && [[ $PWD == */host2/* ]]; then
@@ -414,4 +419,185 @@ secs() {
 	total=$(grep -o 'took [0-9.]*' attempt2 | awk '{t += $2} END {printf "%.2f", t}')
 	echo "# resume: full run ${t_full}s, killed run ${t_killed}s, resume ${t_resume}s;" \
 		"the resume reused $(grep -c ': reused' attempt2) of 19 step results, ${skipped}s of ${total}s of step time" >&3
+}
+
+# --- assign.sh: vassign where the shards live ---------------------------------------
+
+ASSIGN="$VT_TESTS_DIR/../pipelines/distributed/assign.sh"
+
+# dassign [assign.sh options]: over the hosts of place's hosts.slf and manifest.
+dassign() {
+	"$ASSIGN" --bin "${BIN:-$VT_BIN}" --ssh "ssh -F $VT_SSHD/ssh_config" hosts.slf manifest "$@"
+}
+
+# assert_no_labels: no shard's labels beside it, no run state, no work
+# directory on the hosts.
+assert_no_labels() {
+	run -0 find "$BATS_TEST_TMPDIR" -name '*.labels.vt' -o -name '.*.vdist-part' -o -name '.*.vdist'
+	assert_output ''
+	assert_workers_clean
+}
+
+@test "assign.sh: 3, 2 and 1 hosts merge into one vassign's bytes over all the rows; --pq --top -z -j; extra options" {
+	local ref=$BATS_FILE_TMPDIR/data/ref all=$BATS_FILE_TMPDIR/data/all.vt
+	vassign -q -c "$ref/ivf.vt" -o one.vt "$all"
+	vassign -q -c "$ref/ivf.vt" --pq "$ref/pq.vt" --top 3 -z -o onepq.vt "$all"
+	place 2 3 4
+	run -0 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt
+	assert_output ''
+	assert_err_regex '^vdist: assign: shards=3 rows=6000 out=.*/out\.vt time='
+	assert_files_equal out.vt one.vt
+	assert_workers_clean
+	assert_file_not_exists .out.vt.vdist
+	# The labels differ from the first's: the test would see a wrong merge.
+	run -1 cmp -s onepq.vt one.vt
+	# Where the shards are, how many run at once, and -j change no byte.
+	place 2 2 3
+	run -0 dassign -q --keep -c "$ref/ivf.vt" --pq "$ref/pq.vt" --top 3 -z -j 2 -o "out 2 2 3.vt"
+	assert_files_equal "out 2 2 3.vt" onepq.vt
+	# Each shard's job ran on its host (the joblog of a --keep run).
+	run -0 awk -F'\t' 'NR > 1 {split($9, w, " "); print w[3], $2}' ".out 2 2 3.vt.vdist/logs/assign.joblog"
+	assert_line "0 127.0.0.2"
+	assert_line "1 127.0.0.2"
+	assert_line "2 127.0.0.3"
+	rm -rf ".out 2 2 3.vt.vdist"
+	rm -rf "$BATS_TEST_TMPDIR"/host*/.vdist
+	# --local: the same bytes.
+	run -0 "$ASSIGN" --local -q --bin "$VT_BIN" -c "$ref/ivf.vt" --pq "$ref/pq.vt" --top 3 -z manifest -o local.vt
+	assert_files_equal local.vt onepq.vt
+	# Options after -- go to vassign as they are; --send ships a file that
+	# they name (here the codebook, as --pq would).
+	run -0 dassign -q -c "$ref/ivf.vt" --top 3 -z --send "$ref/pq.vt" -o sent.vt -- --pq pq.vt --batch-rows 300
+	assert_files_equal sent.vt onepq.vt
+}
+
+@test "assign.sh --leave: one labels stream beside each shard, their paths printed; they merge into one run's bytes" {
+	local ref=$BATS_FILE_TMPDIR/data/ref all=$BATS_FILE_TMPDIR/data/all.vt s
+	vassign -q -c "$ref/ivf.vt" --pq "$ref/pq.vt" --top 2 -o one.vt "$all"
+	place 2 3 4
+	run -0 --separate-stderr dassign -c "$ref/ivf.vt" --pq "$ref/pq.vt" --top 2 --leave
+	assert_equal "${#lines[@]}" 3
+	assert_line --index 0 "$(printf '127.0.0.2\t%s' "$BATS_TEST_TMPDIR/host2/s0.labels.vt")"
+	assert_line --index 1 "$(printf '127.0.0.3\t%s' "$BATS_TEST_TMPDIR/host3/s1.labels.vt")"
+	assert_line --index 2 "$(printf '127.0.0.4\t%s' "$BATS_TEST_TMPDIR/host4/s2.labels.vt")"
+	assert_err_regex '^vdist: assign: shards=3 rows=6000 left time='
+	# Each is vassign of its shard with the shard's offset.
+	local off=(0 2500 4100) f=()
+	for s in 0 1 2; do
+		vassign -q -c "$ref/ivf.vt" --pq "$ref/pq.vt" --top 2 --offset "${off[$s]}" -o "l$s.vt" \
+			"$BATS_FILE_TMPDIR/data/s$s.vt"
+		assert_files_equal "$BATS_TEST_TMPDIR/host$((s + 2))/s$s.labels.vt" "l$s.vt"
+		f+=("$BATS_TEST_TMPDIR/host$((s + 2))/s$s.labels.vt")
+	done
+	vmerge -q -o m.vt "${f[2]}" "${f[0]}" "${f[1]}"
+	assert_files_equal m.vt one.vt
+	assert_workers_clean
+	assert_file_not_exists .manifest.labels.vdist
+	# A shard without an extension gets NAME.labels.vt; two shards that would
+	# leave the same file are refused before any work.
+	mv "$BATS_TEST_TMPDIR/host2/s0.vt" "$BATS_TEST_TMPDIR/host2/s0"
+	sed -i "s|/host2/s0.vt|/host2/s0|" manifest
+	run -0 --separate-stderr dassign -q -c "$ref/ivf.vt" --leave
+	assert_line --index 0 "$(printf '127.0.0.2\t%s' "$BATS_TEST_TMPDIR/host2/s0.labels.vt")"
+	cp "$BATS_TEST_TMPDIR/host3/s1.vt" "$BATS_TEST_TMPDIR/host3/s1.npy"
+	echo "127.0.0.3 $BATS_TEST_TMPDIR/host3/s1.npy" >>manifest
+	run -1 --separate-stderr dassign -q -c "$ref/ivf.vt" --leave
+	assert_err "vdist: manifest: shards 1 and 3 would both leave their labels in 127.0.0.3:$BATS_TEST_TMPDIR/host3/s1.labels.vt"
+}
+
+@test "assign.sh: shards with ids keep them (no offsets); a mix of shards with and without ids is refused" {
+	local ref=$BATS_FILE_TMPDIR/data/ref s
+	vcat --ids -o allids.vt "$BATS_FILE_TMPDIR/data/all.vt"
+	vassign -q -c "$ref/ivf.vt" -o one.vt allids.vt
+	place 2 3 4
+	vcat --rows 0:2500 -o "$BATS_TEST_TMPDIR/host2/s0.vt" allids.vt
+	vcat --rows 2500:4100 -o "$BATS_TEST_TMPDIR/host3/s1.vt" allids.vt
+	vcat --rows 4100: -o "$BATS_TEST_TMPDIR/host4/s2.vt" allids.vt
+	run -0 dassign -q -c "$ref/ivf.vt" -o out.vt
+	assert_files_equal out.vt one.vt
+	# shard 1 without ids: its rows would be numbered from 2500 as well
+	cp "$BATS_FILE_TMPDIR/data/s1.vt" "$BATS_TEST_TMPDIR/host3/s1.vt"
+	run -1 --separate-stderr dassign -q -c "$ref/ivf.vt" -o out2.vt
+	assert_err_regex "vdist: shard 1 \(127\.0\.0\.3:.*/host3/s1\.vt\) has no ids, and 2 of the 3 shards have: all the shards or none"
+	assert_file_not_exists out2.vt
+	assert_no_labels
+}
+
+@test "assign.sh: a failing host names itself and its shard; no labels are left, anywhere" {
+	local ref=$BATS_FILE_TMPDIR/data/ref
+	BIN=$(fault_bin)
+	place 2 3 4
+	touch "$BATS_TEST_TMPDIR/ctl/assign"
+	cp "$BATS_FILE_TMPDIR/data/all.vt" old.vt
+	cp old.vt out.vt
+	run -1 --separate-stderr dassign -q -c "$ref/ivf.vt" --pq "$ref/pq.vt" -o out.vt
+	assert_err "vassign: injected failure on host3"
+	assert_err_regex "vdist: host 127\.0\.0\.3: shard 1 \(127\.0\.0\.3:[^)]*/host3/s1\.vt\): step assign failed: exit 1"
+	assert_err "vdist: stopped: step assign failed on 127.0.0.3"
+	# An earlier FILE is replaced only by a complete one.
+	assert_files_equal out.vt old.vt
+	assert_no_labels
+	rm "$BATS_TEST_TMPDIR/ctl/assign"
+	# A labels file that cannot be put in place (a directory in the way):
+	# the labels already placed are removed too.
+	mkdir -p "$BATS_TEST_TMPDIR/host4/s2.labels.vt/x"
+	run -1 --separate-stderr dassign -q -c "$ref/ivf.vt" --leave
+	assert_err_regex "vdist: host 127\.0\.0\.4: shard 2 .*: step leave failed: exit 1"
+	assert_err "vdist: removing the labels put in place so far"
+	assert_output ''
+	assert_dir_exists "$BATS_TEST_TMPDIR/host4/s2.labels.vt/x"
+	rm -r "$BATS_TEST_TMPDIR/host4/s2.labels.vt"
+	assert_no_labels
+	# An unreachable host: the first round stops, naming it.
+	stop_host 4
+	run -1 --separate-stderr dassign -q -c "$ref/ivf.vt" -o out2.vt
+	start_host 4
+	wait_host 4
+	assert_err_regex "vdist: host 127\.0\.0\.4: shard 2 \(127\.0\.0\.4:[^)]*/host4/s2\.vt\): step info failed: ssh failed"
+	assert_file_not_exists out2.vt
+	# (host 4 was down: only hosts 2 and 3 were cleaned)
+	rm -rf "$BATS_TEST_TMPDIR"/host4/.vdist
+	assert_no_labels
+}
+
+@test "assign.sh: usage errors exit 2 before any work; a model that vassign refuses stops the run before any host" {
+	local ref=$BATS_FILE_TMPDIR/data/ref
+	run -0 "$ASSIGN" --help
+	assert_line --index 0 "Usage: assign.sh [OPTIONS] SSHLOGINFILE MANIFEST -c IVF (-o FILE | --leave) [-- VASSIGN-OPTIONS]"
+	place 2 3 4
+	run -2 --separate-stderr dassign -o out.vt
+	assert_output ''
+	assert_err "vdist: give -c IVF, the centroids"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt"
+	assert_err "vdist: give -o FILE (the merged labels) or --leave"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --leave
+	assert_err "vdist: -o and --leave: give one"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt -k 16
+	assert_err "vdist: -k: an option of train.sh, not of assign.sh"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --top two
+	assert_err "vdist: TOP must be a whole number (got 'two')"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --metric dot
+	assert_err "vdist: --metric is l2 or cosine (got 'dot')"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt -- --offset 5
+	assert_err "vdist: --offset after --: assign.sh sets it (give -c and -o to assign.sh)"
+	run -2 --separate-stderr "$ASSIGN" --bin "$VT_BIN" -c "$ref/ivf.vt" -o out.vt manifest
+	assert_err "vdist: give SSHLOGINFILE MANIFEST"
+	run -2 --separate-stderr "$ASSIGN" --local --bin "$VT_BIN" -c "$ref/ivf.vt" -o out.vt hosts.slf manifest
+	assert_err "vdist: --local takes MANIFEST"
+	# What vassign refuses, here, before any host: its usage errors (exit 2),
+	# a codebook of other centroids (exit 1), naming both files.
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --top 99
+	assert_err "vdist: vassign: --top: '99' is not a whole number from 1 to 64"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.npy
+	assert_err "vdist: vassign: -o out.npy: vassign writes a vtrain stream, not npy"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt -- --no-such-option
+	assert_err_regex "vdist: vassign: .*no-such-option"
+	vkmeans -q -k 8 -o other.vt "$BATS_FILE_TMPDIR/data/all.vt"
+	run -1 --separate-stderr dassign -c other.vt --pq "$ref/pq.vt" -o out.vt
+	assert_err_regex "vdist: vassign: .*pq-pq\.vt: codebook trained against other centroids"
+	assert_err "vdist: vassign refused the model or the options (above), here, before any host was used"
+	run -1 --separate-stderr dassign -c missing.vt -o out.vt
+	assert_err "vdist: missing.vt: cannot read it"
+	for f in out.vt .out.vt.vdist; do assert_file_not_exists "$f"; done
+	assert_no_labels
 }

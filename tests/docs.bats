@@ -65,3 +65,25 @@ layout() {
 	run -0 "$PY" recipes.py
 	assert_output ''
 }
+
+@test "docs: README's worked example runs as written (on less data: fewer rows and centroids)" {
+	[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
+		fail "needs Debian's dataset-fashion-mnist (pipelines/setup.sh installs it)"
+	layout
+	local ex
+	ex=$(block "$TOP/README.md" "## A worked example" 1 sh)
+	[[ $ex == *"-n 1000000 "* && $ex == *"-k 256 "* ]] || fail "the example changed: $ex"
+	# the same commands on 20,000 generated rows and 16 centroids
+	ex=${ex//-n 1000000 /-n 20000 }
+	ex=${ex//-k 256 /-k 16 }
+	run -0 bash -euo pipefail -c "$ex"
+	# vloss of the whole, then of the merged shards: the same loss line
+	local whole merged
+	whole=$(printf '%s\n' "$output" | grep -m1 '^loss=')
+	merged=$(printf '%s\n' "$output" | grep '^loss=' | tail -1)
+	[ -n "$whole" ] && [ "$whole" = "$merged" ] || fail "whole: $whole; merged shards: $merged"
+	assert_file_exists sift.npy
+	assert_file_exists ivf.npy
+	run -0 build/bin/vcat --count fmnist.vt
+	assert_output 60000
+}

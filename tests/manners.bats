@@ -82,3 +82,39 @@ load helpers
 	run -0 inst/bin/vcat --count out/ivf.vt
 	assert_output 16
 }
+
+@test "progress on a terminal: totals from a file's end markers, vmerge's reading and reduction" {
+	vgen -q -n 5000 -d 8 --seed 1 -o a.vt
+	vgen -q -n 5000 -d 8 --seed 2 --first 5000 --ids -o p1.vt
+	# the progress line goes to a terminal (script's); every update is drawn
+	run -0 script -qec "VT_PROGRESS_SECONDS=0 $VT_BIN/vcat --frame-bytes 4K -o b.vt a.vt" /dev/null
+	assert_output --regexp "vcat: [0-9]+/5000 rows \([0-9]+%\), .*/s, ETA [0-9]+s"
+	vcoreset -q -k 20 --coreset-rate 50 --total-rows 5000 -o c1.vt p1.vt
+	vgen -q -n 5000 -d 8 --seed 3 --ids -o p2.vt
+	vcoreset -q -k 20 --coreset-rate 50 --total-rows 5000 -o c2.vt p2.vt
+	run -0 script -qec "VT_PROGRESS_SECONDS=0 $VT_BIN/vmerge --budget 300 -o m.vt c1.vt c2.vt" /dev/null
+	assert_output --partial "vmerge: reducing 2000 points to 300 by weighted k-means..."
+	assert_output --regexp "vmerge: [0-9]+/2000 points read"
+	vkmeans -q -o cent.vt m.vt
+	run -0 script -qec "VT_PROGRESS_SECONDS=0 $VT_BIN/vloss -c cent.vt p1.vt" /dev/null
+	assert_output --regexp "vloss: [0-9]+/5000 rows"
+	# not on a terminal: no progress line, only the summary
+	run -0 --separate-stderr vmerge --budget 300 -o m2.vt c1.vt c2.vt
+	refute_output
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "stderr: $stderr"
+	cmp m.vt m2.vt
+}
+
+@test "-v adds detail in vcat, vgen and vmerge; without it they say nothing more" {
+	run -0 --separate-stderr vgen -v -n 300 -d 4 --seed 5 -o a.vt
+	output=$stderr assert_output --regexp "^vgen: rows 0\.\.300 of d=4: seed=5 means=100 .* bytes to a\.vt in "
+	run -0 --separate-stderr vgen -n 300 -d 4 --seed 5 -o b.vt
+	output=$stderr refute_output
+	run -0 --separate-stderr vcat -v --to fvecs -o a.fvecs a.vt
+	output=$stderr assert_output --regexp "^vcat: 300 rows of d=4 \(vectors\) from 1 input; 6000 bytes written as fvecs to a\.fvecs in "
+	run -0 --separate-stderr vcat --to fvecs -o b.fvecs a.vt
+	output=$stderr refute_output
+	vgen -q -n 300 -d 4 --ids -o i.vt
+	run -0 --separate-stderr vmerge -v -o m.vt i.vt
+	output=$stderr assert_output --partial "vmerge: merged 300 rows of 1 input in id order in "
+}

@@ -297,10 +297,12 @@ print('ok')"
 	vcat --frame-bytes 1M -o cat.vt l1.vt l2.vt l3.vt
 	run -0 cmp cat.vt whole.vt
 	run -0 bash -c 'set -o pipefail; cat l1.vt l2.vt l3.vt | vcat --frame-bytes 1M | cmp - whole.vt'
-	# merged by id in any order: the merge of the whole
+	# merged by id in any order: the merge of the whole, and the whole's bytes
+	# (a labels merge keeps vassign's header)
 	vmerge -q -o m.vt l3.vt l1.vt l2.vt
 	vmerge -q -o mw.vt whole.vt
 	run -0 cmp m.vt mw.vt
+	run -0 cmp m.vt whole.vt
 	# threads, batches and compression change no label
 	vassign -q -c c.vt --pq pq.vt --top 2 -j 1 --batch-rows 100 -o j1.vt x.vt
 	run -0 cmp j1.vt whole.vt

@@ -196,7 +196,7 @@ np.save('x.npy', x)"
 	assert_usage_error vpq "--no-residual"
 	run -2 --separate-stderr vpq -c ivf.vt -m 4 --nbits 0 x.vt
 	assert_usage_error vpq "--nbits"
-	run -2 --separate-stderr vpq -c ivf.vt -m 4 --nbits 9 x.vt
+	run -2 --separate-stderr vpq -c ivf.vt -m 4 --nbits 17 x.vt
 	assert_usage_error vpq "--nbits"
 	run -2 --separate-stderr vpq -c ivf.vt -m 4 --sample 100 x.vt
 	assert_usage_error vpq "--sample 100 is smaller than the 2^8 = 256 centroids"
@@ -210,6 +210,60 @@ np.save('x.npy', x)"
 	assert_output --partial "Usage: vpq"
 	run -0 vpq --version
 	assert_output --regexp '^vpq \(vtrain\) '
+}
+
+@test "vpq: codebooks of 4, 10 and 16 bits are FAISS's ProductQuantizer layout (M, 2^nbits, d/M)" {
+	need_numpy
+	"$PY" -c 'import faiss' 2>/dev/null || skip "needs Debian's python3-faiss"
+	vgen -q -n 5000 -d 16 --means 30 --seed 2 -o x.vt
+	vcat --to npy -o x.npy x.vt
+	local cases="4:4 10:4"
+	# 16 bits trains 65,536 centroids per sub-space (about 40 s of k-means++
+	# on one core); the sanitizer build, 3x slower, leaves it to this one
+	if ! is_sanitized; then
+		vgen -q -n 65536 -d 2 --means 50 --seed 2 -o x16.vt
+		cases+=" 16:1"
+	fi
+	local c nbits m f
+	for c in $cases; do
+		nbits=${c%:*} m=${c#*:} f=x.vt
+		[ "$nbits" = 16 ] && f=x16.vt
+		vpq -q --no-residual -m "$m" --nbits "$nbits" --iters 1 -o "pq$nbits.vt" "$f"
+		assert_equal "$(meta nbits "pq$nbits.vt")" "$nbits"
+		vcat --to npy -o "pq$nbits.npy" "pq$nbits.vt"
+		vcat --to npy -o "$f.npy" "$f"
+		# FAISS's codes of our codebook decode to the nearest codewords
+		# (numpy, float64); code_size packs M x nbits bits
+		run -0 "$PY" - "$nbits" "$m" "$f.npy" <<'EOF2'
+import sys
+import numpy as np, faiss
+nbits, M, xf = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+B = np.load("pq%d.npy" % nbits)
+x = np.load(xf)[:3000]
+n, d = x.shape
+assert B.shape == (M, 1 << nbits, d // M) and B.dtype == np.float32, B.shape
+pq = faiss.ProductQuantizer(d, M, nbits)
+faiss.copy_array_to_vector(B.ravel(), pq.centroids)
+assert pq.code_size == (M * nbits + 7) // 8, pq.code_size
+rec = pq.decode(pq.compute_codes(x)).astype(np.float64)
+ds = d // M
+bad = 0
+for m in range(M):
+    xs = x[:, m * ds:(m + 1) * ds].astype(np.float64)
+    C = B[m].astype(np.float64)
+    dist = ((xs[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    best = dist.min(1)
+    got = ((xs - rec[:, m * ds:(m + 1) * ds]) ** 2).sum(-1)
+    bad += int((np.abs(got - best) > 1e-5 * (1 + best)).sum())
+print("nbits", nbits, "rows off the nearest codeword", bad)
+EOF2
+		assert_output "nbits $nbits rows off the nearest codeword 0"
+	done
+	# vassign writes codes of one byte: a codebook of more bits is refused
+	vkmeans -q -k 8 -o ivf.vt x.vt
+	vpq -q -c ivf.vt -m 4 --nbits 10 --iters 1 -o pqr10.vt x.vt
+	run -1 --separate-stderr vassign -c ivf.vt --pq pqr10.vt x.vt
+	assert_err "pqr10.vt: nbits=10: vassign writes one byte per code, so nbits must be 1 to 8"
 }
 
 @test "vpq: d not divisible by -m, and fewer rows than 2^nbits" {

@@ -275,19 +275,46 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	assert_usage_error vsample "unknown option"
 }
 
-@test "vsample: a stream of unknown length needs --total" {
+@test "vsample: a stream of unknown length gets a seeded reservoir sample, and says so" {
+	need_numpy
 	# vcat of a pipe cannot know the count, so it announces none
-	vgen -n 100 -d 2 | vcat -o x.vt
-	run -2 --separate-stderr bash -c 'vgen -n 100 -d 2 | vcat | vsample -k 1'
-	assert_usage_error vsample "--total N is required"
-	run -2 --separate-stderr vsample -k 1 -o s.vt <x.vt
-	assert_usage_error vsample "--total N is required"
-	assert_no_leftovers s.vt
-	# vgen announces its rows (metadata rows): its pipe needs no --total
+	vgen -n 3000 -d 4 --seed 4 -o x.vt
+	vcat -o p.vt <x.vt
+	run -0 --separate-stderr bash -c 'set -o pipefail; vcat <x.vt | vsample -k 2 --sample-rate 50 -o r1.vt'
+	assert_err "vsample: note: the number of rows of (stdin) is not known before it is read (no --total, no count in its header): a seeded reservoir sample of 100 rows"
+	assert_err "it does not equal the sample of shards"
+	# deterministic: the same rows and seed, the same bytes (and -q is quiet)
+	run -0 --separate-stderr vsample -q -k 2 --sample-rate 50 -o r2.vt <p.vt
+	output=$stderr refute_output
+	cmp r1.vt r2.vt
+	run -0 vcat --info r1.vt
+	assert_line "meta.vsample.method: reservoir"
+	assert_line "meta.vsample.n: 3000"
+	assert_line "meta.vsample.m: 100"
+	assert_line "rows: 100"
+	# another seed, another sample; the rows are the input's, by id, in order
+	vsample -q -k 2 --sample-rate 50 --seed 9 -o r3.vt <p.vt
+	run ! cmp -s r1.vt r3.vt
+	vcat --to npy -o x.npy x.vt
+	vcat --to text r1.vt >r1.txt
+	run -0 "$PY" -c "
+import numpy as np
+x = np.load('x.npy')
+t = np.loadtxt('r1.txt', ndmin=2)
+ids = t[:, 0].astype(int)
+assert len(ids) == 100 and (np.diff(ids) > 0).all() and ids.max() < 3000
+assert np.array_equal(t[:, 1:].astype(np.float32), x[ids])
+print('ok')"
+	assert_output ok
+	# fewer rows than asked: all of them, unchanged
+	run -0 bash -c 'vcat <x.vt | vsample -q -m 5000 | vcat --to raw | cmp - <(vcat --to raw x.vt) && echo same'
+	assert_output same
+	# vgen announces its rows (metadata rows): its pipe gets the fixed-index sample
 	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 2 | vsample -k 1 --sample-rate 10 | vcat --count'
 	assert_output 10
 	run -0 bash -c 'set -o pipefail; vgen -n 100 -d 2 | vsample -k 1 --sample-rate 10 --total 100 | vcat --count'
 	assert_output 10
+	cmp <(vgen -n 100 -d 2 | vsample -q -k 1 --sample-rate 10) <(vgen -n 100 -d 2 -o g.vt; vsample -q -k 1 --sample-rate 10 g.vt)
 }
 
 @test "vsample: an input longer than --total fails" {

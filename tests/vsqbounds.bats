@@ -105,7 +105,11 @@ print(np.array_equal(t[:6], b[0].astype(np.float32)), np.array_equal(t[6:], (b[1
 	assert_line "meta.sketch_k: 200"
 	assert_line "meta.seed: 1"
 	setup_data
-	vsqbounds -q --mode quantile --quantile 0.02 -o b.sq x.vt
+	# beyond the exact tails (--tail 10), the sketch's rank error, said
+	run -0 --separate-stderr vsqbounds --mode quantile --quantile 0.02 --tail 10 -o b.sq x.vt
+	assert_err "beyond the exact tails of 10 values: it comes from the KLL sketch"
+	run -0 vcat --info b.sq
+	assert_line "meta.quantile_exact: no"
 	vcat --to text b.sq >b.txt
 	run -0 "$PY" -c "
 import numpy as np
@@ -116,6 +120,60 @@ for row, q in ((0, 0.02), (1, 0.98)):
     assert np.abs(r - q).max() < 0.0165, (r, q)
 print('ok')"
 	assert_output ok
+}
+
+@test "vsqbounds: quantiles at 0.001, 0.01 and 0.05 are numpy's exact ones, whole and merged from uneven shards" {
+	need_numpy
+	vgen -q -n 60000 -d 12 --means 40 --seed 8 -o x.vt
+	vcat --to npy -o x.npy x.vt
+	vcat --rows 0:7 -o s1.vt x.vt
+	vcat --rows 7:21000 -o s2.vt x.vt
+	vcat --rows 21000: -o s3.vt x.vt
+	for s in s1 s2 s3; do vsqbounds -q --mode quantile --partial -o $s.q $s.vt; done
+	local q
+	for q in 0.001 0.01 0.05; do
+		run -0 --separate-stderr vsqbounds --mode quantile --quantile $q -o b.sq x.vt
+		output=$stderr refute_output --partial warning
+		check_bounds b.sq "lo, hi = np.quantile(x, $q, axis=0, method='inverted_cdf'), np.quantile(x, 1 - $q, axis=0, method='inverted_cdf')"
+		run -0 vcat --info b.sq
+		assert_line "meta.quantile_exact: yes"
+		# the shards' partials, merged in two orders, give the same bytes
+		vmerge -q -o m1.q s3.q s1.q s2.q
+		cat s2.q s3.q s1.q | vsqbounds -q --quantile $q -o m2.sq
+		vsqbounds -q --quantile $q -o m1.sq m1.q
+		cmp m1.sq m2.sq
+		vcat --to raw b.sq | cmp - <(vcat --to raw m1.sq)
+	done
+	# the fraction clipped is q, not the sketch's 4.5 q of before
+	run -0 "$PY" -c "
+import numpy as np
+x = np.load('x.npy').astype(np.float64)
+lo = np.quantile(x, 0.05, axis=0, method='inverted_cdf')
+print(((x < lo).mean(0) <= 0.05).all())"
+	assert_output True
+}
+
+@test "vsqbounds: --tail is for quantile statistics as they are made" {
+	setup_data
+	run -2 --separate-stderr vsqbounds --mode dim --tail 10 x.vt
+	assert_usage_error vsqbounds "--tail is for --mode quantile"
+	run -2 --separate-stderr vsqbounds --mode quantile --tail -1 x.vt
+	assert_usage_error vsqbounds "--tail"
+	vsqbounds -q --mode quantile --partial --tail 50 -o p.q x.vt
+	run -2 --separate-stderr vsqbounds --tail 60 p.q
+	assert_usage_error vsqbounds "--tail sizes the statistics as they are made; p.q holds them already"
+	# partials of other tails do not merge
+	vsqbounds -q --mode quantile --partial --tail 60 -o p2.q x.vt
+	run -1 --separate-stderr vmerge -o m.q p.q p2.q
+	assert_output ''
+	assert_err "p2.q: a sketch of sketch_k 200, seed 1 and tail 60, but the first input's has sketch_k 200, seed 1 and tail 50"
+	# partials of the same tail merge, and keep it
+	vsqbounds -q --mode quantile --partial --tail 50 -o p3.q x.vt
+	vmerge -q -o m.q p.q p3.q
+	run -0 vsqbounds --quantile 0.01 -o b.sq m.q
+	assert_output --partial "mode=quantile values=6000"
+	run -0 vcat --info b.sq
+	assert_line "meta.quantile_exact: no" 
 }
 
 @test "vsqbounds: the same rows give the same bytes, from any input format" {

@@ -342,6 +342,7 @@ int main(int argc, char **argv)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	vt_progress pg;
 	vt_progress_start(&pg, &c, "rows");
+	vt_progress_input(&pg, in);
 	vt_assign_opts ao = {.top = o.top, .cosine = metric == VT_METRIC_COSINE,
 	                     .offset = o.offset, .batch_rows = o.batch,
 	                     .codebook = o.pq ? pq.x : NULL, .pq_m = M, .pq_nbits = nbits,

@@ -306,6 +306,7 @@ static int labels_npy(const vt_cli *c, const opts *o, vt_input *in)
 		            rc == VT_EUNSUP ? "npy output needs a regular file" : vt_strerror(rc));
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
+	vt_progress_input(&pg, in);
 	vt_block b;
 	long n;
 	while ((n = vt_input_next(in, &b, err, sizeof err)) > 0) {
@@ -416,6 +417,7 @@ static int do_convert(const vt_cli *c, const opts *o)
 
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
+	vt_progress_input(&pg, in);
 	float *conv = NULL;
 	uint64_t *idbuf = NULL;
 	size_t conv_cap = 0, id_cap = 0;
@@ -495,7 +497,18 @@ static int do_convert(const vt_cli *c, const opts *o)
 			vt_cli_fail(rc, "%s: %s", oname, err);
 	}
 	vt_cli_check_output(c, rc);
+	uint64_t bytes = out.written;
 	vt_cli_commit_output(c, &out);
+	if (c->verbose) {
+		double secs = vt_now() - pg.t0;
+		vt_cli_verbose(c, "%llu rows of d=%u (%s) from %d input%s; %llu bytes written as %s "
+		               "to %s in %.2fs (%.3g MB/s)",
+		               (unsigned long long)vt_input_rows(in), ih->dim, vt_kind_name(ih->kind),
+		               c->nargs ? c->nargs : 1, c->nargs > 1 ? "s" : "",
+		               (unsigned long long)bytes, vt_format_name(o->to),
+		               c->output ? c->output : "standard output", secs,
+		               secs > 0 ? bytes / secs / 1e6 : 0.0);
+	}
 	vt_writer_free(w);
 	vt_vecwriter_free(vw);
 	vt_input_free(in);

@@ -190,7 +190,16 @@ int main(int argc, char **argv)
 	if (rc == 0 && vw && (rc = vt_vecwriter_finish(vw, err, sizeof err)) < 0)
 		vt_cli_fail(rc, "%s: %s", vt_cli_output_name(&c), err);
 	vt_cli_check_output(&c, rc);
+	uint64_t bytes = out.written;
 	vt_cli_commit_output(&c, &out);
+	if (c.verbose) {
+		double secs = vt_now() - pg.t0;
+		vt_cli_verbose(&c, "rows %lld..%lld of d=%u: seed=%llu means=%u spread=%g sigma=%g "
+		               "skew=%g top=%u; %llu bytes to %s in %.2fs (%.3g rows/s)", o.first,
+		               o.first + o.n, o.dim, (unsigned long long)c.seed, o.means, o.spread,
+		               o.sigma, o.skew, o.top, (unsigned long long)bytes,
+		               vt_cli_output_name(&c), secs, secs > 0 ? (double)o.n / secs : 0.0);
+	}
 	vt_writer_free(w);
 	vt_vecwriter_free(vw);
 	vt_gen_free(g);

@@ -92,7 +92,10 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 	if (vt_header_copy(&h, h0) < 0)
 		vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 	vt_header_unset(&h, "rows");   /* the first input's count, not the merge's */
-	vt_header_put(&h, &rc, "made_by", "%s", "vmerge " VT_VERSION_STRING);
+	/* Labels are vassign's, cut into shards and put back together: they keep
+	 * its made_by, so that the merge of the shards' labels is one run's bytes. */
+	if (h0->kind != VT_KIND_LABELS)
+		vt_header_put(&h, &rc, "made_by", "%s", "vmerge " VT_VERSION_STRING);
 	if (o->budget) {
 		vt_header_put(&h, &rc, "vmerge.budget", "%lld", o->budget);
 		vt_header_put(&h, &rc, "vmerge.seed", "%" PRIu64, c->seed);
@@ -110,8 +113,19 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 		if (vt_rows_reserve(&r, batch) < 0)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 	}
-	uint64_t total = 0;
-	double wsum = 0, lsum = 0;
+	uint64_t total = 0, known = 0;
+	double wsum = 0, lsum = 0, t0 = vt_now();
+	vt_progress pg;
+	vt_progress_start(&pg, c, o->budget ? "points read" : "rows");
+	for (size_t i = 0; i < nin && pg.on; i++) {
+		vt_progress_input(&pg, ins[i]);
+		if (!pg.total) {
+			known = 0;
+			break;
+		}
+		known += pg.total;
+	}
+	pg.total = known;
 	long got;
 	do {
 		if (o->budget && r.cap - r.n < batch &&
@@ -125,6 +139,7 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 		for (size_t i = r.n; weighted && i < r.n + (size_t)got; i++)
 			wsum += r.weight[i], lsum += r.loss[i];
 		total += (uint64_t)got;
+		vt_progress_update(&pg, total, 0);
 		r.n += (size_t)got;
 		if (wr && r.n) {
 			vt_cli_check_output(c, vt_writer_put(wr, r.n, r.ids, r.weight, r.loss, r.x));
@@ -132,7 +147,10 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 		}
 	} while ((size_t)got == batch);
 	size_t m = r.n;
-	double rw = wsum, rl = lsum;
+	double rw = wsum, rl = lsum, t1 = vt_now();
+	vt_cli_verbose(c, "merged %" PRIu64 " %s of %zu input%s in id order in %.2fs", total,
+	               h0->kind == VT_KIND_LABELS ? "labels" : weighted ? "points" : "rows", nin,
+	               nin == 1 ? "" : "s", t1 - t0);
 	if (wr) {
 		vt_cli_check_output(c, vt_writer_finish(wr));
 	} else {
@@ -143,6 +161,8 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 		uint64_t *pid = vt_cli_xmalloc(nb * sizeof *pid);
 		double *pw = vt_cli_xmalloc(nb * sizeof *pw), *pl = vt_cli_xmalloc(nb * sizeof *pl);
 		m = 0;
+		if (r.n > nb)
+			vt_progress_say(&pg, "reducing %zu points to %zu by weighted k-means...", r.n, nb);
 		if (r.n) {
 			vt_coreset_params par;
 			vt_coreset_params_default(&par);
@@ -156,12 +176,16 @@ static void merge_rows(vt_input **ins, const char **paths, size_t nin, const opt
 			if (rc < 0)
 				vt_cli_fail(rc, "reducing %zu points to %zu: %s", r.n, nb, vt_strerror(rc));
 		}
+		vt_progress_end(&pg);
+		vt_cli_verbose(c, "reduced %zu points to %zu in %.2fs (%d Lloyd iterations at most, "
+		               "seed %" PRIu64 ")", r.n, m, vt_now() - t1, o->iters, c->seed);
 		rw = rl = 0;
 		for (size_t p = 0; p < m; p++)
 			rw += pw[p], rl += pl[p];
 		vt_cli_check_output(c, vt_model_write(out, &h, m, px, pid, pw, pl));
 		free(px), free(pid), free(pw), free(pl);
 	}
+	vt_progress_end(&pg);
 	vt_cli_commit_output(c, out);
 	if (!c->quiet) {
 		if (o->budget)

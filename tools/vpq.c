@@ -28,7 +28,9 @@ static const char usage[] =
 "  -c, --centroids FILE  IVF centroids (a centroids stream, or vectors in any\n"
 "                        format) to take residuals against\n"
 "  -m M                  sub-spaces (required; must divide d)\n"
-"      --nbits B         bits per sub-space code, 1 to 8 (default 8)\n"
+"      --nbits B         bits per sub-space code, 1 to 16 (default 8; FAISS\n"
+"                        trains up to 16, Lance takes 8, vassign encodes up\n"
+"                        to 8)\n"
 "      --sample N        training rows (default 256 x 2^B: 65536 at 8 bits);\n"
 "                        an input of at most N rows is used whole\n"
 "      --iters N         Lloyd iterations per sub-space (default 25)\n"
@@ -90,6 +92,7 @@ static vt_reservoir *sample_input(const vt_cli *c, vt_input *in, size_t cap, uin
 	float *x = vt_cli_xmalloc(batch * d * sizeof *x);
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
+	vt_progress_input(&pg, in);
 	long r;
 	*dropped = 0;
 	while ((r = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {

@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 			vt_cli_fail(VT_ENOMEM, "%s", vt_strerror(VT_ENOMEM));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
+		vt_progress_input(&pg, in);
 		vt_pass_opts ao = {.batch_rows = o.batch, .cosine = metric == VT_METRIC_COSINE,
 		                   .exact = 1, .loss_scale = scale,
 		                   .nearest_mode = vt_cli_nearest_mode(),

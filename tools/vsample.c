@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "vtrain.h"
+#include "train/reservoir.h"
 #include "train/sample.h"
 #include "train/vecops.h"
 
@@ -27,8 +28,10 @@ static const char usage[] =
 "                        (K x rate, needs -k), pq (256 x 2^nbits), sq (65536)\n"
 "      --nbits B         PQ bits per code for --for pq (default 8)\n"
 "                        (the size is at most N in every case)\n"
-"      --total N         rows of the whole data set (needed unless the input\n"
-"                        tells: one .npy/.fbin file, or regular files read twice)\n"
+"      --total N         rows of the whole data set (needed for a shard; else the\n"
+"                        input tells: one .npy/.fbin file, a header's announced\n"
+"                        rows, regular files read twice; a pipe that tells\n"
+"                        nothing gets a seeded reservoir sample, said on stderr)\n"
 "      --offset A        the input starts at global row A (default 0)\n"
 "      --metric=METRIC   l2 (default) or cosine (normalise the rows written;\n"
 "                        rows of norm 0 are dropped and counted)\n"
@@ -43,7 +46,8 @@ static const char usage[] =
 "      --version         version\n"
 "\n"
 "Memory: one input frame (1 MiB, at most 64 MiB), the writer's frames (1 MiB,\n"
-"3 MiB with compression), and about 12 KiB: nothing grows with N or M.\n"
+"3 MiB with compression), and about 12 KiB: nothing grows with N or M (the\n"
+"reservoir sample adds M x (4d + 24) bytes).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vsample(1), vcat(1).\n";
 
 enum { FOR_IVF = 1, FOR_PQ = 2, FOR_SQ = 4 };
@@ -205,6 +209,125 @@ static void fail_too_long(const vt_input *in, const opts *o)
 	            (unsigned long long)o->total);
 }
 
+/* The vsample metadata of a sample of m of n rows. */
+static void sample_meta(vt_header *h, const vt_cli *c, const opts *o, uint64_t n, uint64_t m,
+                        uint64_t first, int keep_ids, const char *method)
+{
+	int rc = 0;
+	vt_header_put(h, &rc, "made_by", "%s", "vsample " VT_VERSION_STRING);
+	vt_header_put(h, &rc, "vsample.n", "%llu", (unsigned long long)n);
+	vt_header_put(h, &rc, "vsample.m", "%llu", (unsigned long long)m);
+	vt_header_put(h, &rc, "vsample.seed", "%llu", (unsigned long long)c->seed);
+	vt_header_put(h, &rc, "vsample.offset", "%llu", (unsigned long long)first);
+	vt_header_put(h, &rc, "vsample.metric", "%s", vt_metric_name(c->metric));
+	vt_header_put(h, &rc, "vsample.ids", "%s", keep_ids ? "input" : "position");
+	if (method)
+		vt_header_put(h, &rc, "vsample.method", "%s", method);
+	if (o->want & FOR_IVF) {
+		vt_header_put(h, &rc, "vsample.k", "%lld", c->k);
+		vt_header_put(h, &rc, "vsample.sample_rate", "%lld", o->rate);
+	}
+	if (o->want & FOR_PQ)
+		vt_header_put(h, &rc, "vsample.nbits", "%lld", o->nbits);
+	vt_cli_check_meta(c, rc);
+}
+
+/* No row count at all (a pipe without one, no --total): a seeded reservoir
+ * sample (train/reservoir.h) of M rows, written in input order at the end.
+ * Deterministic, but not the fixed-index sample, so not shard-equal. */
+static int reservoir_sample(const vt_cli *c, const opts *o, vt_input *in, vt_out *out)
+{
+	const vt_header *ih = vt_input_header(in);
+	const size_t d = ih->dim;
+	const int keep_ids = (ih->cols & VT_COL_IDS) != 0;
+	uint64_t m = wanted_size(o, c);
+	if (!c->quiet)
+		vt_cli_msg("note: the number of rows of %s is not known before it is read (no --total, "
+		           "no count in its header): a seeded reservoir sample of %llu rows, the same "
+		           "for the same rows and seed, but not the fixed-index sample of --total, so "
+		           "it does not equal the sample of shards", vt_input_path(in),
+		           (unsigned long long)m);
+	if (m > SIZE_MAX / 2 / (4 * d + 16))
+		vt_cli_fail(VT_ENOMEM, "a reservoir of %llu rows of d=%zu does not fit in memory",
+		            (unsigned long long)m, d);
+	vt_reservoir *res;
+	int rc = vt_reservoir_new(&res, m ? (size_t)m : 1, d, c->seed);
+	if (rc < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	char err[512];
+	uint64_t *pos = NULL;
+	size_t pos_cap = 0;
+	vt_progress pg;
+	vt_progress_start(&pg, c, "rows");
+	vt_block b;
+	long r;
+	while (m && (r = vt_input_next(in, &b, err, sizeof err)) > 0) {
+		const uint64_t *tags = b.ids;
+		if (!tags) {
+			if ((size_t)r > pos_cap) {
+				free(pos);
+				pos = vt_cli_xmalloc((size_t)r * sizeof *pos);
+				pos_cap = (size_t)r;
+			}
+			for (size_t i = 0; i < (size_t)r; i++)
+				pos[i] = b.first_row + i;
+			tags = pos;
+		}
+		if ((rc = vt_reservoir_add_tagged(res, b.data, tags, (size_t)r)) < 0)
+			vt_cli_fail(rc, "%s", vt_strerror(rc));
+		vt_progress_update(&pg, vt_input_rows(in), 0);
+	}
+	vt_progress_end(&pg);
+	if (m && r < 0)
+		vt_cli_fail((int)r, "%s", err);
+	if ((rc = vt_reservoir_finish(res)) < 0)
+		vt_cli_fail(rc, "%s", vt_strerror(rc));
+	const size_t kept = m ? vt_reservoir_count(res) : 0;
+	float *x = vt_reservoir_rows(res);
+	const uint64_t *ids = vt_reservoir_tags(res);
+	/* as the fixed-index sample: drop non-finite rows, normalise under
+	 * cosine; the rows and ids kept move down in order */
+	uint64_t nonfinite = 0, zero = 0;
+	uint64_t *wid = vt_cli_xmalloc((kept ? kept : 1) * sizeof *wid);
+	size_t w = 0;
+	for (size_t i = 0; i < kept; i++) {
+		float *row = x + i * d;
+		if (vt_drop_nonfinite_rows(row, 1, d, NULL, NULL, NULL, NULL) == 0) {
+			nonfinite++;
+			continue;
+		}
+		if (c->metric == VT_METRIC_COSINE && vt_normalize_rows(row, 1, d)) {
+			zero++;
+			continue;
+		}
+		if (w != i)
+			memmove(x + w * d, row, d * sizeof *row);
+		wid[w++] = ids[i];
+	}
+	vt_header h;
+	vt_header_init(&h, VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, (uint32_t)d);
+	sample_meta(&h, c, o, vt_input_rows(in), w, 0, keep_ids, "reservoir");
+	vt_writer *wr;
+	vt_cli_check_output(c, vt_writer_open(&wr, out, &h, c->codec, 0));
+	vt_header_free(&h);
+	vt_cli_check_output(c, vt_writer_put(wr, w, wid, NULL, NULL, x));
+	vt_cli_check_output(c, vt_writer_finish(wr));
+	vt_cli_commit_output(c, out);
+	if (!c->quiet && nonfinite)
+		vt_cli_msg("dropped %llu rows with NaN or infinite values", (unsigned long long)nonfinite);
+	if (!c->quiet && zero)
+		vt_cli_msg("dropped %llu rows of norm 0, which cosine cannot normalise",
+		           (unsigned long long)zero);
+	vt_cli_verbose(c, "read %llu rows: a reservoir of %llu, %zu written",
+	               (unsigned long long)vt_input_rows(in), (unsigned long long)m, w);
+	vt_writer_free(wr);
+	vt_reservoir_free(res);
+	vt_input_free(in);
+	free(pos);
+	free(wid);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	vt_cli_init("vsample");
@@ -271,9 +394,7 @@ int main(int argc, char **argv)
 				               (long long)counted);
 		}
 		if (counted < 0)
-			vt_cli_usage_error("--total N is required: the length of %s is not known before "
-			                   "it is read (its header announces no rows), and it cannot be "
-			                   "read twice", c.nargs ? "this input" : "standard input");
+			return reservoir_sample(&c, &o, in, &out);
 		n = (uint64_t)counted;
 	}
 	uint64_t first = (uint64_t)o.offset, limit = n - first;
@@ -292,20 +413,7 @@ int main(int argc, char **argv)
 	vt_header h;
 	vt_header_init(&h, VT_KIND_VECTORS, VT_ELEM_F32, VT_COL_IDS, (uint32_t)d);
 	rc = 0;
-	vt_header_put(&h, &rc, "made_by", "%s", "vsample " VT_VERSION_STRING);
-	vt_header_put(&h, &rc, "vsample.n", "%llu", (unsigned long long)n);
-	vt_header_put(&h, &rc, "vsample.m", "%llu", (unsigned long long)m);
-	vt_header_put(&h, &rc, "vsample.seed", "%llu", (unsigned long long)c.seed);
-	vt_header_put(&h, &rc, "vsample.offset", "%llu", (unsigned long long)first);
-	vt_header_put(&h, &rc, "vsample.metric", "%s", vt_metric_name(c.metric));
-	vt_header_put(&h, &rc, "vsample.ids", "%s", keep_ids ? "input" : "position");
-	if (o.want & FOR_IVF) {
-		vt_header_put(&h, &rc, "vsample.k", "%lld", c.k);
-		vt_header_put(&h, &rc, "vsample.sample_rate", "%lld", o.rate);
-	}
-	if (o.want & FOR_PQ)
-		vt_header_put(&h, &rc, "vsample.nbits", "%lld", o.nbits);
-	vt_cli_check_meta(&c, rc);
+	sample_meta(&h, &c, &o, n, m, first, keep_ids, NULL);
 	vt_writer *w;
 	vt_cli_check_output(&c, vt_writer_open(&w, &out, &h, c.codec, 0));
 	vt_header_free(&h);

@@ -3,6 +3,7 @@
  * (--partial); and the bounds of merged statistics. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,9 @@ static const char usage[] =
 "  dim       the min and max of each dimension (FAISS QT_8bit, RS_minmax)\n"
 "            (the default)\n"
 "  meanstd   mean -/+ r std of each dimension, from exact sums\n"
-"  quantile  the q and 1-q quantiles of each dimension, from a KLL sketch\n"
+"  quantile  the q and 1-q quantiles of each dimension: exact from the kept\n"
+"            tails while q x rows <= --tail (default 4096: up to 4,096,000\n"
+"            rows at q = 0.001), else from a KLL sketch (a warning says so)\n"
 "The output is an SQ stream of 2 rows (vmin, vmax).  With --partial, it holds\n"
 "the mergeable statistics instead; merge those of shards with vmerge or cat,\n"
 "and vsqbounds on them (one or several) writes the bounds.  Rows holding a NaN\n"
@@ -36,7 +39,9 @@ static const char usage[] =
 "      --quantile Q      quantile: bounds at the Q and 1-Q quantiles\n"
 "                        (0 <= Q <= 0.5, default 0.001)\n"
 "      --sketch-k K      quantile: KLL sketch size (8..65536, default 200: rank\n"
-"                        error about 1%)\n"
+"                        error about 1% of the rows, beyond the tails)\n"
+"      --tail T          quantile: keep the T smallest and largest values of\n"
+"                        each dimension, exactly (0..16777216, default 4096)\n"
 "      --seed N          quantile: seed of the sketch (default 1)\n"
 "  -c, --centroids FILE  bound the residuals x - c(x) to the nearest centroid\n"
 "      --metric=METRIC   l2 or cosine (normalise rows first).  The default is\n"
@@ -51,16 +56,18 @@ static const char usage[] =
 "\n"
 "Memory: batch x 4d (+ batch x 4, k x 4d and the nearest-centroid search, up to\n"
 "about 30 MiB + k x (8 + d / 16), with -c) + the statistic: 16d bytes (minmax),\n"
-"248d (meanstd), at most 48 K d (quantile); see vsqbounds(1).\n"
+"248d (meanstd), at most 48 K d + 16 T d (quantile); see vsqbounds(1).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vsqbounds(1), vmerge(1), vcat(1).\n";
 
-enum { OPT_MODE = 0x2000, OPT_R, OPT_QUANTILE, OPT_SKETCH_K, OPT_BATCH };
+enum { OPT_MODE = 0x2000, OPT_R, OPT_QUANTILE, OPT_SKETCH_K, OPT_TAIL, OPT_BATCH };
 
 typedef struct {
 	int mode;
 	double r, q;
 	int r_given, q_given;
 	unsigned sketch_k;
+	size_t tail;
+	int tail_given;
 	size_t batch;
 } opts;
 
@@ -78,6 +85,10 @@ static int on_opt(int c, const char *arg, void *ctx)
 		o->sketch_k = (unsigned)vt_cli_int("--sketch-k", arg, VT_SQ_MIN_SKETCH_K,
 		                                   VT_SQ_MAX_SKETCH_K);
 		return 0;
+	case OPT_TAIL:
+		o->tail = (size_t)vt_cli_int("--tail", arg, 0, VT_SQ_MAX_TAIL);
+		o->tail_given = 1;
+		return 0;
 	case OPT_BATCH: o->batch = (size_t)vt_cli_int("--batch-rows", arg, 1, 1 << 24); return 0;
 	}
 	return -1;
@@ -88,6 +99,7 @@ static const struct option longopts[] = {
 	{"r", required_argument, NULL, OPT_R},
 	{"quantile", required_argument, NULL, OPT_QUANTILE},
 	{"sketch-k", required_argument, NULL, OPT_SKETCH_K},
+	{"tail", required_argument, NULL, OPT_TAIL},
 	{"batch-rows", required_argument, NULL, OPT_BATCH},
 	{0},
 };
@@ -107,7 +119,7 @@ int main(int argc, char **argv)
 {
 	vt_cli_init("vsqbounds");
 	opts o = {.r = VT_SQ_DEFAULT_R, .q = VT_SQ_DEFAULT_QUANTILE,
-	          .sketch_k = VT_SQ_DEFAULT_SKETCH_K};
+	          .sketch_k = VT_SQ_DEFAULT_SKETCH_K, .tail = VT_SQ_DEFAULT_TAIL};
 	vt_cli_spec spec = {
 		.name = "vsqbounds",
 		.usage = usage,
@@ -154,6 +166,9 @@ int main(int argc, char **argv)
 			vt_cli_usage_error("--r is for meanstd statistics");
 		if (o.q_given && m != VT_SQ_QUANTILE)
 			vt_cli_usage_error("--quantile is for quantile statistics");
+		if (o.tail_given)
+			vt_cli_usage_error("--tail sizes the statistics as they are made; %s holds them "
+			                   "already", ipath);
 		const char *ic = vt_header_get(ih, "centroids_id");
 		if (ic)
 			snprintf(cid, sizeof cid, "%s", ic);
@@ -164,6 +179,8 @@ int main(int argc, char **argv)
 			vt_cli_usage_error("--r is for --mode meanstd");
 		if (o.q_given && o.mode != VT_SQ_QUANTILE)
 			vt_cli_usage_error("--quantile is for --mode quantile");
+		if (o.tail_given && o.mode != VT_SQ_QUANTILE)
+			vt_cli_usage_error("--tail is for --mode quantile");
 		if (ih->kind != VT_KIND_VECTORS)
 			vt_cli_fail(VT_EKIND, "%s: is a %s stream; vsqbounds reads vectors or SQ "
 			            "statistics", ipath, vt_kind_name(ih->kind));
@@ -177,7 +194,8 @@ int main(int argc, char **argv)
 			k = cent.rows;
 			vt_centroids_id_hex(cent.x, k, d, cid);
 		}
-		if ((rc = vt_sq_new(&s, o.mode, d, o.sketch_k, c.seed)) < 0)
+		if ((rc = vt_sq_new(&s, o.mode, d, o.sketch_k, c.seed)) < 0 ||
+		    (o.mode == VT_SQ_QUANTILE && (rc = vt_sq_set_tail(s, o.tail)) < 0))
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
 		size_t batch = o.batch ? o.batch : (4u << 20) / (4 * d);
 		if (batch == 0)
@@ -189,6 +207,7 @@ int main(int argc, char **argv)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
 		vt_progress pg;
 		vt_progress_start(&pg, &c, "rows");
+		vt_progress_input(&pg, in);
 		long got;
 		while ((got = vt_input_read(in, batch, x, NULL, NULL, NULL, err, sizeof err)) > 0) {
 			size_t first;
@@ -232,8 +251,24 @@ int main(int argc, char **argv)
 		vt_header_put(&h, &rc, "centroids_id", "%s", cid);
 	if (final && o.mode == VT_SQ_MEANSTD)
 		vt_header_put(&h, &rc, "r", "%.17g", o.r);
-	if (final && o.mode == VT_SQ_QUANTILE)
+	int exact = 1;
+	if (final && o.mode == VT_SQ_QUANTILE) {
+		/* exact when the rank of Q(q) is within the tails */
+		uint64_t n = vt_sq_count(s), t = vt_sq_exact_rank(s), r = 0;
+		for (int side = 0; side < 2 && n; side++) {
+			double p = ceil((side ? 1 - o.q : o.q) * (double)n);
+			uint64_t rs = p < 1 ? 1 : p > (double)n ? n : (uint64_t)p;
+			if (rs > t && n - rs + 1 > t)
+				exact = 0, r = rs < n - rs + 1 ? rs : n - rs + 1;
+		}
 		vt_header_put(&h, &rc, "quantile", "%.17g", o.q);
+		vt_header_put(&h, &rc, "quantile_exact", "%s", exact ? "yes" : "no");
+		if (!exact && !c.quiet)
+			vt_cli_msg("warning: the %.3g-quantile of %" PRIu64 " values is of rank %" PRIu64
+			           ", beyond the exact tails of %zu values: it comes from the KLL sketch, "
+			           "whose rank error is about %.2g of n; --tail %" PRIu64 " makes it exact",
+			           o.q, n, r, vt_sq_tail(s), 1.3 / vt_sq_sketch_k(s), r);
+	}
 	if (ih->kind != VT_KIND_SQ) {
 		vt_header_put(&h, &rc, "vsqbounds.rows", "%" PRIu64, rows);
 		vt_header_put(&h, &rc, "vsqbounds.dropped", "%" PRIu64, dropped);

@@ -133,17 +133,21 @@ int vt_sq_read_merged(vt_input *const *ins, size_t nin, vt_sq **out, char *err,
 		rc = vt_sq_read_parts(ins[i], &parts, &n, (size_t)1 << 30, err, errlen);
 		for (size_t p = before; rc == 0 && p < n; p++)
 			if (vt_sq_sketch_k(parts[p]) != vt_sq_sketch_k(parts[0]) ||
-			    vt_sq_seed(parts[p]) != vt_sq_seed(parts[0])) {
-				snprintf(err, errlen, "%s: a sketch of sketch_k %u and seed %" PRIu64
-				         ", but the first input's has sketch_k %u and seed %" PRIu64,
-				         vt_input_path(ins[i]), vt_sq_sketch_k(parts[p]), vt_sq_seed(parts[p]),
-				         vt_sq_sketch_k(parts[0]), vt_sq_seed(parts[0]));
+			    vt_sq_seed(parts[p]) != vt_sq_seed(parts[0]) ||
+			    vt_sq_tail(parts[p]) != vt_sq_tail(parts[0])) {
+				snprintf(err, errlen, "%s: a sketch of sketch_k %u, seed %" PRIu64 " and tail "
+				         "%zu, but the first input's has sketch_k %u, seed %" PRIu64
+				         " and tail %zu", vt_input_path(ins[i]), vt_sq_sketch_k(parts[p]),
+				         vt_sq_seed(parts[p]), vt_sq_tail(parts[p]), vt_sq_sketch_k(parts[0]),
+				         vt_sq_seed(parts[0]), vt_sq_tail(parts[0]));
 				rc = VT_EFORMAT;
 			}
 	}
 	if (rc == 0)
 		rc = vt_sq_new(&s, vt_sq_mode(parts[0]), vt_sq_dim(parts[0]), vt_sq_sketch_k(parts[0]),
 		               vt_sq_seed(parts[0]));
+	if (rc == 0 && vt_sq_mode(parts[0]) == VT_SQ_QUANTILE)
+		rc = vt_sq_set_tail(s, vt_sq_tail(parts[0]));
 	if (rc == 0 && (rc = vt_sq_merge(s, (const vt_sq *const *)parts, n)) < 0)
 		snprintf(err, errlen, "merging SQ statistics: %s", vt_strerror(rc));
 	for (size_t i = 0; i < n; i++)

@@ -467,6 +467,23 @@ void vt_progress_start(vt_progress *p, const vt_cli *c, const char *what)
 	p->on = !c->quiet && isatty(2);
 	p->t0 = p->last = vt_now();
 	p->what = what;
+	p->total = 0;
+	p->every = 0.2;
+	const char *e = getenv("VT_PROGRESS_SECONDS");
+	if (e && *e) {
+		char *end;
+		double v = strtod(e, &end);
+		if (!*end && v >= 0 && v <= 3600)
+			p->every = v;
+	}
+}
+
+void vt_progress_input(vt_progress *p, const vt_input *in)
+{
+	int64_t rows = -1;
+	char err[256];
+	if (p->on && vt_input_count_rows(in, &rows, err, sizeof err) == 0 && rows > 0)
+		p->total = (uint64_t)rows;
 }
 
 void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total)
@@ -474,9 +491,11 @@ void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total)
 	if (!p->on)
 		return;
 	double t = vt_now();
-	if (t - p->last < 0.2)
+	if (t - p->last < p->every)
 		return;
 	p->last = t;
+	if (!total)
+		total = p->total;
 	double rate = done / (t - p->t0 > 1e-9 ? t - p->t0 : 1e-9);
 	if (total && done <= total && rate > 0)
 		fprintf(stderr, "\r%s: %llu/%llu %s (%.0f%%), %.3g/s, ETA %.0fs   ", prog,
@@ -489,6 +508,20 @@ void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total)
 	else
 		fprintf(stderr, "\r%s: %llu %s, %.3g/s   ", prog, (unsigned long long)done, p->what,
 		        rate);
+}
+
+void vt_progress_say(vt_progress *p, const char *fmt, ...)
+{
+	if (!p->on)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "\r\033[K%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	p->last = vt_now();
+	if (p->last == p->t0)
+		p->t0 -= 1e-9; /* so that the end clears the line */
 }
 
 void vt_progress_end(vt_progress *p)

@@ -192,16 +192,28 @@ int vt_cli_nearest_mode(void);
  * centroids are too large for float says scan=yes. */
 void vt_cli_nearest_report(const vt_cli *c, const char *what, const vt_assign_report *r);
 
-/* Progress on stderr when it is a terminal and not -q. */
+/* Progress on stderr when it is a terminal and not -q: one line, redrawn
+ * at most every VT_PROGRESS_SECONDS seconds (default 0.2), with the total,
+ * the percentage and an ETA when the total is known. */
 typedef struct {
 	int on;
-	double t0, last;
+	double t0, last, every;
 	const char *what;
+	uint64_t total;   /* used when an update gives none; 0: unknown */
 } vt_progress;
 
 void vt_progress_start(vt_progress *p, const vt_cli *c, const char *what);
-/* done of total units (total 0 if unknown); throttled to 5 updates/s. */
+/* The total of an input's rows, when it can be known before reading it
+ * (vt_input_count_rows); counted only when the line is shown.  A damaged
+ * file is left to the reading to report. */
+void vt_progress_input(vt_progress *p, const vt_input *in);
+/* done of total units (total 0: the one set by vt_progress_input, if any);
+ * throttled as above. */
 void vt_progress_update(vt_progress *p, uint64_t done, uint64_t total);
+/* A phase without a count ("reducing 2000000 points to 65536"), shown at
+ * once, until the next update or the end. */
+void vt_progress_say(vt_progress *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void vt_progress_end(vt_progress *p);
 
 /* Monotonic seconds. */

@@ -489,11 +489,6 @@ int vt_vecwriter_open_grouped(vt_vecwriter **out, vt_out *o, vt_format fmt,
 		                  (unsigned)VT_FMT_MAX_DIM);
 	if (rows_hint < -1)
 		rows_hint = -1;
-	if ((fmt == VT_FMT_NPY || fmt == VT_FMT_FBIN) && rows_hint < 0 &&
-	    !o->seekable)
-		return vt_fmt_err(err, errlen, VT_EUNSUP,
-		                  "%s output needs a known row count or a seekable "
-		                  "output; use -o FILE", vt_format_name(fmt));
 	if (fmt == VT_FMT_FBIN && rows_hint > (int64_t)UINT32_MAX)
 		return vt_fmt_err(err, errlen, VT_ELIMIT,
 		                  "fbin holds at most %" PRIu32 " rows, not %" PRId64,
@@ -517,7 +512,8 @@ int vt_vecwriter_open_grouped(vt_vecwriter **out, vt_out *o, vt_format fmt,
 			return vt_fmt_err(err, errlen, VT_ENOMEM, "out of memory");
 		}
 	}
-	if (fmt == VT_FMT_NPY || fmt == VT_FMT_FBIN) {
+	w->held = (fmt == VT_FMT_NPY || fmt == VT_FMT_FBIN) && rows_hint < 0 && !o->seekable;
+	if ((fmt == VT_FMT_NPY || fmt == VT_FMT_FBIN) && !w->held) {
 		int rc = w_header(w, 0, err, errlen);
 		if (rc < 0) {
 			vt_vecwriter_free(w);
@@ -546,11 +542,44 @@ static int write_text(vt_vecwriter *w, const float *x, size_t rows, char *err,
 	return 0;
 }
 
+/* Append bytes (little-endian already) to the held data. */
+static int hold(vt_vecwriter *w, const void *p, size_t n, char *err, size_t errlen)
+{
+	if (n > VT_FMT_PIPE_MAX - w->mem_len)
+		return vt_fmt_err(err, errlen, VT_ELIMIT,
+		                  "%s of an unknown row count to a pipe is held in memory "
+		                  "up to %zu MiB, and this one is larger; write it to a file "
+		                  "(-o FILE.%s)", vt_format_name(w->fmt), VT_FMT_PIPE_MAX >> 20,
+		                  vt_format_name(w->fmt));
+	if (w->mem_len + n > w->mem_cap) {
+		size_t cap = w->mem_cap ? w->mem_cap : VT_FMT_WBUF;
+		while (cap < w->mem_len + n)
+			cap *= 2;
+		if (cap > VT_FMT_PIPE_MAX)
+			cap = VT_FMT_PIPE_MAX;
+		unsigned char *m = realloc(w->mem, cap);
+		if (!m)
+			return vt_fmt_err(err, errlen, VT_ENOMEM, "out of memory");
+		w->mem = m, w->mem_cap = cap;
+	}
+	memcpy(w->mem + w->mem_len, p, n);
+	w->mem_len += n;
+	return 0;
+}
+
 static int write_plain(vt_vecwriter *w, const float *x, size_t rows,
                        char *err, size_t errlen)
 {
 	size_t bytes = rows * w->dim * 4;
 	int rc;
+	if (w->held) {
+		size_t at = w->mem_len;
+		if ((rc = hold(w, x, bytes, err, errlen)) < 0)
+			return rc;
+		if (!vt_host_le())
+			vt_el_swap(w->mem + at, bytes / 4, 4);
+		return 0;
+	}
 	if (vt_host_le()) {
 		rc = vt_out_write(w->o, x, bytes);
 		if (rc < 0)
@@ -617,6 +646,15 @@ int vt_vecwriter_finish(vt_vecwriter *w, char *err, size_t errlen)
 			                  " announced", w->rows, w->hint);
 		return 0;
 	}
+	if (w->held) {
+		/* the count is known now: the header, then the data held */
+		w->hint = (int64_t)w->rows;
+		if ((rc = w_header(w, 0, err, errlen)) < 0)
+			return rc;
+		if (w->mem_len && (rc = vt_out_write(w->o, w->mem, w->mem_len)) < 0)
+			return vt_fmt_err(err, errlen, rc, "write error");
+		return 0;
+	}
 	if (w->fmt == VT_FMT_NPY || w->fmt == VT_FMT_FBIN)
 		return w_header(w, 1, err, errlen);
 	return 0;
@@ -627,5 +665,6 @@ void vt_vecwriter_free(vt_vecwriter *w)
 	if (!w)
 		return;
 	free(w->buf);
+	free(w->mem);
 	free(w);
 }

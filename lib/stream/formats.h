@@ -94,8 +94,10 @@ typedef struct vt_vecwriter vt_vecwriter;
 /* Open a writer of format fmt (NPY, FVECS, FBIN, RAW, TEXT) on out, which
  * stays owned by the caller.  rows_hint is the total row count if known,
  * else -1: npy and fbin need the count in their header, so with an unknown
- * count they write a placeholder and patch it in vt_vecwriter_finish, which
- * needs a seekable output (VT_EUNSUP otherwise, with a message). */
+ * count they write a placeholder and patch it in vt_vecwriter_finish on a
+ * seekable output; on any other output (a pipe) they hold the data in
+ * memory, up to 256 MiB (VT_FMT_PIPE_MAX; more is VT_ELIMIT with a message
+ * that says to name a file), and write header and data at the finish. */
 int vt_vecwriter_open(vt_vecwriter **out, vt_out *o, vt_format fmt,
                       uint32_t dim, int64_t rows_hint, char *err,
                       size_t errlen);

@@ -104,7 +104,17 @@ struct vt_vecwriter {
 	size_t hdr_len;
 	unsigned char *buf;   /* fvecs/text staging, or byte swapping */
 	size_t buf_cap, buf_len;
+	/* npy/fbin of an unknown count to an output that cannot be patched:
+	 * the data is held here (at most VT_FMT_PIPE_MAX bytes) and written
+	 * after its header at the end */
+	int held;
+	unsigned char *mem;
+	size_t mem_len, mem_cap;
 };
+
+/* The most bytes of npy or fbin data held for an output that cannot be
+ * patched, when the row count is not known in advance. */
+#define VT_FMT_PIPE_MAX ((size_t)256 << 20)
 
 /* Write a message into err (when given) and return code. */
 int vt_fmt_err(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -187,12 +187,8 @@ static int cmp_witem(const void *pa, const void *pb)
 	return cmp_double(&((const witem *)pa)->v, &((const witem *)pb)->v);
 }
 
-int vt_sq_quantile(const vt_sq *s, double q, double *out)
+int vt_kll_quantile(const vt_sq *s, double q, double *out)
 {
-	if (s->mode != VT_SQ_QUANTILE || !(q >= 0 && q <= 1))
-		return VT_EINVAL;
-	if (s->n == 0)
-		return VT_EDATA;
 	witem *it = malloc(s->total * sizeof *it);
 	if (!it)
 		return VT_ENOMEM;

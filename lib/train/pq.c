@@ -44,11 +44,13 @@ static void gather(const float *x, size_t n, size_t d, size_t m, size_t ds, floa
 		memcpy(out + i * ds, src + i * d, ds * sizeof *out);
 }
 
-static int check_shape(size_t m, int nbits, size_t d)
+/* The shape of a codebook for training (any nbits up to VT_PQ_MAX_NBITS)
+ * or for codes of one byte (code: up to VT_PQ_MAX_CODE_NBITS). */
+static int check_shape(size_t m, int nbits, size_t d, int code)
 {
 	if (m == 0 || d % m != 0)
 		return VT_EDIM;
-	if (d == 0 || nbits < 1 || nbits > VT_PQ_MAX_NBITS)
+	if (d == 0 || nbits < 1 || nbits > (code ? VT_PQ_MAX_CODE_NBITS : VT_PQ_MAX_NBITS))
 		return VT_EINVAL;
 	return 0;
 }
@@ -159,7 +161,7 @@ static void train_task(void *arg, size_t m, int worker)
 int vt_pq_train(const vt_pq_opts *o, const float *x, size_t n, size_t d, float *codebook,
                 vt_pq_sub *sub, double *mse)
 {
-	int rc = check_shape(o->m, o->nbits, d);
+	int rc = check_shape(o->m, o->nbits, d, 0);
 	if (rc)
 		return rc;
 	const size_t M = o->m, ds = d / M, K = (size_t)1 << o->nbits;
@@ -227,7 +229,7 @@ out:
 static int encode(vt_pool *pool, const float *cb, size_t M, int nbits, const float *x,
                   size_t n, size_t d, uint8_t *codes, double *err)
 {
-	int rc = check_shape(M, nbits, d);
+	int rc = check_shape(M, nbits, d, 1);
 	if (rc || n == 0)
 		return rc;
 	const size_t ds = d / M, K = (size_t)1 << nbits;
@@ -378,7 +380,7 @@ static void exact_task(void *arg, size_t task, int worker)
 int vt_pq_encode_exact(vt_pool *pool, const float *codebook, size_t m, int nbits,
                        const float *x, size_t n, size_t d, uint8_t *codes)
 {
-	int rc = check_shape(m, nbits, d);
+	int rc = check_shape(m, nbits, d, 1);
 	if (rc || n == 0)
 		return rc;
 	const size_t ds = d / m, K = (size_t)1 << nbits;
@@ -399,7 +401,7 @@ int vt_pq_encode_exact(vt_pool *pool, const float *codebook, size_t m, int nbits
 int vt_pq_decode(const float *codebook, size_t m, int nbits, size_t d,
                  const uint8_t *codes, size_t n, float *out)
 {
-	int rc = check_shape(m, nbits, d);
+	int rc = check_shape(m, nbits, d, 1);
 	if (rc)
 		return rc;
 	const size_t ds = d / m, K = (size_t)1 << nbits;

@@ -21,7 +21,9 @@
  * where loss_m is sub-space m's loss under that assignment, exact in double.
  *
  * A codebook is M x K x ds floats: row m K + c (ds floats) is centroid c of
- * sub-space m (docs/FORMAT.md, kind pq).  Codes are n x M bytes.
+ * sub-space m (docs/FORMAT.md, kind pq), as FAISS's ProductQuantizer
+ * centroids for any nbits.  Codes are n x M bytes, so the encoders take
+ * nbits 1 .. 8 (training takes 1 .. 16).
  *
  * The result depends only on the rows, the options and the seed, never on
  * the number of threads.
@@ -38,7 +40,10 @@
 extern "C" {
 #endif
 
-#define VT_PQ_MAX_NBITS 8
+/* Bits per code a codebook may have (FAISS trains up to 16: PQ16x12,
+ * PQ32x10), and that the encoders here write (one byte per code). */
+#define VT_PQ_MAX_NBITS 16
+#define VT_PQ_MAX_CODE_NBITS 8
 /* Default Lloyd iterations per sub-space (FAISS's ProductQuantizer). */
 #define VT_PQ_ITERS 25
 
@@ -79,7 +84,7 @@ uint64_t vt_pq_subspace_seed(uint64_t seed, size_t m);
  *   mse       (or NULL): the reconstruction error above.
  * Returns 0, or
  *   VT_EDIM    M == 0 or d not a multiple of M
- *   VT_EINVAL  d == 0, nbits not in 1..8, iters < 0, or fewer than 2^nbits
+ *   VT_EINVAL  d == 0, nbits not in 1..16, iters < 0, or fewer than 2^nbits
  *              rows (n < 2^nbits: k-means cannot place the centroids)
  *   VT_EDATA   NaN or Inf in x
  *   VT_ENOMEM  out of memory. */

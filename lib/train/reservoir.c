@@ -16,6 +16,8 @@ struct vt_reservoir {
 	vt_rng rng;
 	float *x;            /* alloc x d */
 	uint64_t *idx;       /* alloc */
+	uint64_t *tag;       /* alloc, or NULL: untagged */
+	int tagged;
 };
 
 int vt_reservoir_new(vt_reservoir **out, size_t cap, size_t d, uint64_t seed)
@@ -39,6 +41,7 @@ void vt_reservoir_free(vt_reservoir *r)
 		return;
 	free(r->x);
 	free(r->idx);
+	free(r->tag);
 	free(r);
 }
 
@@ -55,14 +58,30 @@ static int grow(vt_reservoir *r)
 	if (!ni)
 		return VT_ENOMEM;
 	r->idx = ni;
+	if (r->tagged) {
+		uint64_t *nt = realloc(r->tag, na * sizeof *nt);
+		if (!nt)
+			return VT_ENOMEM;
+		r->tag = nt;
+	}
 	r->alloc = na;
 	return 0;
 }
 
 int vt_reservoir_add(vt_reservoir *r, const float *x, size_t n)
 {
-	if (r->finished)
+	return vt_reservoir_add_tagged(r, x, NULL, n);
+}
+
+int vt_reservoir_add_tagged(vt_reservoir *r, const float *x, const uint64_t *tags, size_t n)
+{
+	if (r->finished || (n && r->seen && !tags != !r->tagged))
 		return VT_EINVAL;
+	if (tags && !r->tagged) {
+		r->tagged = 1;
+		if (r->alloc && !(r->tag = malloc(r->alloc * sizeof *r->tag)))
+			return VT_ENOMEM;
+	}
 	const size_t d = r->d;
 	for (size_t i = 0; i < n; i++, r->seen++) {
 		const float *row = x + i * d;
@@ -73,6 +92,8 @@ int vt_reservoir_add(vt_reservoir *r, const float *x, size_t n)
 					return rc;
 			}
 			memcpy(r->x + r->kept * d, row, d * sizeof *row);
+			if (tags)
+				r->tag[r->kept] = tags[i];
 			r->idx[r->kept++] = r->seen;
 			continue;
 		}
@@ -80,6 +101,8 @@ int vt_reservoir_add(vt_reservoir *r, const float *x, size_t n)
 		if (j < r->cap) {
 			memcpy(r->x + j * d, row, d * sizeof *row);
 			r->idx[j] = r->seen;
+			if (tags)
+				r->tag[j] = tags[i];
 		}
 	}
 	return 0;
@@ -108,14 +131,22 @@ int vt_reservoir_finish(vt_reservoir *r)
 	if (!sorted) {
 		struct pos *p = malloc(n * sizeof *p);
 		float *tmp = malloc(d * sizeof *tmp);
-		if (!p || !tmp) {
+		uint64_t *nt = r->tagged ? malloc(n * sizeof *nt) : NULL;
+		if (!p || !tmp || (r->tagged && !nt)) {
 			free(p);
 			free(tmp);
+			free(nt);
 			return VT_ENOMEM;
 		}
 		for (size_t i = 0; i < n; i++)
 			p[i].idx = r->idx[i], p[i].at = i;
 		qsort(p, n, sizeof *p, by_idx);
+		for (size_t i = 0; i < n && nt; i++)
+			nt[i] = r->tag[p[i].at];
+		if (nt) {
+			free(r->tag);
+			r->tag = nt;
+		}
 		/* Row s of the result is old row p[s].at: follow each cycle of the
 		 * permutation once, marking the places filled with at = s. */
 		for (size_t s = 0; s < n; s++) {
@@ -145,6 +176,7 @@ int vt_reservoir_finish(vt_reservoir *r)
 
 float *vt_reservoir_rows(const vt_reservoir *r) { return r->x; }
 const uint64_t *vt_reservoir_index(const vt_reservoir *r) { return r->idx; }
+const uint64_t *vt_reservoir_tags(const vt_reservoir *r) { return r->tagged ? r->tag : NULL; }
 size_t vt_reservoir_count(const vt_reservoir *r) { return r->kept; }
 uint64_t vt_reservoir_seen(const vt_reservoir *r) { return r->seen; }
 size_t vt_reservoir_cap(const vt_reservoir *r) { return r->cap; }

@@ -52,6 +52,10 @@ void vt_reservoir_free(vt_reservoir *r);
  * yet stored, and should be freed) or VT_EINVAL (after finish). */
 int vt_reservoir_add(vt_reservoir *r, const float *x, size_t n);
 
+/* The same, with a tag per row (an id) that is kept with the row: tags
+ * NULL is vt_reservoir_add.  Tag every add of a reservoir, or none. */
+int vt_reservoir_add_tagged(vt_reservoir *r, const float *x, const uint64_t *tags, size_t n);
+
 /* End the stream: sort the kept rows into input order.  Further adds are
  * refused.  Returns 0 or VT_ENOMEM. */
 int vt_reservoir_finish(vt_reservoir *r);
@@ -62,6 +66,8 @@ int vt_reservoir_finish(vt_reservoir *r);
 float *vt_reservoir_rows(const vt_reservoir *r);
 /* The input index (from 0) of each kept row. */
 const uint64_t *vt_reservoir_index(const vt_reservoir *r);
+/* The tag of each kept row, or NULL when the rows were added untagged. */
+const uint64_t *vt_reservoir_tags(const vt_reservoir *r);
 /* Rows kept: min(cap, rows seen). */
 size_t vt_reservoir_count(const vt_reservoir *r);
 /* Rows offered so far. */

@@ -13,9 +13,14 @@
  *                    sigma_j^2 = (n Q_j - S_j^2) / n^2 (the population
  *                    variance, as FAISS RS_meanstd), and
  *                    [vmin_j, vmax_j] = mu_j -/+ r sigma_j.
- *  - VT_SQ_QUANTILE: a KLL sketch per dimension; [vmin_j, vmax_j] =
- *                    [Q_j(q), Q_j(1 - q)], where Q_j(p) is the smallest
- *                    retained value whose weighted rank reaches p n.
+ *  - VT_SQ_QUANTILE: a KLL sketch per dimension, and its exact tails;
+ *                    [vmin_j, vmax_j] = [Q_j(q), Q_j(1 - q)], where Q_j(p)
+ *                    is the smallest value whose rank reaches p n: the
+ *                    value of rank r = max(1, ceil(p n)) in increasing
+ *                    order (numpy's method "inverted_cdf").  It is exact
+ *                    when r <= T or n - r + 1 <= T, T the tail (below);
+ *                    else it comes from the sketch (the smallest retained
+ *                    value whose weighted rank reaches p n).
  *
  * Exactness.  Min and max are exact, and merging takes them in a total
  * order (-0 before +0), so any split and merge order gives the same bytes.
@@ -48,6 +53,14 @@
  * same bound.  With fewer than k values the sketch holds them all and is
  * exact.  It retains about 3k items (583 for k = 200 and 200,000 values).
  *
+ * The exact tails.  Beside the sketch, the quantile statistic keeps the T
+ * smallest and the T largest values of each dimension (T = the tail,
+ * default VT_SQ_DEFAULT_TAIL): the q-quantile of rank r <= T is then
+ * exact, which covers the default q = 0.001 up to n = 4,096,000 values
+ * (and the 65,536 rows of `vsample --for sq` for any q <= 0.0625).  They
+ * merge exactly: the T smallest of a union are the T smallest of the
+ * parts' T smallest, whatever the order.  They cost 16 T d bytes.
+ *
  * The partial form (vt_sq_partial_*) is a block of rows of d doubles that
  * holds the statistics exactly, as docs/FORMAT.md (kind sq) specifies.
  */
@@ -69,6 +82,9 @@ enum { VT_SQ_GLOBAL = 1, VT_SQ_DIM = 2, VT_SQ_MEANSTD = 3, VT_SQ_QUANTILE = 4 };
 #define VT_SQ_DEFAULT_SKETCH_K 200
 #define VT_SQ_MIN_SKETCH_K 8
 #define VT_SQ_MAX_SKETCH_K 65536
+/* Exact tails of the quantile statistic: values kept per side and dimension. */
+#define VT_SQ_DEFAULT_TAIL 4096
+#define VT_SQ_MAX_TAIL (1u << 24)
 
 /* Digits of the exact sums in the partial meanstd form. */
 #define VT_SQ_SUM_DIGITS 11
@@ -91,6 +107,17 @@ int vt_sq_new(vt_sq **out, int mode, size_t d, unsigned sketch_k, uint64_t seed)
 /* NULL-safe. */
 void vt_sq_free(vt_sq *s);
 
+/* Keep the exact tails of T values per side and dimension (quantile only;
+ * 0 .. VT_SQ_MAX_TAIL; vt_sq_new sets VT_SQ_DEFAULT_TAIL), before the first
+ * add.  Returns 0, VT_EINVAL (another mode, T out of range, values added
+ * already) or VT_ENOMEM. */
+int vt_sq_set_tail(vt_sq *s, size_t tail);
+
+/* The tail T, and the rank from either end up to which a quantile is
+ * exact: min(T, n). */
+size_t vt_sq_tail(const vt_sq *s);
+uint64_t vt_sq_exact_rank(const vt_sq *s);
+
 /* Add n rows x (n x d, row-major), which must be finite (the caller drops
  * or refuses the others).  The result depends on the rows and their order,
  * not on how they are cut into calls.  Returns 0 or VT_ENOMEM (the
@@ -100,7 +127,7 @@ int vt_sq_add(vt_sq *s, const float *x, size_t n);
 /* Merge the statistics src[0..nsrc) into dst: min of mins and max of
  * maxes, exact sums, or the union of the sketches then compaction.  The
  * result does not depend on the order of src.  All must have the same
- * mode and d (and for quantile the same sketch k and seed).  Returns 0,
+ * mode and d (and for quantile the same sketch k, seed and tail).  Returns 0,
  * VT_EINVAL (they differ) or VT_ENOMEM. */
 int vt_sq_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc);
 

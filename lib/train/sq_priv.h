@@ -29,6 +29,12 @@ struct vt_sq {
 	size_t H, total, tcap;  /* levels, items, total capacity */
 	size_t size[VT_KLL_MAX_LEVELS], alloc[VT_KLL_MAX_LEVELS];
 	double *lv[VT_KLL_MAX_LEVELS]; /* level h: d columns of alloc[h] values */
+	/* quantile: the exact tails, the tail smallest and tail largest values
+	 * of each dimension (tn = min(tail, n) of each), as d heaps of tail
+	 * values each: tlo a max-heap (its root the largest of the smallest),
+	 * thi a min-heap; tail 0: none */
+	size_t tail, tn;
+	double *tlo, *thi;
 };
 
 /* 64-bit digits of the exact sums: the 11 and 20 digits of 32 bits of the
@@ -60,6 +66,9 @@ int vt_kll_reserve(vt_sq *s, size_t h, size_t need);
 
 /* Add n rows (n x d); s->n counts them.  Returns 0 or VT_ENOMEM. */
 int vt_kll_add(vt_sq *s, const float *x, size_t n);
+
+/* The q-quantile of each dimension from the sketch alone (s not empty). */
+int vt_kll_quantile(const vt_sq *s, double q, double *out);
 
 /* The union of the sketches src[0..nsrc) into dst, then compaction (the
  * caller checked that k, seed and d agree).  Returns 0 or VT_ENOMEM. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vassign beside FAISS's index.add (issue 14).
+# vassign beside FAISS's index.add.
 #
 # 1M x 128 vectors (vgen, 10,000 means, seed 7), IVF k = 4,096 trained by
 # vkmeans on a 262,144-row sample, PQ M = 16, nbits = 8 by vpq.  Timed as
@@ -12,14 +12,15 @@
 # FAISS's float assignment puts in vassign's exact partition.
 #
 # `vassign.sh sort` runs only the out-of-core sort by partition instead:
-# SORT_ROWS (2,000,000) x 128 rows, IVF k = 4,096 (vkmeans on a 262,144-row
-# sample), PQ M = 16: vassign --pq with and without --sort, with the default
-# budget (1 GiB) and --budget 256M, with and without --vectors-out; wall
-# time, peak RSS, the runs and the bytes spilled (-v).
+# SORT_ROWS (2,000,000) x 128 rows, IVF k = K (4,096; vkmeans on a
+# 262,144-row sample), PQ M = 16: vassign --pq with and without --sort,
+# with the default budget (1 GiB), 16M and 256M, with and without
+# --vectors-out; wall time, peak RSS, the runs and the bytes spilled (-v).
 #
 # Usage: pipelines/bench/vassign.sh [sort]
 # Env: VT_BIN (build/bin), REPS (3), THREADS (2), WORK (a temp dir; ~1.5 GB,
-# ~4 GB for sort).
+#      ~4 GB for sort), K (4096: the IVF k), SAMPLE (262144: rows vkmeans
+#      trains the IVF on).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -38,7 +39,7 @@ echo "# commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unkno
 source "$here/common.sh"
 med() { cut -d' ' -f"$2" "$work/$1.times" | median; }
 
-n=1000000 d=128 k=4096 m=16 nbits=8
+n=1000000 d=128 k=${K:-4096} m=16 nbits=8 sample=${SAMPLE:-262144}
 if [ "${1:-}" = sort ]; then
   n=${SORT_ROWS:-2000000}
   data=$work/sort-data.vt
@@ -77,7 +78,7 @@ if [ "${1:-}" = sort ]; then
 fi
 [ -f "$work/data.vt" ] || "$bin/vgen" -q -n $n -d $d --means 10000 --seed 7 -o "$work/data.vt"
 if [ ! -f "$work/ivf.vt" ]; then
-  "$bin/vsample" -q -m 262144 --seed 1 -o "$work/ivf-sample.vt" "$work/data.vt"
+  "$bin/vsample" -q -m $sample --seed 1 -o "$work/ivf-sample.vt" "$work/data.vt"
   "$bin/vkmeans" -q -k $k --seed 1 -j "$threads" -o "$work/ivf.vt" "$work/ivf-sample.vt"
 fi
 if [ ! -f "$work/pq.vt" ]; then

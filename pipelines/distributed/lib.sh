@@ -1,12 +1,29 @@
-# lib.sh: what train.sh (ssh, --local) and slurm-train.sh share: the
-# options, the manifest, the run's state directory and resume, the arguments
-# of each per-shard step, and the master's steps.  Sourced (bash); the caller
-# sets prog and defines die, usage_error and vd_group (below).
+# lib.sh: what train.sh (ssh, --local), slurm-train.sh and assign.sh share:
+# the options, the manifest, the run's state directory and resume, the
+# arguments of each per-shard step, the master's steps, and the rounds over
+# ssh.  Sourced (bash) with vd_here (this directory) and vd_usage (the
+# caller's usage line) set; it sources worker.sh (vdist_worker, exported for
+# GNU parallel's --env).
 #
 # The master's steps run in the work directory ($work) and read only files:
 # the shards' results STEP-S/ (returned by ssh, or copied there by the Slurm
 # tasks) and the master's earlier results.  So a step can run in another
 # process (a Slurm job) or in a later attempt (--resume) of the same run.
+
+# shellcheck source=worker.sh
+. "$vd_here/worker.sh"
+export -f vdist_worker
+
+prog=vdist
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+usage_error() {
+	echo "$prog: $*" >&2
+	echo "$vd_usage" >&2
+	exit 2
+}
 
 q() { printf '%q' "$1"; }
 now() { date +%s.%N; }
@@ -21,8 +38,8 @@ vd_defaults() {
 }
 
 # vd_parse ARGS...: the options into the variables above, the operands into
-# args[].  Each option goes first to the caller's vd_option ARGS..., which
-# takes it (and sets vd_used, the words it took) or returns 1.
+# args[], then vd_checks.  Each option goes first to the caller's vd_option
+# ARGS..., which takes it (and sets vd_used, the words it took) or returns 1.
 vd_parse() {
 	args=()
 	while [ $# -gt 0 ]; do
@@ -59,6 +76,11 @@ vd_parse() {
 		esac
 		[ $# -gt 0 ] && shift
 	done
+	vd_checks
+}
+
+# vd_checks: the options' values (the training's; assign.sh has its own).
+vd_checks() {
 	[ -n "$K" ] || usage_error "give -k K, the number of IVF centroids"
 	local v
 	for v in K SAMPLE_RATE STREAM_RATE CORESET_RATE REFINE_PASSES SEED J PQ_M NBITS ${RETRIES:+RETRIES}; do
@@ -69,10 +91,12 @@ vd_parse() {
 	case $METRIC in l2 | cosine) ;; *) usage_error "--metric is l2 or cosine (got '$METRIC')" ;; esac
 }
 
-# vd_check_bin: the programs are in BIN; BIN and REMOTE_BIN absolute.
+# vd_check_bin [PROGRAMS...]: the programs (default: the training's) are in
+# BIN; BIN and REMOTE_BIN absolute.
 vd_check_bin() {
 	local p
-	for p in vcat vsample vcoreset vmerge vkmeans vrefine vpq vsqbounds vloss; do
+	[ $# -gt 0 ] || set -- vcat vsample vcoreset vmerge vkmeans vrefine vpq vsqbounds vloss
+	for p in "$@"; do
 		[ -x "$BIN/$p" ] || die "no $p in BIN=$BIN (build first, or give --bin)"
 	done
 	BIN=$(cd "$BIN" && pwd)
@@ -131,9 +155,7 @@ vd_open() {
 	runid=vdist-$(printf '%s:%s' "$(hostname -s 2>/dev/null || echo host)" "$out" | sha1sum | cut -c1-12)
 	local params s
 	params=$(
-		echo "k=$K sample_rate=$SAMPLE_RATE stream_rate=$STREAM_RATE coreset_rate=$CORESET_RATE" \
-			"refine_passes=$REFINE_PASSES seed=$SEED pq_m=$PQ_M nbits=$NBITS sq_mode=$SQ_MODE" \
-			"metric=$METRIC"
+		vd_params
 		for ((s = 0; s < S; s++)); do echo "${shost[$s]} ${spath[$s]}"; done
 	)
 	mkdir -p "$state" || die "$state: cannot create it"
@@ -167,6 +189,13 @@ vd_open() {
 			swd+=("$(dirname "${spath[$s]}")/.vdist/$runid/s$s")
 		fi
 	done
+}
+
+# vd_params: the parameters of a run, for params.txt (assign.sh has its own).
+vd_params() {
+	echo "k=$K sample_rate=$SAMPLE_RATE stream_rate=$STREAM_RATE coreset_rate=$CORESET_RATE" \
+		"refine_passes=$REFINE_PASSES seed=$SEED pq_m=$PQ_M nbits=$NBITS sq_mode=$SQ_MODE" \
+		"metric=$METRIC"
 }
 
 # vd_verify FILE: FILE is whole (a stream: every checksum and the end marker).
@@ -215,6 +244,9 @@ vd_expect() {
 	coreset) echo coreset.vt ;;
 	refine*) echo acc.vt ;;
 	loss) echo loss.vt ;;
+	info) echo info.txt ;;
+	assign) echo rows.txt; [ -n "${LEAVE:-}" ] || echo labels.vt ;;
+	leave) echo path.txt ;;
 	esac
 	echo time.txt
 }
@@ -228,17 +260,20 @@ vd_steps() {
 	echo "loss ivf.vt"
 }
 
-# vd_args STEP: the worker's arguments of STEP after STEP SHARD BIN THREADS;
-# {PATH} {OFFSET} {FIRST} stand for the shard's own (vd_shard_args).
-# Needs the counts (vd_counts) for sample and the samples (vd_samples) for
-# coreset.
+# vd_args STEP: the worker's arguments of STEP after STEP SHARD BIN THREADS,
+# a word a line; {PATH} {OFFSET} {FIRST} {DEST} stand for the shard's own
+# (round).  Needs the counts (vd_counts) for sample, the samples
+# (vd_samples) for coreset, and for assign the offsets (assign.sh) and
+# vassign's arguments va_args[].
 vd_args() {
 	case $1 in
-	count) echo '{PATH}' ;;
-	sample) echo "{PATH} {OFFSET} $N $K $SAMPLE_RATE $SEED $NBITS $SQ_MODE $METRIC" ;;
-	coreset) echo "$K $STREAM_RATE $CORESET_RATE $SEED {FIRST} $total_rows $budget" ;;
+	count | info) echo '{PATH}' ;;
+	sample) printf '%s\n' '{PATH}' '{OFFSET}' "$N" "$K" "$SAMPLE_RATE" "$SEED" "$NBITS" "$SQ_MODE" "$METRIC" ;;
+	coreset) printf '%s\n' "$K" "$STREAM_RATE" "$CORESET_RATE" "$SEED" '{FIRST}' "$total_rows" "$budget" ;;
 	refine*) echo "ivf-$((${1#refine} - 1)).vt" ;;
 	loss) echo ivf.vt ;;
+	assign) printf '%s\n' '{PATH}' '{OFFSET}' '{DEST}' "${va_args[@]}" ;;
+	leave) echo '{DEST}' ;;
 	esac
 }
 
@@ -246,7 +281,7 @@ vd_args() {
 # only on shards whose sample is not empty).
 vd_shards() {
 	case $1 in
-	count | sample) seq 0 $((S - 1)) | paste -sd' ' - ;;
+	count | sample | info | assign | leave) seq 0 $((S - 1)) | paste -sd' ' - ;;
 	*) echo "$nonempty" ;;
 	esac
 }
@@ -458,3 +493,213 @@ vd_install() {
 	fi
 	mv "$state/model" "$out" || die "$out: cannot put the model in place"
 }
+
+# --- over ssh (train.sh, assign.sh) ---------------------------------------------
+
+# vd_traps: the caller's finish at the exit, also on INT and TERM; finish
+# ends with vd_exit RC: RC, or 1 for a run that did not finish ($ok unset).
+vd_traps() {
+	trap finish EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+vd_exit() {
+	local rc=$1
+	if [ -z "$ok" ] && [ "$rc" = 0 ]; then rc=1; fi
+	exit "$rc"
+}
+
+# vd_operands NAMES...: the operands (args[]) into the variables NAMES, after
+# the sshlogin file ($slf) unless --local; the manifest readable.
+vd_operands() {
+	local i
+	if [ -n "$LOCAL" ]; then
+		[ ${#args[@]} = $# ] || usage_error "--local takes ${*^^}"
+		slf=''
+	else
+		[ ${#args[@]} = $(($# + 1)) ] || usage_error "give SSHLOGINFILE ${*^^}"
+		slf=${args[0]}
+		args=("${args[@]:1}")
+		command -v parallel >/dev/null || die "GNU parallel is not installed (Debian: parallel)"
+		[ -r "$slf" ] || die "$slf: cannot read the sshlogin file"
+	fi
+	for ((i = 1; i <= $#; i++)); do printf -v "${!i}" '%s' "${args[i - 1]}"; done
+	[ -r "$manifest" ] || die "$manifest: cannot read the manifest"
+}
+
+# vd_sshlogins: hosts[] logins[] ncpus[] from the sshlogin file $slf (none
+# with --local): NCPUS (default 1) and the login, whose last word is the host.
+vd_sshlogins() {
+	local line n
+	hosts=() logins=() ncpus=()
+	[ -z "$LOCAL" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%%#*}
+		line=$(echo "$line" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+		[ -n "$line" ] || continue
+		line=$(echo "$line" | sed 's|^@[^/]*/||')
+		n=1
+		if [[ $line =~ ^([0-9]+)/(.*)$ ]]; then
+			n=${BASH_REMATCH[1]} line=${BASH_REMATCH[2]}
+		fi
+		logins+=("$line") ncpus+=("$n") hosts+=("${line##* }")
+	done <"$slf"
+	[ ${#logins[@]} -gt 0 ] || die "$slf: no sshlogins"
+}
+host_index() { # host_index NAME: the sshlogin whose host is NAME (user@ optional)
+	local i
+	for i in "${!hosts[@]}"; do
+		if [ "${hosts[$i]}" = "$1" ] || [ "${hosts[$i]#*@}" = "$1" ] || [ "${hosts[$i]}" = "${1#*@}" ]; then
+			echo "$i"
+			return 0
+		fi
+	done
+	return 1
+}
+vd_group() { # vd_group HOST LINE: the shard's GNU parallel (h + sshlogin), or local
+	local g
+	[ -z "$LOCAL" ] || { echo local; return 0; }
+	g=$(host_index "$1") || die "$manifest: line $2: host $1 is not in $slf"
+	echo "h$g"
+}
+# --- rounds: one job per shard, where the shard is --------------------------
+
+# A round runs one GNU parallel per host, each with that host's sshlogin
+# alone, all at once: a shard's jobs can only run where its data is, and
+# --retries then tries a failed job again on the same host.  (One parallel
+# with --hostgroups pins jobs as well, but GNU parallel 20221122 never
+# retries a job whose host group holds one host: it waits for another.)
+
+# round STEP [FILES]: run `vdist_worker STEP S ...` (lib.sh's vd_args, a
+# word a line) for each shard S of STEP on its host (or here, with --local),
+# then check that every shard's STEP-S/ came back whole.  The words {PATH}
+# {OFFSET} {FIRST} {DEST} of the arguments become the shard's own (spath[]
+# offset[] first[] sdest[]); FILES (names in the work directory, separated by
+# spaces: the centroids, the model) are sent to each job.
+round() {
+	local step=$1 tfs=${2:--} shards
+	[ "$tfs" != - ] || tfs=
+	shards=$(vd_shards "$step")
+	local log=$logs/$step.joblog t0 s g i
+	t0=$(now)
+	local a cmd vargs
+	cmd="vdist_worker ${RESUME:+--resume }$step {1} $(q "$REMOTE_BIN") $J"
+	mapfile -t vargs < <(vd_args "$step")
+	for a in "${vargs[@]}"; do
+		case $a in
+		'{PATH}') cmd+=" {4}" ;;
+		'{OFFSET}') cmd+=" {5}" ;;
+		'{FIRST}') cmd+=" {6}" ;;
+		'{DEST}') cmd+=" {7}" ;;
+		*) cmd+=" $(q "$a")" ;;
+		esac
+	done
+	# The jobs of each host: its shards, in columns joined with --link.
+	local groups='' row
+	declare -A col=()
+	for s in $shards; do
+		g=${sgrp[$s]}
+		case " $groups " in *" $g "*) ;; *) groups+=" $g" ;; esac
+		row=("$s" "${swd[$s]}" "${shost[$s]}" "${spath[$s]}" "${offset[$s]:-0}" "${first[$s]:-0}"
+			"${sdest[$s]:--}")
+		for i in 0 1 2 3 4 5 6; do col[$g.$i]+="${col[$g.$i]:+$'\n'}${row[$i]}"; done
+		rm -rf "$step-$s"
+	done
+	if [ -n "$LOCAL" ]; then
+		local wd path off fc dest lcmd
+		printf 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n' >"$log"
+		while IFS=$'\t' read -r s wd _ path off fc dest; do
+			mkdir -p "$wd"
+			for a in $tfs; do
+				cp "$a" "$wd/" || die "$step: cannot copy $a for $(where "$s")"
+			done
+			lcmd=${cmd//\{1\}/$s}
+			lcmd=${lcmd//\{4\}/$(q "$path")} lcmd=${lcmd//\{5\}/$off} lcmd=${lcmd//\{6\}/$fc}
+			lcmd=${lcmd//\{7\}/$(q "$dest")}
+			(cd "$wd" && eval "$lcmd") || die "$(where "$s"): step $step failed"
+			cp -r "$wd/$step-$s" . || die "$(where "$s"): step $step: cannot copy its output here"
+		done < <(paste <(echo "${col[local.0]}") <(echo "${col[local.1]}") <(echo "${col[local.2]}") \
+			<(echo "${col[local.3]}") <(echo "${col[local.4]}") <(echo "${col[local.5]}") \
+			<(echo "${col[local.6]}"))
+	else
+		local pids=() gs=()
+		for g in $groups; do
+			i=${g#h}
+			local popts=(--will-cite --ssh "$SSH" -S "${ncpus[$i]}/${logins[$i]}" --link
+				--env vdist_worker --wd '{2}' --return "$step-{1}" --joblog "$step.$g.joblog"
+				--halt now,fail=1 --tagstring "{3} shard {1}:")
+			[ -z "$RETRIES" ] || popts+=(--retries "$RETRIES")
+			for a in $tfs; do popts+=(--tf "$a"); done
+			local srcs=() list
+			for a in 0 1 2 3 4 5 6; do
+				mapfile -t list <<<"${col[$g.$a]}"
+				srcs+=(::: "${list[@]}")
+			done
+			parallel "${popts[@]}" "$cmd" "${srcs[@]}" 9<&- &
+			pids+=($!) gs+=("$g")
+		done
+		local prc=0 bad=
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}" || { prc=$?; bad+=" ${gs[$i]}"; }
+		done
+		# The joblogs name the host and the shard of every failed job.
+		head -n1 "$step.${gs[0]}.joblog" >"$log" 2>/dev/null || true
+		for g in "${gs[@]}"; do tail -n +2 "$step.$g.joblog" >>"$log" 2>/dev/null || true; done
+		local failed
+		failed=$(awk -F'\t' 'NR > 1 && ($7 != 0 || $8 != 0) {
+			split($9, w, " "); printf "%s %s %s %s\n", w[w[2] == "--resume" ? 4 : 3], $2, $7, $8 }' "$log")
+		if [ -n "$failed" ]; then
+			local sh hst ev sig msg=
+			while read -r sh hst ev sig; do
+				if [ "$ev" = 255 ]; then
+					msg="ssh failed (exit 255: the host is unreachable, or the connection was lost)"
+				elif [ "$sig" != 0 ]; then
+					msg="killed by signal $sig"
+				else
+					msg="exit $ev"
+				fi
+				echo "$prog: host $hst: $(where "$sh"): step $step failed: $msg" >&2
+			done <<<"$failed"
+			die "stopped: step $step failed on $(echo "$failed" | awk '{print $2}' | sort -u | paste -sd' ' -)"
+		fi
+		[ "$prc" = 0 ] || die "step $step: GNU parallel failed (exit $prc) on$(for g in $bad; do echo -n " ${hosts[${g#h}]}"; done)"
+	fi
+	# Everything that should have come back did, and is whole.
+	vd_check_round "$step" "$shards"
+	echo "$step $t0 $(now)" >>"$logs/rounds.txt"
+}
+
+# vd_remove STEP FN: best effort, on every host at once (or here), the
+# worker's STEP (clean: remove a directory; unleave: a file) on the path
+# `FN S` of each shard S whose FN prints one.
+vd_remove() {
+	local step=$1 fn=$2 s p
+	if [ -n "$LOCAL" ]; then
+		for ((s = 0; s < S; s++)); do
+			p=$("$fn" "$s")
+			[ -z "$p" ] || vdist_worker "$step" "$s" "$REMOTE_BIN" 1 "$p" || true
+		done
+		return 0
+	fi
+	local pids=() i
+	for i in "${!logins[@]}"; do
+		local dirs=()
+		for ((s = 0; s < S; s++)); do
+			[ "${sgrp[$s]}" = "h$i" ] || continue
+			p=$("$fn" "$s")
+			[ -z "$p" ] || dirs+=("$p")
+		done
+		[ ${#dirs[@]} -gt 0 ] || continue
+		(cd / && timeout 60 parallel --will-cite --ssh "$SSH" -S "1/${logins[$i]}" --env vdist_worker \
+			"vdist_worker $step 0 $(q "$REMOTE_BIN") 1 {}" ::: "${dirs[@]}" >/dev/null 2>&1 9<&-) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || true; done
+}
+
+# clean_workers: the run's work directories on the workers, removed.
+clean_workers() {
+	[ ${#swd[@]} -gt 0 ] || return 0
+	vd_remove clean vd_rundir
+}
+vd_rundir() { dirname "${swd[$1]}"; }

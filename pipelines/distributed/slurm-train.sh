@@ -50,28 +50,17 @@ set -Eeuo pipefail
 trap 'echo "vdist: a command failed (exit $?) at line $LINENO of slurm-train.sh (a full disk?)" >&2' ERR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) vd_here=$here
 self=$here/$(basename "${BASH_SOURCE[0]}")
-# shellcheck source=worker.sh
-. "$here/worker.sh"
+vd_usage="Usage: slurm-train.sh [OPTIONS] MANIFEST OUT (slurm-train.sh --help)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-prog=vdist
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-usage_error() {
-	echo "$prog: $*" >&2
-	echo "Usage: slurm-train.sh [OPTIONS] MANIFEST OUT (slurm-train.sh --help)" >&2
-	exit 2
-}
 
 # --- in a job: --job task STEP STATE | --job master NAME STATE ----------------
 
 # task STEP: this array task's shard, in its work directory; the results
 # copied to the run's work directory; jobs/STEP-S.ok when done.
 job_task() {
-	local step=$1 s=${SLURM_ARRAY_TASK_ID:?not in an array task} t0 a args=() try
+	local step=$1 s=${SLURM_ARRAY_TASK_ID:?not in an array task} t0 a args=() try vargs
 	t0=$(now)
 	rm -rf "${work:?}/$step-$s" "$state/jobs/$step-$s.ok"
 	case $step in
@@ -88,7 +77,8 @@ job_task() {
 		;;
 	esac
 	mkdir -p "${swd[$s]}" || die "$(where "$s"): step $step: cannot create ${swd[$s]}"
-	for a in $(vd_args "$step"); do
+	mapfile -t vargs < <(vd_args "$step")
+	for a in "${vargs[@]}"; do
 		case $a in
 		'{PATH}') a=${spath[$s]} ;;
 		'{OFFSET}') a=${offset[$s]} ;;

@@ -33,6 +33,19 @@
 #   loss   CENTROIDS                                loss.vt (vloss --partial)
 #   clean  DIR                                      removes DIR, the run's work dirs
 #
+# The steps of pipelines/distributed/assign.sh (vassign where the shard is):
+#
+#   info   PATH                                     info.txt: "rows ids" (ids: 1 when the
+#          rows carry ids, else 0; vcat --info, which verifies the whole file)
+#   assign PATH OFFSET DEST ARGS...                 vassign -q -j THREADS ARGS [--offset
+#          OFFSET] of PATH (OFFSET -: the shard has ids); DEST -: the labels in
+#          ASSIGN-S/labels.vt (returned), else kept here as labels.vt for leave;
+#          rows.txt (their rows)
+#   leave  DEST                                     the kept labels.vt to DEST (a hidden
+#          name beside it, then a rename); path.txt
+#   unleave DEST                                    removes DEST if it is a file (a
+#          failed run's labels)
+#
 # Exit status: 0, or 1 with a message "vdist-worker: shard S: STEP: ..." (never
 # 255, which is ssh's own).
 
@@ -52,7 +65,7 @@ vdist_worker() {
 		out=$step-$shard
 		key="$step $*"
 		case $step in
-		count | sample) key+=" $(stat -L -c '%s %Y' "$1" 2>/dev/null || echo -)" ;;
+		count | sample | info | assign) key+=" $(stat -L -c '%s %Y' "$1" 2>/dev/null || echo -)" ;;
 		refine* | loss) key+=" $(cksum <"$1" 2>/dev/null || echo -)" ;;
 		esac
 		whole() { # the files of $out, and sample.vt for sample
@@ -70,13 +83,16 @@ vdist_worker() {
 			coreset) [ -s "$out/coreset.vt" ] ;;
 			refine*) [ -s "$out/acc.vt" ] ;;
 			loss) [ -s "$out/loss.vt" ] ;;
+			info) [ -s "$out/info.txt" ] ;;
+			assign) [ -s "$out/rows.txt" ] ;;
+			*) return 1 ;;
 			esac
 		}
-		if [ -n "$resume" ] && [ "$step" != clean ] && [ -d "$out" ] && whole; then
+		if [ -n "$resume" ] && [ "$step" != clean ] && [ "$step" != unleave ] && [ -d "$out" ] && whole; then
 			echo reused >"$out/run.txt.tmp" && mv "$out/run.txt.tmp" "$out/run.txt"
 			exit 0
 		fi
-		if [ "$step" != clean ]; then
+		if [ "$step" != clean ] && [ "$step" != unleave ]; then
 			rm -rf "$out" "$out.part"
 			mkdir "$out.part"
 			echo "$key" >"$out.part/key.txt"
@@ -120,6 +136,41 @@ vdist_worker() {
 			[ $# = 1 ] || fail "usage: loss CENTROIDS"
 			"$bin/vloss" -q --partial -c "$1" -j "$j" -o "$out.part/loss.vt" sample.vt ||
 				fail "vloss --partial -c $1 failed"
+			;;
+		info)
+			[ $# = 1 ] || fail "usage: info PATH"
+			[ -r "$1" ] || fail "$1: cannot read it on $(hostname)"
+			"$bin/vcat" --info "$1" >"$out.part/info" || fail "$1: vcat --info failed"
+			awk '$1 == "rows:" {r = $2} $1 == "columns:" {i = ($0 ~ /ids/)}
+				END {if (r == "") exit 1; print r, i + 0}' "$out.part/info" >"$out.part/info.txt" ||
+				fail "$1: vcat --info gave no row count"
+			rm -f "$out.part/info"
+			;;
+		assign)
+			[ $# -ge 3 ] || fail "usage: assign PATH OFFSET DEST ARGS..."
+			local path=$1 offset=$2 dest=$3 labels
+			shift 3
+			[ "$offset" = - ] || set -- "$@" --offset "$offset"
+			labels=$out.part/labels.vt
+			[ "$dest" = - ] || labels=labels.vt
+			"$bin/vassign" -q -j "$j" "$@" -o "$labels" "$path" || fail "$path: vassign failed"
+			"$bin/vcat" --count "$labels" >"$out.part/rows.txt" || fail "$labels: unreadable"
+			;;
+		leave)
+			[ $# = 1 ] || fail "usage: leave DEST"
+			[ -s labels.vt ] || fail "labels.vt: not in $(pwd) on $(hostname) (the assign step did not run here)"
+			local tmp
+			tmp=$(dirname "$1")/.$(basename "$1").vdist-part
+			{ mv -T labels.vt "$tmp" && mv -T "$tmp" "$1"; } || {
+				rm -f "$tmp"
+				fail "$1: cannot put the labels there on $(hostname)"
+			}
+			echo "$1" >"$out.part/path.txt"
+			;;
+		unleave)
+			[ $# = 1 ] || fail "usage: unleave DEST"
+			[ ! -f "$1" ] || rm -f "$1"
+			exit 0
 			;;
 		clean)
 			[ $# = 1 ] || fail "usage: clean DIR"

@@ -1088,7 +1088,10 @@ static void test_pipes(void)
 	pipe_case(tpath("train-images-idx3-ubyte"), NULL, VT_FMT_IDX, 2);
 	pipe_case(tpath("rt_2_3000_257_0.fbin"), "y.fbin", VT_FMT_FBIN, 64);
 
-	/* writing npy/fbin to a pipe: needs a row count */
+	/* npy/fbin to a pipe without a row count: held, then header and rows */
+	float x[12];
+	for (int i = 0; i < 12; i++)
+		x[i] = sval((size_t)i);
 	int fds[2];
 	if (pipe(fds) != 0)
 		exit(2);
@@ -1099,16 +1102,26 @@ static void test_pipes(void)
 	o.slot = -1;
 	vt_vecwriter *w = NULL;
 	char err[256] = "";
-	int rc = vt_vecwriter_open(&w, &o, VT_FMT_NPY, 4, -1, err, sizeof err);
-	CHECK(rc == VT_EUNSUP && !w && strstr(err, "use -o FILE") &&
-	      o.written == 0,
-	      "npy to a pipe without a row count is refused (%s)", err);
-	rc = vt_vecwriter_open(&w, &o, VT_FMT_FBIN, 4, -1, err, sizeof err);
-	CHECK(rc == VT_EUNSUP && !w, "fbin to a pipe without a row count is "
-	      "refused (%s)", err);
-	float x[12];
-	for (int i = 0; i < 12; i++)
-		x[i] = sval((size_t)i);
+	int rc = vt_vecwriter_open(&w, &o, VT_FMT_FBIN, 4, -1, err, sizeof err);
+	if (rc == 0)
+		rc = vt_vecwriter_write(w, x, 3, err, sizeof err);
+	uint64_t before = o.written;
+	if (rc == 0)
+		rc = vt_vecwriter_finish(w, err, sizeof err);
+	vt_vecwriter_free(w);
+	unsigned char got[56];
+	CHECK(rc == 0 && before == 0 && o.written == 56 && read(fds[0], got, 56) == 56 &&
+	      vt_le32(got) == 3 && vt_le32(got + 4) == 4 && memcmp(got + 8, x, 48) == 0,
+	      "fbin of no row count to a pipe: held, then the header and the rows (%s)", err);
+	close(fds[0]);
+	close(fds[1]);
+	if (pipe(fds) != 0)
+		exit(2);
+	memset(&o, 0, sizeof o);
+	o.fd = fds[1];
+	o.is_stdout = 1;
+	o.slot = -1;
+	w = NULL;
 	rc = vt_vecwriter_open(&w, &o, VT_FMT_NPY, 4, 3, err, sizeof err);
 	if (rc == 0)
 		rc = vt_vecwriter_write(w, x, 3, err, sizeof err);

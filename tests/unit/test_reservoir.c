@@ -152,8 +152,39 @@ static void test_errors(void)
 	free(x);
 }
 
+/* Tags (ids) stay with their rows, through replacement and the final sort. */
+static void test_tags(void)
+{
+	const size_t n = 500;
+	float *x = rows(n);
+	uint64_t *tag = malloc(n * sizeof *tag);
+	for (size_t i = 0; i < n; i++)
+		tag[i] = 1000 + 7 * i;
+	vt_reservoir *r;
+	int ok = vt_reservoir_new(&r, 40, D, 3) == 0;
+	for (size_t i = 0; ok && i < n; i += 64)
+		ok = vt_reservoir_add_tagged(r, x + i * D, tag + i, n - i < 64 ? n - i : 64) == 0;
+	ok = ok && vt_reservoir_finish(r) == 0;
+	const uint64_t *t = vt_reservoir_tags(r), *ix = vt_reservoir_index(r);
+	const float *k = vt_reservoir_rows(r);
+	size_t bad = 0;
+	for (size_t j = 0; ok && j < vt_reservoir_count(r); j++)
+		bad += t[j] != 1000 + 7 * ix[j] || memcmp(k + j * D, x + ix[j] * D, D * 4) != 0;
+	CHECK(ok && vt_reservoir_count(r) == 40 && bad == 0, "tags follow their rows (%zu bad)", bad);
+	vt_reservoir_free(r);
+	CHECK(vt_reservoir_new(&r, 4, D, 1) == 0 && vt_reservoir_add_tagged(r, x, tag, 2) == 0 &&
+	      vt_reservoir_add(r, x, 1) == VT_EINVAL, "an untagged add after tagged ones is refused");
+	vt_reservoir_free(r);
+	CHECK(vt_reservoir_new(&r, 4, D, 1) == 0 && vt_reservoir_tags(r) == NULL,
+	      "no tags when none were given");
+	vt_reservoir_free(r);
+	free(tag);
+	free(x);
+}
+
 int main(void)
 {
+	test_tags();
 	test_small_input_whole();
 	test_order_and_content();
 	test_determinism();
