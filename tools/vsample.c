@@ -255,36 +255,26 @@ static int reservoir_sample(const vt_cli *c, const opts *o, vt_input *in, vt_out
 	if (rc < 0)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	char err[512];
-	uint64_t *pos = NULL;
-	size_t pos_cap = 0;
 	vt_progress pg;
 	vt_progress_start(&pg, c, "rows");
 	vt_block b;
 	long r;
-	while (m && (r = vt_input_next(in, &b, err, sizeof err)) > 0) {
-		const uint64_t *tags = b.ids;
-		if (!tags) {
-			if ((size_t)r > pos_cap) {
-				free(pos);
-				pos = vt_cli_xmalloc((size_t)r * sizeof *pos);
-				pos_cap = (size_t)r;
-			}
-			for (size_t i = 0; i < (size_t)r; i++)
-				pos[i] = b.first_row + i;
-			tags = pos;
-		}
-		if ((rc = vt_reservoir_add_tagged(res, b.data, tags, (size_t)r)) < 0)
+	/* every row is read (and verified), also when M is 0; an input with
+	 * ids tags its rows with them, else a row's id is its index */
+	while ((r = vt_input_next(in, &b, err, sizeof err)) > 0) {
+		if (m && (rc = vt_reservoir_add_tagged(res, b.data, keep_ids ? b.ids : NULL,
+		                                       (size_t)r)) < 0)
 			vt_cli_fail(rc, "%s", vt_strerror(rc));
 		vt_progress_update(&pg, vt_input_rows(in), 0);
 	}
 	vt_progress_end(&pg);
-	if (m && r < 0)
+	if (r < 0)
 		vt_cli_fail((int)r, "%s", err);
 	if ((rc = vt_reservoir_finish(res)) < 0)
 		vt_cli_fail(rc, "%s", vt_strerror(rc));
 	const size_t kept = m ? vt_reservoir_count(res) : 0;
 	float *x = vt_reservoir_rows(res);
-	const uint64_t *ids = vt_reservoir_tags(res);
+	const uint64_t *ids = keep_ids ? vt_reservoir_tags(res) : vt_reservoir_index(res);
 	/* as the fixed-index sample: drop non-finite rows, normalise under
 	 * cosine; the rows and ids kept move down in order */
 	uint64_t nonfinite = 0, zero = 0;
@@ -323,7 +313,6 @@ static int reservoir_sample(const vt_cli *c, const opts *o, vt_input *in, vt_out
 	vt_writer_free(wr);
 	vt_reservoir_free(res);
 	vt_input_free(in);
-	free(pos);
 	free(wid);
 	return 0;
 }
