@@ -121,6 +121,29 @@ static int on_progress(void *ctx, uint64_t rows)
 	return 0;
 }
 
+/* A model of --pq or --sq (header h, read from path) must have been made on
+ * residuals against the centroids cent (read from cpath), under the run's
+ * metric: else an error that names both.  what is "codebook" or "bounds",
+ * unmade says how a model of rows was made. */
+static void check_made_against(const vt_header *h, const char *path, const char *what,
+                               const char *unmade, const vt_model *cent, const char *cpath,
+                               int metric)
+{
+	char mine[17];
+	vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
+	const char *theirs = vt_header_get(h, "centroids_id");
+	if (!theirs)
+		vt_cli_fail(VT_EFORMAT, "%s: %s; vassign encodes residuals against %s (centroids_id %s)",
+		            path, unmade, cpath, mine);
+	if (strcmp(theirs, mine) != 0)
+		vt_cli_fail(VT_EFORMAT, "%s: %s against other centroids (centroids_id %s), not %s "
+		            "(centroids_id %s)", path, what, theirs, cpath, mine);
+	int m = vt_metric_recorded(h, NULL);
+	if (m >= 0 && m != metric)
+		vt_cli_fail(VT_EINVAL, "%s: made with metric=%s, but %s runs under metric=%s", path,
+		            vt_metric_name(m), cpath, vt_metric_name(metric));
+}
+
 /* Load the codebook of --pq and check it belongs to the centroids cent
  * (loaded from cpath) and the run's metric. */
 static void load_pq(vt_model *pq, const char *path, const vt_model *cent, const char *cpath,
@@ -141,20 +164,8 @@ static void load_pq(vt_model *pq, const char *path, const vt_model *cent, const 
 	if (strtoull(d, NULL, 10) != cent->dim)
 		vt_cli_fail(VT_EDIM, "%s: codebook of d=%s (m=%s), but %s has dimension %u", path, d,
 		            m, cpath, cent->dim);
-	char mine[17];
-	vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
-	const char *theirs = vt_header_get(&pq->h, "centroids_id");
-	if (!theirs)
-		vt_cli_fail(VT_EFORMAT, "%s: codebook was not trained on residuals (vpq "
-		            "--no-residual); vassign encodes residuals against %s (centroids_id %s)",
-		            path, cpath, mine);
-	if (strcmp(theirs, mine) != 0)
-		vt_cli_fail(VT_EFORMAT, "%s: codebook trained against other centroids (centroids_id "
-		            "%s), not %s (centroids_id %s)", path, theirs, cpath, mine);
-	int pm = vt_metric_recorded(&pq->h, NULL);
-	if (pm >= 0 && pm != metric)
-		vt_cli_fail(VT_EINVAL, "%s: made with metric=%s, but %s runs under metric=%s", path,
-		            vt_metric_name(pm), cpath, vt_metric_name(metric));
+	check_made_against(&pq->h, path, "codebook trained", "codebook was not trained on "
+	                   "residuals (vpq --no-residual)", cent, cpath, metric);
 }
 
 /* Load the SQ bounds of --sq and check they belong to the centroids cent
@@ -177,20 +188,8 @@ static void load_sq(vt_model *sq, const char *path, const vt_model *cent, const 
 	if (sq->dim != cent->dim)
 		vt_cli_fail(VT_EDIM, "%s: bounds of d=%u, but %s has dimension %u", path, sq->dim,
 		            cpath, cent->dim);
-	char mine[17];
-	vt_centroids_id_hex(cent->x, cent->rows, cent->dim, mine);
-	const char *theirs = vt_header_get(&sq->h, "centroids_id");
-	if (!theirs)
-		vt_cli_fail(VT_EFORMAT, "%s: bounds of rows, not of residuals (vsqbounds without "
-		            "-c); vassign encodes residuals against %s (centroids_id %s)",
-		            path, cpath, mine);
-	if (strcmp(theirs, mine) != 0)
-		vt_cli_fail(VT_EFORMAT, "%s: bounds of residuals against other centroids "
-		            "(centroids_id %s), not %s (centroids_id %s)", path, theirs, cpath, mine);
-	int sm = vt_metric_recorded(&sq->h, NULL);
-	if (sm >= 0 && sm != metric)
-		vt_cli_fail(VT_EINVAL, "%s: made with metric=%s, but %s runs under metric=%s", path,
-		            vt_metric_name(sm), cpath, vt_metric_name(metric));
+	check_made_against(&sq->h, path, "bounds of residuals", "bounds of rows, not of "
+	                   "residuals (vsqbounds without -c)", cent, cpath, metric);
 	const size_t d = sq->dim;
 	for (size_t j = 0; j < 2 * d; j++) {
 		if (!isfinite(sq->xd[j]) || (j < d && sq->xd[j] > sq->xd[d + j]))
