@@ -601,3 +601,68 @@ assert_no_labels() {
 	for f in out.vt .out.vt.vdist; do assert_file_not_exists "$f"; done
 	assert_no_labels
 }
+
+# --- docs/DISTRIBUTED.md ---------------------------------------------------------
+
+# dist_doc N: the N-th sh block of docs/DISTRIBUTED.md (from 1, in the
+# document's order), on the test's scale: -k 16 for -k 1024, --pq-m 4 for
+# --pq-m 16 (d = 8); the other parameters are PARAMS's, by the environment
+# variables that train.sh documents.
+dist_doc() {
+	local b
+	b=$(block "$VT_TESTS_DIR/../docs/DISTRIBUTED.md" "# Distributed training" "$1" sh)
+	[ -n "$b" ] || fail "docs/DISTRIBUTED.md has no sh block $1"
+	b=${b//-k 1024 /-k 16 }
+	printf '%s\n' "${b//--pq-m 16 /--pq-m 4 }"
+}
+
+@test "docs: DISTRIBUTED.md's ssh recipes (train, assign, --send, resume) run as written, on the test's hosts" {
+	# The layout the recipes name: pipelines/, hosts.slf, shards.txt; the
+	# programs and the test's ssh through train.sh's environment variables.
+	ln -s "$VT_TESTS_DIR/../pipelines" pipelines
+	place 2 3 4
+	mv manifest shards.txt
+	export BIN=$VT_BIN SSH="ssh -F $VT_SSHD/ssh_config" QUIET=1
+	export SAMPLE_RATE=64 STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 SEED=3
+	local ref=$BATS_FILE_TMPDIR/data/ref all=$BATS_FILE_TMPDIR/data/all.vt recipe
+	# Training, over the hosts and here: the one-machine model, twice.
+	recipe=$(dist_doc 1)
+	[[ $recipe == *"train.sh -k 16 -j 4 --pq-m 4 hosts.slf shards.txt out/model"* ]] ||
+		fail "the training recipe changed: $recipe"
+	run -0 bash -euo pipefail -c "$recipe"
+	assert_same_model out/model
+	assert_same_model out/model-here
+	# Labels: merged (-o), left beside the shards (--leave), and here.
+	recipe=$(dist_doc 2)
+	[[ $recipe == *"--leave >labels.txt"* ]] || fail "the labels recipe changed: $recipe"
+	run -0 bash -euo pipefail -c "$recipe"
+	vassign -q -c out/model/ivf.vt --pq out/model/pq.vt -o one.vt "$all"
+	assert_files_equal labels.vt one.vt
+	vassign -q -c out/model/ivf.vt -o one-here.vt "$all"
+	assert_files_equal labels-here.vt one-here.vt
+	assert_equal "$(wc -l <labels.txt)" 3
+	local left
+	mapfile -t left < <(cut -f2 labels.txt)
+	run -0 vmerge -o left.vt "${left[@]}"
+	assert_files_equal left.vt one-here.vt
+	# vassign's own options after --, and --send: the SQ codes.
+	cp out/model/ivf.vt ivf.vt
+	vsqbounds -q -c ivf.vt -o sq.vt "$all"
+	recipe=$(dist_doc 3)
+	[[ $recipe == *"--send sq.vt"* ]] || fail "the --send recipe changed: $recipe"
+	run -0 bash -euo pipefail -c "$recipe"
+	vassign -q -c ivf.vt --sq sq.vt -o one-sq.vt "$all"
+	assert_files_equal labels.vt one-sq.vt
+	# Resume: host 3 is down for the first command (exit 1, as the recipe
+	# says), back for the second.
+	rm -rf out/model
+	recipe=$(dist_doc 4)
+	[[ $recipe == *"--resume"* ]] || fail "the resume recipe changed: $recipe"
+	stop_host 3
+	run -1 bash -euo pipefail -c "$(sed -n 1p <<<"$recipe")"
+	assert_no_model out/model
+	start_host 3
+	wait_host 3
+	run -0 bash -euo pipefail -c "$(sed -n 2p <<<"$recipe")"
+	assert_same_model out/model
+}

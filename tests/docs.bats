@@ -2,23 +2,12 @@
 # Docs are code: the recipes of README.md and docs/INTEROP.md run as
 # written, on small data, extracted from the Markdown itself so that they
 # cannot drift.  Blocks are named by the heading they stand under and their
-# number there.
+# number there (block and blocks, in helpers.bash).  docs/DISTRIBUTED.md's
+# recipes need hosts: they run in distributed.bats (ssh) and slurm.bats.
 
 load helpers
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-
-# block FILE HEADING N LANG: the N-th ```LANG block (from 1) under the
-# heading line HEADING (up to the next heading of that level or higher).
-block() {
-	awk -v h="$2" -v n="$3" -v lang="$4" '
-		$0 == h { on = 1; lvl = index(h, " "); next }
-		on && /^#+ / && index($0, " ") <= lvl { on = 0 }
-		on && $0 == "```" lang { if (++c == n) { inb = 1; next } }
-		inb && /^```/ { exit }
-		inb { print }
-	' "$1"
-}
 
 # The layout the recipes assume: build/bin and pipelines/ beside the data.
 layout() {
@@ -58,7 +47,7 @@ layout() {
 	printf '%s\n' "$faiss_part" >faiss.md
 	# the shell blocks, in order, then the Python blocks as one script
 	local py
-	run -0 bash -euo pipefail -c "$(awk '/^```sh$/ { inb = 1; next } inb && /^```/ { inb = 0 } inb' "$TOP/docs/INTEROP.md")"
+	run -0 bash -euo pipefail -c "$(blocks "$TOP/docs/INTEROP.md" sh)"
 	assert_file_exists labels.partitions.npy
 	py=$(awk '/^```python$/ { inb = 1; next } inb && /^```/ { inb = 0; print ""; next } inb' faiss.md)
 	printf '%s\n' "$py" >recipes.py

@@ -251,3 +251,24 @@ for fmt, path in zip(sys.argv[2::2], sys.argv[3::2]):
     print("%s: shape=%s dtype=%s equal=%s" % (path, a.shape, a.dtype, np.array_equal(a, ref)))
 EOF
 }
+
+# --- docs that run ------------------------------------------------------------
+
+# block FILE HEADING N LANG: the N-th ```LANG block (from 1) under the
+# heading line HEADING (up to the next heading of that level or higher; a
+# line inside a fenced block is never a heading).
+block() {
+	awk -v h="$2" -v n="$3" -v lang="$4" '
+		inb && /^```/ { exit }
+		inb { print; next }
+		/^```/ { fence = !fence; if (on && fence && $0 == "```" lang && ++c == n) inb = 1; next }
+		fence { next }
+		$0 == h { on = 1; lvl = index(h, " "); next }
+		on && /^#+ / && index($0, " ") <= lvl { on = 0 }
+	' "$1"
+}
+
+# blocks FILE LANG: every ```LANG block of FILE, in order, as one script.
+blocks() {
+	awk -v lang="$2" '$0 == "```" lang { inb = 1; next } inb && /^```/ { inb = 0; next } inb' "$1"
+}

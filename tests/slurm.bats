@@ -17,7 +17,9 @@ PARAMS=(-k 16 --sample-rate 64 --stream-rate 16 --coreset-rate 8 --pq-m 4 --nbit
 setup_file() {
 	# The munge socket's path must be short.
 	VT_SLURM=$(mktemp -d /tmp/vtslurm.XXXXXX)
-	export VT_SLURM SLURM_CONF=$VT_SLURM/slurm.conf
+	# 8 CPUs (the node's config overrides what it has), so that
+	# DISTRIBUTED.md's -j 8 runs as written.
+	export VT_SLURM SLURM_CONF=$VT_SLURM/slurm.conf VT_SLURM_CPUS=8
 	if ! vtslurm_setup 2>"$VT_SLURM/setup.err"; then
 		echo "# the Slurm cluster did not start: $(cat "$VT_SLURM/setup.err")" >&3
 		return 1
@@ -238,4 +240,41 @@ secs() {
 	total=$(grep -o 'took [0-9.]*' attempt2 | awk '{t += $2} END {printf "%.2f", t}')
 	echo "# resume: full run ${t_full}s, killed run ${t_killed}s, resume ${t_resume}s;" \
 		"the resume reused 12 of 19 step results, ${skipped}s of ${total}s of step time" >&3
+}
+
+@test "docs: DISTRIBUTED.md's Slurm recipes run as written in the test's cluster" {
+	local doc=$VT_TESTS_DIR/../docs/DISTRIBUTED.md recipe
+	ln -s "$VT_TESTS_DIR/../pipelines" pipelines
+	shards
+	mv manifest shards.txt
+	export BIN=$VT_BIN QUIET=1
+	export SAMPLE_RATE=64 STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 SEED=3
+	# The cluster recipe: the test's k (16 for 1024), and out/model here
+	# for the shared /shared/out/model; its -j, --sbatch and partition as
+	# written (slurm-local.sh's partition is "batch").
+	recipe=$(block "$doc" "## Slurm" 1 sh)
+	[[ $recipe == *'slurm-train.sh -k 1024 -j 8 --sbatch "-p batch -t 120" shards.txt /shared/out/model'* ]] ||
+		fail "the Slurm recipe changed: $recipe"
+	recipe=${recipe//-k 1024 /-k 16 }
+	run -0 bash -euo pipefail -c "${recipe//\/shared\/out\/model/out/model}"
+	assert_same_model out/model
+	assert_queue_empty
+	# "To try it by hand": its cluster lines are setup_file's and
+	# teardown_file's (the cluster is up); its run, as written.
+	recipe=$(block "$doc" "## Slurm" 2 sh)
+	assert_equal "$(sed -n '1p;2p;4p' <<<"$recipe")" ". pipelines/distributed/slurm-local.sh
+VT_SLURM=\$(mktemp -d /tmp/vts.XXXXXX) vtslurm_setup && export SLURM_CONF=\$VT_SLURM/slurm.conf
+vtslurm_teardown"
+	rm -rf out/model
+	run -0 bash -euo pipefail -c "$(sed -n 3p <<<"$recipe")"
+	assert_same_model out/model
+	assert_queue_empty
+}
+
+@test "slurm-train.sh: a job that can never start (-j over the node's CPUs) stops the run, naming it and Slurm's reason; no job is left" {
+	shards
+	run -1 --separate-stderr strain out -j 64
+	assert_err_regex '^vdist: Slurm job [0-9_]+(\[[0-9-]+\])? \(vdist-count\) can never start: PartitionConfig \(it asks more than the partition has: 64 CPUs per task by -j'
+	assert_no_model out
+	assert_queue_empty
 }

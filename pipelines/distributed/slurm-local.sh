@@ -94,7 +94,7 @@ vtslurm_setup() {
 		SlurmdTimeout=${VT_SLURM_TIMEOUT:-10}
 		InactiveLimit=0
 		NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
-		PartitionName=vt Nodes=$node Default=YES MaxTime=INFINITE State=UP
+		PartitionName=batch Nodes=$node Default=YES MaxTime=INFINITE State=UP
 	EOF
 	export SLURM_CONF=$d/slurm.conf
 	/usr/sbin/slurmctld -i -f "$d/slurm.conf" </dev/null >"$d/slurmctld.out" 2>&1 ||

@@ -36,7 +36,9 @@ each shard's file) --retries N (a task tries its step N more times)
 The jobs are submitted with --no-requeue: a task on a node that fails fails
 the run (then --resume); --sbatch --requeue lets Slurm run it again itself.
 
--j J is each job's --cpus-per-task and the threads of its programs.
+-j J is each job's --cpus-per-task and the threads of its programs.  A job
+that Slurm says can never start (PartitionConfig, e.g. -j over a node's CPUs;
+PartitionTimeLimit; BadConstraints; ...) stops the run, naming it.
 
 Exit status: 0 ok; 1 a failed job (the message names the step and the
 shard, with its Slurm job and the last line of its log); 2 usage.  OUT
@@ -230,6 +232,26 @@ final=$last
 
 # --- wait: until the report job has left the queue ------------------------------
 
+# A job that waits for a reason that cannot pass (it asks more than the
+# partition has, or a dependency that can no longer be met) would keep the
+# run waiting forever: stop it (finish cancels the jobs), naming the job and
+# Slurm's reason.
+never_runs() {
+	local line id reason
+	line=$(squeue -h -j "$(IFS=,; echo "${ids[*]}")" -t PENDING -o '%i %j %r' 2>/dev/null |
+		grep -E ' (PartitionConfig|BadConstraints|PartitionNodeLimit|PartitionTimeLimit|DependencyNeverSatisfied|InvalidAccount|InvalidQOS)$' |
+		head -n1) || return 1
+	[ -n "$line" ] || return 1
+	read -r id name reason <<<"$line"
+	case $reason in
+	PartitionConfig | PartitionNodeLimit)
+		die "Slurm job $id ($name) can never start: $reason (it asks more than the partition has: $J CPUs per task by -j, and --sbatch's options)" ;;
+	PartitionTimeLimit)
+		die "Slurm job $id ($name) can never start: $reason (--sbatch's -t is over the partition's MaxTime)" ;;
+	*) die "Slurm job $id ($name) can never start: $reason" ;;
+	esac
+}
+
 while :; do
 	if st=$(squeue -h -j "$final" -o %T 2>&1); then
 		[ -n "$st" ] || break
@@ -237,6 +259,7 @@ while :; do
 		case $st in *"Invalid job id"*) break ;; esac
 		echo "$prog: squeue failed (trying again): $st" >&2
 	fi
+	never_runs || true
 	sleep "$POLL"
 done
 
