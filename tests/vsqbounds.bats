@@ -233,7 +233,7 @@ print('ok %.4f' % worst)" "$@"
 	assert_err "warning: the statistics were made for --quantile 0.01; at 0.002 the rank of a bound has a standard deviation of 9.1% of q x 60000 (from position 60 of a 1/2^1 subsample); make them with --quantile 0.002 for the stated accuracy"
 	# a larger one: beyond the kept tails; the last kept value, said
 	run -0 --separate-stderr vsqbounds --quantile 0.05 -o b.sq p.q
-	assert_err "warning: the 0.05-quantile of 60000 values is at position 1500 of the lower tail of a 1/2^1 subsample, but 12 of 12 dimensions keep fewer values there, so their bound is the last value kept; make the statistics with --quantile of the bounds"
+	assert_err "warning: the 0.05-quantile of 60000 values is at position 1500 of the lower tail of a 1/2^1 subsample, but 12 of 12 dimensions keep fewer values there, so their bound is the last value kept; make the statistics with --quantile 0.05"
 	assert_err "warning: the 0.95-quantile"
 	run -0 vcat --info b.sq
 	assert_line "meta.quantile_exact: no"
@@ -254,7 +254,7 @@ x = r.normal(size=(200000, 2)).astype(np.float32)
 x[:, 0].sort()
 np.save('x.npy', x)"
 	run -0 --separate-stderr vsqbounds --mode quantile --quantile 0.01 --tail 256 -o b.sq x.npy
-	assert_err "warning: the 0.01-quantile of 200000 values is at position 125 of the lower tail of a 1/2^4 subsample, but 1 of 2 dimensions keep fewer values there, so their bound is the last value kept; a larger --tail keeps more"
+	assert_err "warning: the 0.01-quantile of 200000 values is at position 125 of the lower tail of a 1/2^4 subsample, but 1 of 2 dimensions keep fewer values there, so their bound is the last value kept; a larger --tail keeps more, and so do rows in an order unrelated to their values"
 	output=$stderr refute_output --partial "0.99-quantile"
 	run -0 vcat --info b.sq
 	assert_line "meta.quantile_exact: no"

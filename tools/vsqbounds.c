@@ -133,15 +133,19 @@ static void quantile_report(const vt_cli *c, vt_header *h, int *rc, const vt_sq 
 	vt_header_put(h, rc, "quantile_level", "%u", L);
 	if (c->quiet)
 		return;
+	char fix[128];
+	if (q != tq)
+		snprintf(fix, sizeof fix, "make the statistics with --quantile %g", q);
+	else
+		snprintf(fix, sizeof fix, "a larger --tail keeps more, and so do rows in an order "
+		         "unrelated to their values");
 	for (int side = 0; side < 2; side++)
 		if (qr[side].beyond)
 			vt_cli_msg("warning: the %g-quantile of %" PRIu64 " values is at position %" PRIu64
 			           " of the %s tail of a 1/2^%u subsample, but %zu of %zu dimensions keep "
 			           "fewer values there, so their bound is the last value kept; %s",
 			           side ? 1 - q : q, n, qr[side].index + 1, side ? "upper" : "lower", L,
-			           qr[side].beyond, vt_sq_dim(s),
-			           q != tq ? "make the statistics with --quantile of the bounds"
-			                   : "a larger --tail keeps more");
+			           qr[side].beyond, vt_sq_dim(s), fix);
 	if (!exact && !qr[0].beyond && !qr[1].beyond && q != tq)
 		vt_cli_msg("warning: the statistics were made for --quantile %g; at %g the rank of a "
 		           "bound has a standard deviation of %.2g%% of q x %" PRIu64 " (from position %"
