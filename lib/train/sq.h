@@ -13,7 +13,7 @@
  *                    sigma_j^2 = (n Q_j - S_j^2) / n^2 (the population
  *                    variance, as FAISS RS_meanstd), and
  *                    [vmin_j, vmax_j] = mu_j -/+ r sigma_j.
- *  - VT_SQ_QUANTILE:  the subsampled tails of each dimension (below);
+ *  - VT_SQ_QUANTILE: the subsampled tails of each dimension (below);
  *                    [vmin_j, vmax_j] = [Q_j(q), Q_j(1 - q)], where Q_j(p)
  *                    is the smallest value whose rank reaches p n: the
  *                    value of rank r = max(1, ceil(p n)) in increasing
@@ -33,8 +33,9 @@
  * The subsampled tails.  The quantile statistic is made for one quantile
  * q (its design quantile, default VT_SQ_DEFAULT_QUANTILE) and a capacity C
  * (the tail, default VT_SQ_DEFAULT_TAIL).  Every row has a hash
- * h = splitmix64(id ^ splitmix64(seed ^ c)), where id is the row's id (the
- * caller's, else its index among the rows the statistic has counted), and
+ * h = splitmix64(id ^ splitmix64(seed ^ 0x5155414e54494c45)) (one step of
+ * vt_splitmix64 from each state), where id is the row's id (the caller's,
+ * else its index among the rows the statistic has counted), and
  * tz = the trailing zero bits of h (63 at most).  The level-l subsample S_l
  * is the rows of tz >= l: S_0 is every row, S_(l+1) about half of S_l.
  * One level L serves the whole statistic and is a function of n alone:
@@ -54,7 +55,7 @@
  * elements of tz >= L up to the earliest cut of the parts that have one,
  * and trims their union to C: it does not depend on the order of the
  * parts.  At L = 0 the tails are the C smallest and C largest values,
- * exactly as the exact tails of before.
+ * exactly.
  *
  * Q(p), of rank r (t = r, or t = n - r + 1 counted from the top when that
  * is smaller, on the upper side), is the kept element at index
@@ -64,9 +65,11 @@
  * of mean about t and relative standard deviation sqrt((1 - 2^-L) / (i+1)).
  * At the design q and L >= 1, i + 1 >= about K/2 = 3C/8, so that is at
  * most 1.8% with the default C = 8192 (0.1 q is 5.5 standard deviations).
- * Should i reach past the kept elements of a dimension (after a level
- * rise at most about C/2 are kept for i < K), the last kept one is taken
- * and vt_sq_quantile_rank says so.  With the same ids the subsamples are
+ * Should i reach past the kept elements of a dimension, the last kept one
+ * is taken and vt_sq_quantile_rank says so.  After a level rise about C/2
+ * are kept, for i < K = 3C/4; the tail refills from the later rows before
+ * the cut, which is enough when the rows come in an order unrelated to
+ * their values, but not when they are sorted by value (a shortfall then).  With the same ids the subsamples are
  * the same however the rows are split, so shards merged give the same
  * bounds as one run over all the rows.
  *
