@@ -146,6 +146,12 @@ void vt_sqt_free(vt_sq *s)
 	side_free(&s->side[1]);
 }
 
+/* Dimension j's keys (NULL when the side has no room yet). */
+static uint64_t *column(const vt_sq_side *sd, size_t j)
+{
+	return sd->stride ? sd->key + j * sd->stride : NULL;
+}
+
 /* Room for stride keys per dimension (at least the present one). */
 static int side_reserve(vt_sq_side *sd, size_t d, size_t stride)
 {
@@ -274,7 +280,7 @@ static int merge_side(const vt_sq *const *parts, size_t np, int u, unsigned L, s
 		size_t m = 0;
 		for (size_t p = 0; p < np; p++) {
 			const vt_sq_side *sd = &parts[p]->side[u];
-			const uint64_t *h = sd->key + j * sd->stride;
+			const uint64_t *h = column(sd, j);
 			for (size_t i = 0; i < sd->cnt[j]; i++)
 				m += key_tz(h[i]) >= L && h[i] <= cs;
 		}
@@ -297,7 +303,7 @@ static int merge_side(const vt_sq *const *parts, size_t np, int u, unsigned L, s
 		size_t m = 0;
 		for (size_t p = 0; p < np; p++) {
 			const vt_sq_side *sd = &parts[p]->side[u];
-			const uint64_t *h = sd->key + j * sd->stride;
+			const uint64_t *h = column(sd, j);
 			for (size_t i = 0; i < sd->cnt[j]; i++)
 				if (key_tz(h[i]) >= L && h[i] <= cs)
 					col[m++] = h[i];
@@ -309,7 +315,7 @@ static int merge_side(const vt_sq *const *parts, size_t np, int u, unsigned L, s
 			out->trunc[j] = 1;
 		}
 		/* decreasing: a max-heap */
-		uint64_t *h = out->key + j * out->stride;
+		uint64_t *h = column(out, j);
 		for (size_t i = 0; i < m; i++)
 			h[i] = col[m - 1 - i];
 	}
@@ -440,7 +446,8 @@ int vt_sqt_partial_write(const vt_sq *s, double *rows)
 			head[d + j] = sd->trunc[j];
 			head[2 * d + j] = sd->trunc[j] ? key_value(sd->cut[j], u) : 0.0;
 			head[3 * d + j] = sd->trunc[j] ? key_tz(sd->cut[j]) : 0.0;
-			memcpy(col, sd->key + j * sd->stride, m * sizeof *col);
+			if (m)
+				memcpy(col, column(sd, j), m * sizeof *col);
 			qsort(col, m, sizeof *col, cmp_key);
 			for (size_t i = 0; i < most[u]; i++) {
 				val[i * d + j] = i < m ? key_value(col[i], u) : 0.0;
@@ -559,7 +566,7 @@ int vt_sqt_partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *use
 					           "finite float32 and a tz in 0 .. 63", 9 + 4 * u, 10 + 4 * u, j);
 				cut = make_key(o, (unsigned)head[3 * d + j], u);
 			}
-			uint64_t *h = sd->key + j * sd->stride;
+			uint64_t *h = column(sd, j);
 			for (size_t i = 0; i < most[u]; i++) {
 				double v = val[i * d + j], t = tz[i * d + j];
 				if (i >= m) {
