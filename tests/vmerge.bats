@@ -243,7 +243,7 @@ make_coresets() {
 	vsqbounds -q --mode meanstd --partial -o ms5.sq y.vt
 	vsqbounds -q --mode meanstd -o final.sq x.vt
 	vsqbounds -q --mode quantile --partial -o q1.sq x.vt
-	vsqbounds -q --mode quantile --partial --sketch-k 100 -o q2.sq x.vt
+	vsqbounds -q --mode quantile --partial --tail 100 -o q2.sq x.vt
 	vsqbounds -q --mode dim --metric cosine -o cos.sq x.vt
 	run -1 --separate-stderr vmerge -o m.sq dim.sq ms.sq
 	assert_output ''
@@ -255,7 +255,7 @@ make_coresets() {
 	run -1 --separate-stderr vmerge -o m.sq final.sq
 	assert_err "final.sq: holds final meanstd bounds, which cannot be merged"
 	run -1 --separate-stderr vmerge -o m.sq q1.sq q2.sq
-	assert_err "q2.sq: a sketch of sketch_k 100"
+	assert_err "q2.sq: statistics of tail 100, quantile 0.001 and seed 1, but the first input's have tail 8192"
 	assert_no_leftovers m.sq
 	run -1 --separate-stderr vmerge -o m.sq dim.sq cos.sq
 	assert_err "cos.sq: cannot be merged with dim.sq: SQ statistics with metric cosine"

@@ -17,9 +17,15 @@ int vt_sq_header(vt_header *h, const vt_sq *s, int final)
 	int rc = vt_header_set(h, "mode", vt_sq_mode_name(mode));
 	if (rc == 0)
 		rc = vt_header_set(h, "form", final || minmax ? "bounds" : "partial");
-	if (rc == 0 && mode == VT_SQ_QUANTILE)
-		rc = vt_header_setf(h, "sketch_k", "%u", vt_sq_sketch_k(s));
-	if (rc == 0 && mode == VT_SQ_QUANTILE)
+	if (mode != VT_SQ_QUANTILE)
+		return rc;
+	if (rc == 0)
+		rc = vt_header_set(h, "sketch", VT_SQ_SKETCH_NAME);
+	if (rc == 0)
+		rc = vt_header_setf(h, "tail", "%zu", vt_sq_tail(s));
+	if (rc == 0)
+		rc = vt_header_setf(h, "sketch_quantile", "%.17g", vt_sq_sketch_quantile(s));
+	if (rc == 0)
 		rc = vt_header_setf(h, "seed", "%" PRIu64, vt_sq_seed(s));
 	return rc;
 }
@@ -64,6 +70,18 @@ int vt_sq_read_parts(vt_input *in, vt_sq ***parts, size_t *nparts, size_t max_by
 		         "(merge the --partial statistics instead)", path, ms);
 		return VT_EFORMAT;
 	}
+	const char *sk = vt_header_get(h, "sketch");
+	if (mode == VT_SQ_QUANTILE && (!sk || strcmp(sk, VT_SQ_SKETCH_NAME) != 0)) {
+		if (vt_header_get(h, "sketch_k"))
+			snprintf(err, errlen, "%s: quantile statistics of an earlier vsqbounds (a KLL "
+			         "sketch, sketch_k=%s), which this version does not read; make them "
+			         "again with vsqbounds --mode quantile --partial", path,
+			         vt_header_get(h, "sketch_k"));
+		else
+			snprintf(err, errlen, "%s: quantile statistics of sketch '%s', but this version "
+			         "reads '%s' only", path, sk ? sk : "(none)", VT_SQ_SKETCH_NAME);
+		return VT_EFORMAT;
+	}
 	size_t d = h->dim, n = 0, cap = 0, max_rows = max_bytes / (d * sizeof(double));
 	double *x = NULL;
 	vt_block b;
@@ -97,11 +115,13 @@ int vt_sq_read_parts(vt_input *in, vt_sq ***parts, size_t *nparts, size_t max_by
 	while (rc == 0 && (at < n || *nparts == first)) {
 		vt_sq *s;
 		size_t used;
-		rc = vt_sq_partial_read(&s, mode, d, x ? x + at * d : NULL, n - at, &used);
+		char why[256];
+		rc = vt_sq_partial_read(&s, mode, d, x ? x + at * d : NULL, n - at, &used, why,
+		                        sizeof why);
 		if (rc < 0) {
 			snprintf(err, errlen, "%s: SQ statistics %zu (row %zu): %s", path,
 			         *nparts - first + 1, at, rc == VT_ETRUNC ? "rows end inside them"
-			         : rc == VT_EFORMAT ? "values that no partial form holds"
+			         : rc == VT_EFORMAT ? (why[0] ? why : "values that no partial form holds")
 			         : vt_strerror(rc));
 			if (rc == VT_ETRUNC)
 				rc = VT_EFORMAT;
@@ -132,22 +152,23 @@ int vt_sq_read_merged(vt_input *const *ins, size_t nin, vt_sq **out, char *err,
 		size_t before = n;
 		rc = vt_sq_read_parts(ins[i], &parts, &n, (size_t)1 << 30, err, errlen);
 		for (size_t p = before; rc == 0 && p < n; p++)
-			if (vt_sq_sketch_k(parts[p]) != vt_sq_sketch_k(parts[0]) ||
-			    vt_sq_seed(parts[p]) != vt_sq_seed(parts[0]) ||
-			    vt_sq_tail(parts[p]) != vt_sq_tail(parts[0])) {
-				snprintf(err, errlen, "%s: a sketch of sketch_k %u, seed %" PRIu64 " and tail "
-				         "%zu, but the first input's has sketch_k %u, seed %" PRIu64
-				         " and tail %zu", vt_input_path(ins[i]), vt_sq_sketch_k(parts[p]),
-				         vt_sq_seed(parts[p]), vt_sq_tail(parts[p]), vt_sq_sketch_k(parts[0]),
-				         vt_sq_seed(parts[0]), vt_sq_tail(parts[0]));
+			if (vt_sq_tail(parts[p]) != vt_sq_tail(parts[0]) ||
+			    vt_sq_sketch_quantile(parts[p]) != vt_sq_sketch_quantile(parts[0]) ||
+			    vt_sq_seed(parts[p]) != vt_sq_seed(parts[0])) {
+				snprintf(err, errlen, "%s: statistics of tail %zu, quantile %g and seed %"
+				         PRIu64 ", but the first input's have tail %zu, quantile %g and "
+				         "seed %" PRIu64 "; they do not merge", vt_input_path(ins[i]),
+				         vt_sq_tail(parts[p]), vt_sq_sketch_quantile(parts[p]),
+				         vt_sq_seed(parts[p]), vt_sq_tail(parts[0]),
+				         vt_sq_sketch_quantile(parts[0]), vt_sq_seed(parts[0]));
 				rc = VT_EFORMAT;
 			}
 	}
 	if (rc == 0)
-		rc = vt_sq_new(&s, vt_sq_mode(parts[0]), vt_sq_dim(parts[0]), vt_sq_sketch_k(parts[0]),
-		               vt_sq_seed(parts[0]));
+		rc = vt_sq_new(&s, vt_sq_mode(parts[0]), vt_sq_dim(parts[0]));
 	if (rc == 0 && vt_sq_mode(parts[0]) == VT_SQ_QUANTILE)
-		rc = vt_sq_set_tail(s, vt_sq_tail(parts[0]));
+		rc = vt_sq_set_sketch(s, vt_sq_tail(parts[0]), vt_sq_sketch_quantile(parts[0]),
+		                      vt_sq_seed(parts[0]));
 	if (rc == 0 && (rc = vt_sq_merge(s, (const vt_sq *const *)parts, n)) < 0)
 		snprintf(err, errlen, "merging SQ statistics: %s", vt_strerror(rc));
 	for (size_t i = 0; i < n; i++)

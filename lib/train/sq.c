@@ -1,6 +1,6 @@
 /* vtrain: scalar-quantizer statistics (see sq.h): min and max, the exact
- * moments (on the grids of train/exactsum.h), and the partial form of all
- * four modes.  The quantile sketch is kll.c.
+ * moments (on the grids of train/exactsum.h), and the partial form of the
+ * first three modes.  The quantile statistic is sqtail.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "train/sq_priv.h"
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "train/rng.h"
 
 #define SD VT_SQ_SUM_DIGITS
 #define QD VT_SQ_SUMSQ_DIGITS
@@ -33,13 +34,10 @@ int vt_sq_mode_parse(const char *name)
 	return 0;
 }
 
-int vt_sq_new(vt_sq **out, int mode, size_t d, unsigned sketch_k, uint64_t seed)
+int vt_sq_new(vt_sq **out, int mode, size_t d)
 {
 	*out = NULL;
 	if (!vt_sq_mode_name(mode) || d == 0 || d > SIZE_MAX / 8 / (QD + SD))
-		return VT_EINVAL;
-	if (mode == VT_SQ_QUANTILE &&
-	    (sketch_k < VT_SQ_MIN_SKETCH_K || sketch_k > VT_SQ_MAX_SKETCH_K))
 		return VT_EINVAL;
 	vt_sq *s = calloc(1, sizeof *s);
 	if (!s)
@@ -58,10 +56,9 @@ int vt_sq_new(vt_sq **out, int mode, size_t d, unsigned sketch_k, uint64_t seed)
 		s->qd = calloc(d * QX, sizeof *s->qd);
 		ok = s->sd && s->qd;
 	} else {
-		s->k = sketch_k;
-		s->seed = seed;
-		vt_kll_set_levels(s, 1);
-		ok = vt_sq_set_tail(s, VT_SQ_DEFAULT_TAIL) == 0;
+		ok = vt_sqt_init(s) == 0 &&
+		     vt_sq_set_sketch(s, VT_SQ_DEFAULT_TAIL, VT_SQ_DEFAULT_QUANTILE,
+		                      VT_SQ_DEFAULT_SEED) == 0;
 	}
 	if (!ok) {
 		vt_sq_free(s);
@@ -75,16 +72,30 @@ void vt_sq_free(vt_sq *s)
 {
 	if (!s)
 		return;
-	free(s->mn), free(s->mx), free(s->sd), free(s->qd), free(s->tlo), free(s->thi);
-	for (size_t h = 0; h < VT_KLL_MAX_LEVELS; h++)
-		free(s->lv[h]);
+	free(s->mn), free(s->mx), free(s->sd), free(s->qd);
+	vt_sqt_free(s);
 	free(s);
 }
 
 int vt_sq_mode(const vt_sq *s) { return s->mode; }
 size_t vt_sq_dim(const vt_sq *s) { return s->d; }
-unsigned vt_sq_sketch_k(const vt_sq *s) { return s->k; }
+size_t vt_sq_tail(const vt_sq *s) { return s->mode == VT_SQ_QUANTILE ? s->tail : 0; }
+double vt_sq_sketch_quantile(const vt_sq *s) { return s->mode == VT_SQ_QUANTILE ? s->tq : 0; }
 uint64_t vt_sq_seed(const vt_sq *s) { return s->mode == VT_SQ_QUANTILE ? s->seed : 0; }
+unsigned vt_sq_level(const vt_sq *s) { return s->mode == VT_SQ_QUANTILE ? s->level : 0; }
+
+int vt_sq_set_sketch(vt_sq *s, size_t tail, double q, uint64_t seed)
+{
+	if (s->mode != VT_SQ_QUANTILE || tail < VT_SQ_MIN_TAIL || tail > VT_SQ_MAX_TAIL ||
+	    !(q >= 0 && q <= 0.5) || s->n)
+		return VT_EINVAL;
+	s->tail = tail;
+	s->tq = q;
+	s->seed = seed;
+	uint64_t st = seed ^ 0x5155414e54494c45ull; /* "QUANTILE" */
+	s->hkey = vt_splitmix64(&st);
+	return 0;
+}
 
 uint64_t vt_sq_count(const vt_sq *s)
 {
@@ -93,147 +104,23 @@ uint64_t vt_sq_count(const vt_sq *s)
 	return s->n;
 }
 
-/* ---- the exact tails ---------------------------------------------------- */
-
-int vt_sq_set_tail(vt_sq *s, size_t tail)
+int vt_sq_quantile_rank(const vt_sq *s, double p, vt_sq_qrank *qr)
 {
-	if (s->mode != VT_SQ_QUANTILE || tail > VT_SQ_MAX_TAIL || s->n || s->tn)
-		return VT_EINVAL;
-	if (tail && s->d > SIZE_MAX / sizeof(double) / tail)
-		return VT_ENOMEM;
-	double *lo = tail ? malloc(s->d * tail * sizeof *lo) : NULL;
-	double *hi = tail ? malloc(s->d * tail * sizeof *hi) : NULL;
-	if (tail && (!lo || !hi)) {
-		free(lo), free(hi);
-		return VT_ENOMEM;
-	}
-	free(s->tlo), free(s->thi);
-	s->tlo = lo, s->thi = hi, s->tail = tail, s->tn = 0;
-	return 0;
-}
-
-size_t vt_sq_tail(const vt_sq *s) { return s->mode == VT_SQ_QUANTILE ? s->tail : 0; }
-
-uint64_t vt_sq_exact_rank(const vt_sq *s)
-{
-	return s->mode == VT_SQ_QUANTILE ? (s->n < s->tail ? s->n : s->tail) : 0;
-}
-
-/* a before b in the heap's order: max-heap (lower tail) or min-heap */
-static inline int heap_above(double a, double b, int max)
-{
-	return max ? vt_sq_before(b, a) : vt_sq_before(a, b);
-}
-
-static void heap_up(double *h, size_t i, int max)
-{
-	double v = h[i];
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!heap_above(v, h[p], max))
-			break;
-		h[i] = h[p];
-		i = p;
-	}
-	h[i] = v;
-}
-
-static void heap_down(double *h, size_t n, int max)
-{
-	double v = h[0];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && heap_above(h[c + 1], h[c], max))
-			c++;
-		if (!heap_above(h[c], v, max))
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	h[i] = v;
-}
-
-/* Offer v to one tail h (tn values held, at most T; max: the lower tail,
- * a max-heap, else the upper tail, a min-heap).  The caller counts tn. */
-static void side_offer(double *h, size_t tn, size_t T, double v, int max)
-{
-	if (tn < T) {
-		h[tn] = v;
-		heap_up(h, tn, max);
-	} else if (heap_above(h[0], v, max)) {
-		h[0] = v;
-		heap_down(h, tn, max);
-	}
-}
-
-static void tail_add(vt_sq *s, const float *x, size_t n)
-{
-	const size_t d = s->d, T = s->tail;
-	for (size_t i = 0; i < n && T; i++) {
-		for (size_t j = 0; j < d; j++) {
-			double v = x[i * d + j];
-			side_offer(s->tlo + j * T, s->tn, T, v, 1);
-			side_offer(s->thi + j * T, s->tn, T, v, 0);
-		}
-		if (s->tn < T)
-			s->tn++;
-	}
-}
-
-/* The union of the tails of src with dst's (same d and tail), each side
- * on its own: the T smallest of the union are among the parts' T
- * smallest, and the same for the largest. */
-static void tail_merge(vt_sq *dst, const vt_sq *src)
-{
-	const size_t d = dst->d, T = dst->tail;
-	for (size_t t = 0; t < src->tn; t++) {
-		for (size_t j = 0; j < d; j++) {
-			side_offer(dst->tlo + j * T, dst->tn, T, src->tlo[j * T + t], 1);
-			side_offer(dst->thi + j * T, dst->tn, T, src->thi[j * T + t], 0);
-		}
-		if (dst->tn < T)
-			dst->tn++;
-	}
-}
-
-/* One side of dimension j sorted: increasing for the lower tail,
- * decreasing for the upper, into out (tn values). */
-static void tail_sorted(const vt_sq *s, size_t j, int lower, double *out)
-{
-	memcpy(out, (lower ? s->tlo : s->thi) + j * s->tail, s->tn * sizeof *out);
-	vt_kll_sort(out, s->tn);
-	if (!lower)
-		for (size_t a = 0, b = s->tn; a + 1 < b; a++, b--) {
-			double t = out[a];
-			out[a] = out[b - 1];
-			out[b - 1] = t;
-		}
-}
-
-int vt_sq_quantile(const vt_sq *s, double q, double *out)
-{
-	if (s->mode != VT_SQ_QUANTILE || !(q >= 0 && q <= 1))
+	if (s->mode != VT_SQ_QUANTILE || !(p >= 0 && p <= 1))
 		return VT_EINVAL;
 	if (s->n == 0)
 		return VT_EDATA;
-	/* the rank r (from 1) of Q(q) in increasing order, and from the top */
-	double pr = ceil(q * (double)s->n);
-	uint64_t r = pr < 1 ? 1 : pr > (double)s->n ? s->n : (uint64_t)pr;
-	uint64_t top = s->n - r + 1;
-	if (r > s->tn && top > s->tn)
-		return vt_kll_quantile(s, q, out);
-	double *col = malloc((s->tn ? s->tn : 1) * sizeof *col);
-	if (!col)
-		return VT_ENOMEM;
-	for (size_t j = 0; j < s->d; j++) {
-		tail_sorted(s, j, r <= s->tn, col);
-		out[j] = col[(r <= s->tn ? r : top) - 1];
-	}
-	free(col);
-	return 0;
+	return vt_sqt_quantile(s, p, qr, NULL);
+}
+
+int vt_sq_quantile(const vt_sq *s, double p, double *out)
+{
+	vt_sq_qrank qr;
+	if (s->mode != VT_SQ_QUANTILE || !(p >= 0 && p <= 1))
+		return VT_EINVAL;
+	if (s->n == 0)
+		return VT_EDATA;
+	return vt_sqt_quantile(s, p, &qr, out);
 }
 
 /* ---- the exact moments ------------------------------------------------ */
@@ -288,15 +175,11 @@ static void moments_of(const vt_sq *s, size_t j, double *mean, double *var)
 
 /* ---- adding, merging, bounds --------------------------------------------- */
 
-int vt_sq_add(vt_sq *s, const float *x, size_t n)
+int vt_sq_add(vt_sq *s, const float *x, const uint64_t *ids, size_t n)
 {
 	const size_t d = s->d;
-	if (s->mode == VT_SQ_QUANTILE) {
-		int rc = vt_kll_add(s, x, n);
-		if (rc == 0)
-			tail_add(s, x, n);
-		return rc;
-	}
+	if (s->mode == VT_SQ_QUANTILE)
+		return vt_sqt_add(s, x, ids, n);
 	if (vt_sq_is_minmax(s->mode)) {
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++) {
@@ -320,7 +203,8 @@ int vt_sq_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc)
 	for (size_t i = 0; i < nsrc; i++)
 		if (src[i]->mode != dst->mode || src[i]->d != dst->d ||
 		    (dst->mode == VT_SQ_QUANTILE &&
-		     (src[i]->k != dst->k || src[i]->seed != dst->seed || src[i]->tail != dst->tail)))
+		     (src[i]->tail != dst->tail || src[i]->seed != dst->seed ||
+		      memcmp(&src[i]->tq, &dst->tq, sizeof dst->tq) != 0)))
 			return VT_EINVAL;
 	const size_t d = dst->d;
 	if (vt_sq_is_minmax(dst->mode)) {
@@ -345,9 +229,7 @@ int vt_sq_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc)
 		}
 		return 0;
 	}
-	for (size_t i = 0; i < nsrc; i++)
-		tail_merge(dst, src[i]);
-	return vt_kll_merge(dst, src, nsrc);
+	return vt_sqt_merge(dst, src, nsrc);
 }
 
 int vt_sq_bounds(const vt_sq *s, double param, double *vmin, double *vmax)
@@ -391,20 +273,13 @@ int vt_sq_bounds(const vt_sq *s, double param, double *vmin, double *vmax)
 
 /* ---- the partial form --------------------------------------------------- */
 
-/* Rows before the items of a sketch: n, k, seed low, seed high, H, sizes. */
-#define KLL_HEAD 5
-/* The exact tails after the items: a row of -1 (no sketch starts so),
- * the tail T, the count tn, then tn rows of the lower tail (increasing)
- * and tn rows of the upper tail (decreasing). */
-#define TAIL_HEAD 3
-
 size_t vt_sq_partial_rows(const vt_sq *s)
 {
 	if (vt_sq_is_minmax(s->mode))
 		return 2;
 	if (s->mode == VT_SQ_MEANSTD)
 		return 3 + SD + QD;
-	return KLL_HEAD + s->H + s->total + (s->tail ? TAIL_HEAD + 2 * s->tn : 0);
+	return vt_sqt_partial_rows(s);
 }
 
 static void fill_row(double *row, size_t d, double v)
@@ -442,53 +317,11 @@ int vt_sq_partial_write(const vt_sq *s, double *rows)
 		}
 		return 0;
 	}
-	fill_row(rows, d, (double)s->n);
-	fill_row(rows + d, d, (double)s->k);
-	fill_row(rows + 2 * d, d, (double)(s->seed & 0xffffffffu));
-	fill_row(rows + 3 * d, d, (double)(s->seed >> 32));
-	fill_row(rows + 4 * d, d, (double)s->H);
-	for (size_t h = 0; h < s->H; h++)
-		fill_row(rows + (KLL_HEAD + h) * d, d, (double)s->size[h]);
-	size_t maxsz = 1;
-	for (size_t h = 0; h < s->H; h++)
-		if (s->size[h] > maxsz)
-			maxsz = s->size[h];
-	double *col = malloc(maxsz * sizeof *col);
-	if (!col)
-		return VT_ENOMEM;
-	double *it = rows + (KLL_HEAD + s->H) * d;
-	for (size_t h = 0; h < s->H; h++) {
-		for (size_t j = 0; j < d && s->size[h]; j++) {
-			memcpy(col, s->lv[h] + j * s->alloc[h], s->size[h] * sizeof *col);
-			vt_kll_sort(col, s->size[h]);
-			for (size_t i = 0; i < s->size[h]; i++)
-				it[i * d + j] = col[i];
-		}
-		it += s->size[h] * d;
-	}
-	free(col);
-	if (!s->tail)
-		return 0;
-	fill_row(it, d, -1.0);
-	fill_row(it + d, d, (double)s->tail);
-	fill_row(it + 2 * d, d, (double)s->tn);
-	it += TAIL_HEAD * d;
-	if (!(col = malloc((s->tn ? s->tn : 1) * sizeof *col)))
-		return VT_ENOMEM;
-	for (int lower = 1; lower >= 0; lower--) {
-		for (size_t j = 0; j < d; j++) {
-			tail_sorted(s, j, lower, col);
-			for (size_t t = 0; t < s->tn; t++)
-				it[t * d + j] = col[t];
-		}
-		it += s->tn * d;
-	}
-	free(col);
-	return 0;
+	return vt_sqt_partial_write(s, rows);
 }
 
 /* A row whose d values are all the same integer in [0, max]: *v. */
-static int const_row(const double *row, size_t d, double max, uint64_t *v)
+int vt_sq_const_row(const double *row, size_t d, double max, uint64_t *v)
 {
 	for (size_t j = 0; j < d; j++)
 		if (memcmp(&row[j], &row[0], sizeof *row) != 0)
@@ -512,7 +345,8 @@ static int read_digits(const double *rows, size_t d, size_t j, size_t nd, int64_
 	return 0;
 }
 
-static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *used)
+static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *used,
+                         char *err, size_t errlen)
 {
 	const size_t d = s->d;
 	if (vt_sq_is_minmax(s->mode)) {
@@ -536,7 +370,7 @@ static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *use
 	if (s->mode == VT_SQ_MEANSTD) {
 		if (nrows < 3 + SD + QD)
 			return VT_ETRUNC;
-		if (const_row(rows, d, 0x1p53, &n) < 0)
+		if (vt_sq_const_row(rows, d, 0x1p53, &n) < 0)
 			return VT_EFORMAT;
 		s->n = n;
 		for (size_t j = 0; j < d; j++) {
@@ -557,115 +391,20 @@ static int partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *use
 		*used = 3 + SD + QD;
 		return 0;
 	}
-	uint64_t k, lo, hi, H;
-	if (nrows < KLL_HEAD)
-		return VT_ETRUNC;
-	if (const_row(rows, d, 0x1p53, &n) < 0 ||
-	    const_row(rows + d, d, VT_SQ_MAX_SKETCH_K, &k) < 0 || k < VT_SQ_MIN_SKETCH_K ||
-	    const_row(rows + 2 * d, d, 4294967295.0, &lo) < 0 ||
-	    const_row(rows + 3 * d, d, 4294967295.0, &hi) < 0 ||
-	    const_row(rows + 4 * d, d, VT_KLL_MAX_LEVELS - 1, &H) < 0 || H < 1)
-		return VT_EFORMAT;
-	if (nrows < KLL_HEAD + H)
-		return VT_ETRUNC;
-	s->k = (unsigned)k;
-	s->seed = lo | hi << 32;
-	vt_kll_set_levels(s, H);
-	s->n = n;
-	uint64_t weight = 0, items = 0;
-	for (size_t h = 0; h < H; h++) {
-		uint64_t sz;
-		if (const_row(rows + (KLL_HEAD + h) * d, d, 0x1p40, &sz) < 0 ||
-		    (h > 0 && sz > (n >> h)))
-			return VT_EFORMAT;
-		s->size[h] = sz;
-		items += sz;
-		weight += sz << h;
-	}
-	if (weight != n)
-		return VT_EFORMAT; /* the weights of the items must add up to n */
-	if (nrows - KLL_HEAD - H < items)
-		return VT_ETRUNC;
-	const double *it = rows + (KLL_HEAD + H) * d;
-	for (size_t h = 0; h < H; h++) {
-		size_t sz = s->size[h];
-		s->size[h] = 0;
-		int rc = vt_kll_reserve(s, h, sz);
-		if (rc < 0)
-			return rc;
-		for (size_t i = 0; i < sz; i++)
-			for (size_t j = 0; j < d; j++) {
-				if (!isfinite(it[i * d + j]))
-					return VT_EFORMAT;
-				s->lv[h][j * s->alloc[h] + i] = it[i * d + j];
-			}
-		s->size[h] = sz;
-		it += sz * d;
-	}
-	s->total = items;
-	*used = KLL_HEAD + H + items;
-	/* the exact tails, when the next row is the marker; without them (a
-	 * partial form of an earlier version) the statistic has none */
-	const double *tr = rows + *used * d;
-	uint64_t T, tn;
-	s->n = 0;
-	if (vt_sq_set_tail(s, 0) < 0)
-		return VT_EFORMAT;
-	s->n = n;
-	if (nrows - *used == 0 || tr[0] != -1.0)
-		return 0;
-	for (size_t j = 0; j < d; j++)
-		if (tr[j] != -1.0)
-			return VT_EFORMAT;
-	if (nrows - *used < TAIL_HEAD)
-		return VT_ETRUNC;
-	if (const_row(tr + d, d, VT_SQ_MAX_TAIL, &T) < 0 || T == 0 ||
-	    const_row(tr + 2 * d, d, (double)VT_SQ_MAX_TAIL, &tn) < 0 || tn != (n < T ? n : T))
-		return VT_EFORMAT;
-	if (nrows - *used - TAIL_HEAD < 2 * tn)
-		return VT_ETRUNC;
-	s->n = 0;
-	int rc = vt_sq_set_tail(s, (size_t)T);
-	s->n = n;
-	if (rc < 0)
-		return rc == VT_ENOMEM ? rc : VT_EFORMAT;
-	const double *tl = tr + TAIL_HEAD * d, *th = tl + tn * d;
-	for (size_t t = 0; t < tn; t++)
-		for (size_t j = 0; j < d; j++) {
-			double a = tl[t * d + j], b = th[t * d + j];
-			/* finite, sorted (lower increasing, upper decreasing) */
-			if (!isfinite(a) || !isfinite(b) ||
-			    (t && (vt_sq_before(a, tl[(t - 1) * d + j]) ||
-			           vt_sq_before(th[(t - 1) * d + j], b))))
-				return VT_EFORMAT;
-			s->tlo[j * T + t] = a;
-			s->thi[j * T + t] = b;
-		}
-	/* sorted arrays are heaps: increasing is a min-heap, decreasing a
-	 * max-heap; the lower tail is a max-heap, so reverse both */
-	for (size_t j = 0; j < d; j++)
-		for (size_t a = 0, b = tn; a + 1 < b; a++, b--) {
-			double x = s->tlo[j * T + a];
-			s->tlo[j * T + a] = s->tlo[j * T + b - 1];
-			s->tlo[j * T + b - 1] = x;
-			x = s->thi[j * T + a];
-			s->thi[j * T + a] = s->thi[j * T + b - 1];
-			s->thi[j * T + b - 1] = x;
-		}
-	s->tn = (size_t)tn;
-	*used += TAIL_HEAD + 2 * tn;
-	return 0;
+	return vt_sqt_partial_parse(s, rows, nrows, used, err, errlen);
 }
 
 int vt_sq_partial_read(vt_sq **out, int mode, size_t d, const double *rows, size_t nrows,
-                       size_t *used)
+                       size_t *used, char *err, size_t errlen)
 {
 	*out = NULL;
+	if (errlen)
+		err[0] = 0;
 	vt_sq *s;
-	int rc = vt_sq_new(&s, mode, d, VT_SQ_DEFAULT_SKETCH_K, 0);
+	int rc = vt_sq_new(&s, mode, d);
 	if (rc < 0)
 		return rc;
-	if ((rc = partial_parse(s, rows, nrows, used)) < 0) {
+	if ((rc = partial_parse(s, rows, nrows, used, err, errlen)) < 0) {
 		vt_sq_free(s);
 		return rc;
 	}

@@ -1,5 +1,6 @@
-/* vtrain: what sq.c (the statistics and their partial form) and kll.c (the
- * quantile sketch) share; private to them, not for other modules.
+/* vtrain: what sq.c (the statistics and their partial form) and sqtail.c
+ * (the subsampled tails of the quantile statistic) share; private to them,
+ * not for other modules.
  */
 #ifndef VT_SQ_PRIV_H
 #define VT_SQ_PRIV_H
@@ -11,8 +12,18 @@
 #include "train/exactsum.h"
 #include "train/sq.h"
 
-/* Most levels of a sketch. */
-#define VT_KLL_MAX_LEVELS 64
+/* One side of the tails (sq.h): per dimension j, cnt[j] elements as
+ * 64-bit keys (the value's order key << 6 | (63 - tz), the value's order
+ * reversed on the upper side; so both sides keep their smallest keys) in a
+ * max-heap at key + j * stride; trunc[j] when trimmed once, with the cut
+ * cut[j] (a key; 0 when not trimmed). */
+typedef struct {
+	uint64_t *key;
+	size_t stride;          /* room per dimension, at most the tail */
+	size_t *cnt;
+	uint64_t *cut;
+	unsigned char *trunc;
+} vt_sq_side;
 
 struct vt_sq {
 	int mode;
@@ -23,18 +34,13 @@ struct vt_sq {
 	/* meanstd: d sums of x and d of x^2 (exactsum.h), on the grids
 	 * 2^-149 and 2^-298, of VT_SQ_SUM_XDIGITS and VT_SQ_SUMSQ_XDIGITS */
 	vt_xdigit *sd, *qd;
-	/* quantile */
-	unsigned k;
-	uint64_t seed;
-	size_t H, total, tcap;  /* levels, items, total capacity */
-	size_t size[VT_KLL_MAX_LEVELS], alloc[VT_KLL_MAX_LEVELS];
-	double *lv[VT_KLL_MAX_LEVELS]; /* level h: d columns of alloc[h] values */
-	/* quantile: the exact tails, the tail smallest and tail largest values
-	 * of each dimension (tn = min(tail, n) of each), as d heaps of tail
-	 * values each: tlo a max-heap (its root the largest of the smallest),
-	 * thi a min-heap; tail 0: none */
-	size_t tail, tn;
-	double *tlo, *thi;
+	/* quantile: tail C, design quantile, seed and the hash's key of it,
+	 * the level L, and the two sides (0 lower, 1 upper) */
+	size_t tail;
+	double tq;
+	uint64_t seed, hkey;
+	unsigned level;
+	vt_sq_side side[2];
 };
 
 /* 64-bit digits of the exact sums: the 11 and 20 digits of 32 bits of the
@@ -53,25 +59,37 @@ static inline int vt_sq_is_minmax(int mode)
 	return mode == VT_SQ_GLOBAL || mode == VT_SQ_DIM;
 }
 
-/* ---- the KLL sketch (kll.c) ---- */
+/* ---- the subsampled tails (sqtail.c) ---- */
 
-/* Sort n doubles in the order of vt_sq_before. */
-void vt_kll_sort(double *a, size_t n);
+/* Allocate the sides of a new quantile statistic (empty).  Returns 0 or
+ * VT_ENOMEM. */
+int vt_sqt_init(vt_sq *s);
 
-/* Set the number of levels H and the total capacity that follows. */
-void vt_kll_set_levels(vt_sq *s, size_t H);
+/* Free the sides. */
+void vt_sqt_free(vt_sq *s);
 
-/* Room for need items at level h.  Returns 0 or VT_ENOMEM. */
-int vt_kll_reserve(vt_sq *s, size_t h, size_t need);
+/* The level of n values: the smallest L with need(n) <= K 2^L (sq.h). */
+unsigned vt_sqt_level_of(const vt_sq *s, uint64_t n);
 
-/* Add n rows (n x d); s->n counts them.  Returns 0 or VT_ENOMEM. */
-int vt_kll_add(vt_sq *s, const float *x, size_t n);
+/* Fill *qr (s not empty, 0 <= p <= 1), and the p-quantile into out when
+ * not NULL. */
+int vt_sqt_quantile(const vt_sq *s, double p, vt_sq_qrank *qr, double *out);
 
-/* The q-quantile of each dimension from the sketch alone (s not empty). */
-int vt_kll_quantile(const vt_sq *s, double q, double *out);
+/* Add n rows (n x d, ids or NULL); s->n counts them.  Returns 0 or
+ * VT_ENOMEM. */
+int vt_sqt_add(vt_sq *s, const float *x, const uint64_t *ids, size_t n);
 
-/* The union of the sketches src[0..nsrc) into dst, then compaction (the
- * caller checked that k, seed and d agree).  Returns 0 or VT_ENOMEM. */
-int vt_kll_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc);
+/* Merge src[0..nsrc) into dst (the caller checked that the parameters
+ * agree); dst->n becomes the sum.  Returns 0 or VT_ENOMEM. */
+int vt_sqt_merge(vt_sq *dst, const vt_sq *const *src, size_t nsrc);
+
+/* The rows of the partial form, writing and parsing it (sq.h). */
+size_t vt_sqt_partial_rows(const vt_sq *s);
+int vt_sqt_partial_write(const vt_sq *s, double *rows);
+int vt_sqt_partial_parse(vt_sq *s, const double *rows, size_t nrows, size_t *used,
+                         char *err, size_t errlen);
+
+/* A row whose d values are all the same integer in [0, max]: *v. */
+int vt_sq_const_row(const double *row, size_t d, double max, uint64_t *v);
 
 #endif

@@ -32,7 +32,7 @@ cat v.vt v.vt >vcat2.vt                                # two segments
 "$B/vsqbounds" -q s.vt -o sqdim.vt                      # sq bounds
 "$B/vsqbounds" -q --mode global s.vt -o sqglobal.vt
 "$B/vsqbounds" -q --mode meanstd --partial s.vt -o sqmeanstd.vt
-"$B/vsqbounds" -q --mode quantile --partial --sketch-k 8 s.vt -o sqquant.vt
+"$B/vsqbounds" -q --mode quantile --partial --tail 64 --quantile 0.05 big.vt -o sqquant.vt
 "$B/vloss" -c c.vt --partial s.vt -o acc.vt             # accum
 cat acc.vt acc.vt >acc2.vt
 for f in s p c pq sqdim sqmeanstd acc; do
