@@ -147,8 +147,74 @@ static scan_fn pick_scan(int second)
 	return second ? scan2_plain : scan1_plain;
 }
 
+#ifdef VT_HAVE_AVX2_PATH
+/* Every lane of the result holds the smallest of v's 8 lanes. */
+__attribute__((target("avx2"))) static inline __m256 hmin_ps(__m256 v)
+{
+	v = _mm256_min_ps(v, _mm256_permute2f128_ps(v, v, 1));
+	v = _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+	return _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+__attribute__((target("avx2"))) static inline __m256i hmin_epi32(__m256i v)
+{
+	v = _mm256_min_epi32(v, _mm256_permute2x128_si256(v, v, 1));
+	v = _mm256_min_epi32(v, _mm256_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+	return _mm256_min_epi32(v, _mm256_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+/* vt_min2 for n >= 8 (a scan of one short group, as the bounded Lloyd does
+ * per group of centroids): the lanes' top two as in scan2_avx2, then the
+ * lanes merged in registers instead of by 16 scalar pushes, which cost more
+ * than the scan itself for a group of 16.  The result is the scalar scan's:
+ * m1 the smallest value of the lanes' bests, a1 the lowest index among the
+ * lanes that hold it (-0 and +0 equal, as top2_push compares them), m2 the
+ * smallest of the other lanes' bests and the winning lane's second; then the
+ * tail pushed as before (its indices are above every lane's). */
+__attribute__((target("avx2"))) static void
+min2_avx2(const float *ip, const float *cn, size_t n, float *m1, int32_t *a1, float *m2)
+{
+	__m256 vb1 = _mm256_set1_ps(INFINITY), vb2 = vb1;
+	__m256i vi1 = _mm256_set1_epi32(INT32_MAX);
+	__m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i step = _mm256_set1_epi32(8);
+	size_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		__m256 v = _mm256_add_ps(_mm256_loadu_ps(ip + j), _mm256_loadu_ps(cn + j));
+		__m256 lt1 = _mm256_cmp_ps(v, vb1, _CMP_LT_OQ);
+		__m256 lt2 = _mm256_cmp_ps(v, vb2, _CMP_LT_OQ);
+		vb2 = _mm256_blendv_ps(_mm256_blendv_ps(vb2, v, lt2), vb1, lt1);
+		vb1 = _mm256_blendv_ps(vb1, v, lt1);
+		vi1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(vi1),
+		                                           _mm256_castsi256_ps(idx), lt1));
+		idx = _mm256_add_epi32(idx, step);
+	}
+	__m256 eq = _mm256_cmp_ps(vb1, hmin_ps(vb1), _CMP_EQ_OQ);
+	__m256i cand = _mm256_castps_si256(_mm256_blendv_ps(
+		_mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX)), _mm256_castsi256_ps(vi1), eq));
+	__m256i win = _mm256_cmpeq_epi32(vi1, hmin_epi32(cand));
+	__m256 wm = _mm256_and_ps(_mm256_castsi256_ps(win), eq);
+	struct top2 s;
+	s.b1 = _mm256_cvtss_f32(hmin_ps(_mm256_blendv_ps(_mm256_set1_ps(INFINITY), vb1, wm)));
+	s.i1 = _mm256_cvtsi256_si32(hmin_epi32(cand));
+	s.b2 = _mm256_cvtss_f32(hmin_ps(_mm256_blendv_ps(vb1, vb2, wm)));
+	s.i2 = -1; /* below every tail index: a tail value equal to b2 stays out */
+	for (; j < n; j++)
+		top2_push(&s, ip[j] + cn[j], (int32_t)j);
+	*m1 = s.b1;
+	*a1 = s.i1 == INT32_MAX ? 0 : s.i1;
+	*m2 = s.b2;
+}
+#endif
+
 void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1, float *m2)
 {
+#ifdef VT_HAVE_AVX2_PATH
+	if (n >= 8 && use_avx2()) {
+		min2_avx2(v, add, n, m1, a1, m2);
+		return;
+	}
+#endif
 	struct top2 s = {INFINITY, INFINITY, INT32_MAX, INT32_MAX};
 	pick_scan(1)(v, add, n, 0, &s);
 	*m1 = s.b1;

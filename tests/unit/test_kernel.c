@@ -107,8 +107,66 @@ static void test_shape(vt_pool *p1, vt_pool *p2, size_t n, size_t d, size_t k, c
 	free(ex);
 }
 
+/* vt_min2 against the plain (value, index) order: m1 the smallest value of
+ * v + add (NaN never counts), a1 its lowest index (0 if none), m2 the next
+ * value in that order. */
+static void min2_ref(const float *v, const float *add, size_t n, float *m1, int32_t *a1,
+                     float *m2)
+{
+	float b1 = INFINITY, b2 = INFINITY;
+	int32_t i1 = -1;
+	for (size_t j = 0; j < n; j++) {
+		float x = v[j] + add[j];
+		if (!(x < INFINITY))
+			continue; /* NaN and +inf: never a best (nor after one) */
+		if (i1 < 0 || x < b1) {
+			b2 = b1;
+			b1 = x, i1 = (int32_t)j;
+		} else if (x < b2 || x == b1) {
+			b2 = x < b2 ? x : b2;
+		}
+	}
+	*m1 = b1, *a1 = i1 < 0 ? 0 : i1, *m2 = b2;
+}
+
+static void test_min2(void)
+{
+	vt_rng r;
+	vt_rng_init(&r, 17, 0);
+	float v[80], add[80];
+	int ok = 1, sign_ok = 1;
+	for (int round = 0; round < 20000 && ok; round++) {
+		size_t n = 1 + (size_t)vt_rng_below(&r, 80);
+		int kind = round % 4; /* 0: random; 1: few values (ties); 2: zeros of both signs; 3: NaN and inf */
+		for (size_t j = 0; j < n; j++) {
+			uint64_t u = vt_rng_below(&r, 1000);
+			v[j] = kind == 1 ? (float)(u % 3) : kind == 2 ? ((u & 1) ? -0.0f : 0.0f) + (float)(u % 2)
+			                                           : (float)vt_rng_uniform(&r) * 10 - 5;
+			add[j] = kind == 2 ? 0.0f : (float)(u % 4);
+			if (kind == 3 && u < 100)
+				v[j] = u < 50 ? NAN : INFINITY;
+		}
+		float m1, m2, r1, r2;
+		int32_t a1, ra;
+		vt_min2(v, add, n, &m1, &a1, &m2);
+		min2_ref(v, add, n, &r1, &ra, &r2);
+		/* with no finite value the index means nothing (callers compare m1) */
+		if (!(m1 == r1 && (a1 == ra || !(r1 < INFINITY)) && m2 == r2)) {
+			ok = 0;
+			fprintf(stderr, "# n=%zu kind=%d: got (%g, %d, %g), want (%g, %d, %g)\n", n, kind,
+			        m1, a1, m2, r1, ra, r2);
+		}
+		/* the best's own value, with its sign (-0 and +0 tie by index) */
+		if (ok && m1 == 0 && signbit(m1) != signbit(v[a1] + add[a1]))
+			sign_ok = 0;
+	}
+	CHECK(ok, "vt_min2: best, its lowest index and the second, as the plain scan (ties, NaN, inf, every length to 80)");
+	CHECK(sign_ok, "vt_min2: the best value is the winning element's (-0 or +0)");
+}
+
 int main(void)
 {
+	test_min2();
 	vt_pool *p1 = NULL, *p2 = NULL;
 	CHECK(vt_pool_new(&p1, 1) == 0 && vt_pool_new(&p2, 2) == 0, "pools of 1 and 2 threads");
 	CHECK(vt_pool_size(p2) == 2 && vt_pool_size(NULL) == 1, "vt_pool_size");
