@@ -75,11 +75,7 @@ static int on_opt(int c, const char *arg, void *ctx)
 	case OPT_ITERS: o->iters = (int)vt_cli_int("--iters", arg, 0, 1000000); return 0;
 	case OPT_TOL: o->tol = vt_cli_double("--tol", arg, 0, 1); return 0;
 	case OPT_INIT:
-		if (strcmp(arg, "k-means++") == 0 || strcmp(arg, "kmeans++") == 0)
-			o->init = VT_KMEANS_INIT_PP;
-		else if (strcmp(arg, "random") == 0)
-			o->init = VT_KMEANS_INIT_RANDOM;
-		else
+		if ((o->init = vt_kmeans_init_parse(arg)) < 0)
 			vt_cli_usage_error("--init: '%s' is not k-means++ or random", arg);
 		return 0;
 	case OPT_HIER:
@@ -257,8 +253,7 @@ int main(int argc, char **argv)
 	vt_header_put(&h, &rc, "iters", "%d", vt_kmeans_iterations(km));
 	vt_header_put(&h, &rc, "loss", "%.17g", vt_kmeans_loss(km));
 	vt_header_put(&h, &rc, "n", "%zu", n);
-	vt_header_put(&h, &rc, "vkmeans.init", "%s",
-	              o.init == VT_KMEANS_INIT_RANDOM ? "random" : "k-means++");
+	vt_header_put(&h, &rc, "vkmeans.init", "%s", vt_kmeans_init_name(o.init));
 	vt_header_put(&h, &rc, "vkmeans.mode", "%s",
 	              vt_kmeans_was_hierarchical(km) ? "hierarchical" : "flat");
 	vt_header_put(&h, &rc, "vkmeans.max_iters", "%d", o.iters);

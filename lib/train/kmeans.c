@@ -105,6 +105,18 @@ int vt_kmeans_set_threads(vt_kmeans *km, int threads)
 	return 0;
 }
 
+const char *vt_kmeans_init_name(int method)
+{
+	return method == VT_KMEANS_INIT_PP ? "k-means++" : method == VT_KMEANS_INIT_RANDOM ? "random" : NULL;
+}
+
+int vt_kmeans_init_parse(const char *name)
+{
+	if (strcmp(name, "k-means++") == 0 || strcmp(name, "kmeans++") == 0)
+		return VT_KMEANS_INIT_PP;
+	return strcmp(name, "random") == 0 ? VT_KMEANS_INIT_RANDOM : -1;
+}
+
 int vt_kmeans_set_init(vt_kmeans *km, int method)
 {
 	if (method != VT_KMEANS_INIT_PP && method != VT_KMEANS_INIT_RANDOM)

@@ -62,6 +62,11 @@ extern "C" {
 typedef struct vt_kmeans vt_kmeans;
 
 enum { VT_KMEANS_INIT_PP = 0, VT_KMEANS_INIT_RANDOM = 1 };
+
+/* A seeding method's name ("k-means++", "random"), or NULL; and the method
+ * of a name ("k-means++", "kmeans++" or "random"), or -1. */
+const char *vt_kmeans_init_name(int method);
+int vt_kmeans_init_parse(const char *name);
 enum { VT_KMEANS_AUTO = 0, VT_KMEANS_FLAT = 1, VT_KMEANS_HIER = 2 };
 
 /* Called after each assignment of the flat Lloyd loop (or of the global
