@@ -8,11 +8,12 @@
 # full sample.  Prints each step's wall time and peak RSS against the chunk
 # bound  k x stream_rate x d x 4  (+ coreset + centroids), the losses (all by
 # vloss on the sample) and the ratios.
-# Case "scale": vgen | vsample | vcoreset | vkmeans at k = 131,072, d = 128,
-# sample_rate 256 (33.5M streamed rows), stream_rate 64, no disk for the data.
+# Case "scale": the whole flow at k = 131,072, d = 128 on multi-scale data
+# (see scale() below), no disk for the data.
 #
 # Usage: pipelines/bench/stream.sh [k4096] [scale]
-# Env: VT_BIN (build/bin), THREADS (2), WORK (a temp dir; ~2.5 GB for k4096).
+# Env: VT_BIN (build/bin), THREADS (2), WORK (a temp dir; ~2.5 GB for k4096),
+# K and N (scale: a smaller k and row count, for a try).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -79,29 +80,63 @@ k4096() {
   echo "speed-up over FAISS flat: 0 passes $(ratio "$(secs faiss-flat)" "$t0")x, 1 pass $(ratio "$(secs faiss-flat)" "$t1")x (target >= 5)"
 }
 
+# pstep NAME PRODUCER PROG ARGS...: "PRODUCER | PROG ARGS" (PRODUCER a shell
+# command line); prints the pipeline's wall time and PROG's own wall time and
+# peak RSS (the producer's is not PROG's).  PROG's stderr is kept in
+# $work/NAME.err.
+pstep() {
+  local name=$1 producer=$2; shift 2
+  local q=() a
+  for a in "$@"; do q+=("$(printf '%q' "$a")"); done
+  local t0 t1
+  t0=$(date +%s.%N)
+  bash -o pipefail -c "$producer | /usr/bin/time -f '%e %M' -o '$work/$name.t' ${q[*]}" \
+    2>"$work/$name.err" || { echo "failed: $name" >&2; cat "$work/$name.err" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  local e kib
+  read -r e kib <"$work/$name.t"
+  printf '%-16s %9.2f s wall (pipeline %9.2f s) %9.1f MiB peak RSS\n' "$name" "$e" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$(awk -v k="$kib" 'BEGIN {print k / 1024}')"
+}
+
+# The scale run (issue 13): the whole flow at k = 131,072, d = 128 on
+# vgen's multi-scale data (262,144 means around 1,024 top means), with no
+# disk for the data: vgen row i depends only on (seed, i), so each step that
+# reads the sample regenerates it (vgen | vsample, the same bytes each
+# time).  coreset -> vkmeans -> 1 refine pass -> vloss -> vpq (M = 16, on a
+# 65,536-row sample's residuals) -> vsqbounds -c (the same sample).  K and N
+# override k and the rows (default 256 k: the sample is every row) for a
+# smaller try.
 scale() {
-  local k=131072 d=128 m=$((131072 * 256))
-  local n=$m
+  local k=${K:-131072} d=128
+  local n=${N:-$((k * 256))}
+  local gen="'$bin/vgen' -q -n $n -d $d --means $((2 * k)) --top $((k / 128 > 0 ? k / 128 : 1)) --seed 7"
+  local sample="$gen | '$bin/vsample' -q -k $k --sample-rate 256 --total $n"
+  local small="$gen | '$bin/vsample' -q -m 65536 --seed 2 --total $n"
   echo
-  echo "## scale: vgen -n $n -d $d --means 100000 | vsample | vcoreset | vkmeans, k=$k, no refine"
-  step scale-pipeline bash -o pipefail -c "'$bin/vgen' -q -n $n -d $d --means 100000 --seed 7 |
-    /usr/bin/time -f 'vsample %e %M' -o '$work/scale-vsample.t2' '$bin/vsample' -q -k $k --sample-rate 256 --total $n |
-    /usr/bin/time -f 'vcoreset %e %M' -o '$work/scale-vcoreset.t2' '$bin/vcoreset' -v -k $k --stream-rate 64 -j $threads |
-    /usr/bin/time -f 'vkmeans %e %M' -o '$work/scale-vkmeans.t2' '$bin/vkmeans' -v -k $k -j $threads -o '$work/scale.vt'"
-  for s in vsample vcoreset vkmeans; do
-    local name e kb
-    read -r name e kb <"$work/scale-$s.t2"
-    printf '  %-10s %9.2f s %9.1f MiB peak RSS\n' "$name" "$e" "$(awk -v k="$kb" 'BEGIN {print k / 1024}')"
+  echo "## scale: vgen -n $n -d $d --means $((2 * k)) --top $((k / 128 > 0 ? k / 128 : 1)); k=$k, 1 refine pass, vloss, vpq M=16, vsqbounds -c"
+  local t0 t1
+  t0=$(date +%s.%N)
+  pstep coreset "$sample" "$bin/vcoreset" -v -k $k --stream-rate 64 -j "$threads" -o "$work/scale-coreset.vt"
+  pstep vkmeans "cat '$work/scale-coreset.vt'" "$bin/vkmeans" -v -k $k -j "$threads" -o "$work/scale-ivf0.vt"
+  pstep refine "$sample" "$bin/vrefine" -v -c "$work/scale-ivf0.vt" -j "$threads" -o "$work/scale-ivf.vt"
+  pstep vloss "$sample" "$bin/vloss" -v -c "$work/scale-ivf.vt" -j "$threads"
+  pstep vpq "$small" "$bin/vpq" -v -c "$work/scale-ivf.vt" -m 16 -j "$threads" -o "$work/scale-pq.vt"
+  pstep vsqbounds "$small" "$bin/vsqbounds" -v -c "$work/scale-ivf.vt" -o "$work/scale-sq.vt"
+  t1=$(date +%s.%N)
+  local wall chunk_mib
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
+  chunk_mib=$((k * 64 * d * 4 / 1048576))
+  echo "whole flow: $wall s = $(awk -v w="$wall" 'BEGIN {printf "%.1f", w / 60}') min (target <= 40 min)"
+  echo "chunk bound k x 64 x d x 4 = $chunk_mib MiB; target peak RSS <= 1.25 x = $((chunk_mib * 5 / 4)) MiB"
+  local s
+  for s in coreset vkmeans refine vloss vpq vsqbounds; do
+    echo "  $s: $(mib "$s") MiB = $(ratio "$(mib "$s")" "$chunk_mib") x chunk"
   done
-  echo "  chunk: k x 64 x d x 4 = $((k * 64 * d * 4 / 1048576)) MiB (Lance reported 7.12 GB for this chunk)"
-  echo "  log (vcoreset -v, vkmeans -v):"
-  sed 's/^/    /' "$work/scale-pipeline.err"
-  # The narrowed assignment against brute force over all k, on 20,000 rows
-  # of the same data (vgen row i depends only on (seed, i)).
-  "$bin/vgen" -q -n $n -d $d --means 100000 --seed 7 |
-    "$bin/vsample" -q -m 20000 --seed 99 --total $n -o "$work/scale-sub.vt"
-  echo "  narrowed (cindex) against brute-force assignment, 20,000 sampled rows, the model's centroids:"
-  "$top/build/bench/bench_probe" "$work/scale.vt" "$work/scale-sub.vt" 4 8 16 | sed 's/^/    /'
+  echo "log (-v):"
+  for s in coreset vkmeans refine vloss vpq vsqbounds; do
+    tr '\r' '\n' <"$work/$s.err" | grep -v '^ *$' | tail -n 12 | sed "s/^/  $s: /"
+  done
 }
 
 for c in "${cases[@]}"; do
