@@ -137,6 +137,14 @@ const vt_nearest_stats *vt_kmeans_nearest_stats(const vt_kmeans *km, double *bui
 /* The share of point-to-all-centroid evaluations the bounds could not skip,
  * over the assignments of the last run's main Lloyd loop (1 = plain Lloyd). */
 double vt_kmeans_work_fraction(const vt_kmeans *km);
+/* Over every Lloyd assignment of the last run (the hierarchy's splits
+ * included, the final exact assignment not): *rows (or NULL) receives the
+ * rows recomputed (those the bounds did not skip), *near (or NULL) those
+ * of them whose float distances left the nearest centroid in doubt, so
+ * that dd decided it (see "Exact labels" above), and *ref (or NULL) those
+ * of them that needed the reference (vt_nearest_brute_serial), with the
+ * rows of too large a norm. */
+void vt_kmeans_ties(const vt_kmeans *km, double *rows, double *near, double *ref);
 size_t vt_kmeans_k(const vt_kmeans *km);
 size_t vt_kmeans_dim(const vt_kmeans *km);
 

@@ -58,6 +58,8 @@ struct vt_kmeans {
 	double loss;
 	int iters_done, was_hier, probe_used;
 	double work_rows, pass_rows;
+	double ties[3];        /* rows recomputed, near a tie, to the reference
+	                        * (all passes: vt_kmeans_ties) */
 	/* the exact search of the final assignment */
 	int nearest_mode;      /* VT_NEAREST_* */
 	int nearest_used;      /* the last run's final labels came from it */
@@ -113,6 +115,10 @@ struct vt_km_lloyd_opts {
 	int nearest_mode;      /* its VT_NEAREST_* mode */
 	vt_kmeans *report;     /* NULL, or the object whose callback this loop
 	                        * calls and whose work counters it feeds */
+	double *ties;          /* NULL, or three counters the loop adds to: the
+	                        * rows its passes recomputed, those found near a
+	                        * tie, and those of them (or of too large a norm)
+	                        * that went to the reference (kmeans_lloyd.c) */
 };
 
 /* The options of a loop of `iters` updates with km's settings, exact, not

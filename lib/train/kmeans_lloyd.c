@@ -2,9 +2,46 @@
  * the points their Elkan or Yinyang bounds keep in place, sums kept up to
  * date by the points that moved, the update with its splitting of empty
  * clusters, and the balance penalty.  A narrowed loop assigns through
- * kmeans_narrow.c instead. */
+ * kmeans_narrow.c instead.
+ *
+ * Every assignment gives each point the nearest centroid by the exact
+ * distance dd of nearest.h, ties to the lower index, whatever the BLAS
+ * kernel (issue 18).  Two things make it so.
+ *
+ * 1. Near-ties decided on dd.  A recomputed point takes the float argmin a
+ *    of the sgemm scores, with D_j = (fl(-2 x.c_j) + ||c_j||^2_f) + ||x||^2_f
+ *    and the margin e = vt_nearest_margin(d, ||x||, max_j ||c_j||) (norms
+ *    rounded up), for which fl(D_j - e) <= dd_j <= fl(D_j + e).  A centroid
+ *    j with D_j > D_a + 2e (the float threshold rounded up) is then
+ *    provably farther than a by dd.  When none but a is within it (the
+ *    common case) a is the exact label; else dd decides among those within
+ *    it (the group minima of the scan name them: one per group of
+ *    centroids, unless a group holds two, when the point goes to the
+ *    reference vt_nearest_brute_serial).  Rows of squared norm above
+ *    VT_NEAREST_BIG_NORM, and every row while a centroid is that large,
+ *    go to the reference too.
+ *
+ * 2. Bounds that are proven, not approximate.  u is an upper bound on the
+ *    true distance ||x - c_a||, lb[g] a lower bound on the true distance to
+ *    every centroid of group g but c_a, s[a] a lower bound on half the true
+ *    distance from c_a to its nearest other centroid, drift an upper bound
+ *    on how far each centroid moved.  Each is made from the float values
+ *    with the margin e and rounded the safe way: a float result r of one
+ *    operation is within 2^-24 |r|, so with u = 2^-24
+ *        upper:  fl(fl(v) (1 + 2^-22)) >= v,   lower:  fl(fl(v) (1 - 2^-22)) <= v
+ *    (for v >= 0; the square roots add a factor (1 +- u)^(3/2), still
+ *    covered).  A point is skipped only when fl(u (1 + 2^-20)) <
+ *    max(s[a], min_g lb[g]): then every other centroid j has
+ *    ||x - c_j||^2 > ||x - c_a||^2 (1 + 2^-20), and since dd is within
+ *    (d + 2) 2^-53 < 2^-23 of the true distance (relatively), dd_j > dd_a:
+ *    a is the unique exact label, the same one a recomputation gives.  So
+ *    whether a kernel's bounds skip a point only changes the speed.
+ *
+ * The sums, the losses and the update depend only on the labels and are
+ * made in a fixed order. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +55,34 @@
 #define SPLIT_EPS (1.0 / 1024.0)
 #define ROWS VT_KERNEL_ROWS
 #define BROWS (8 * ROWS) /* rows per task of a bounded pass */
+#define MAXCAND 16       /* candidates of a near-tie picked here; more: the reference */
+
+/* Directed float bounds (see the top): UP and DOWN times a float value v
+ * >= 0 of one rounding give a bound above or below the exact v. */
+static const float UP = 1.0f + 0x1p-22f, DOWN = 1.0f - 0x1p-22f;
+/* the skip test's margin: fl(u SKIP) < z proves dd_j > dd_a */
+static const float SKIP = 1.0f + 0x1p-20f;
+
+/* The smallest float >= v (v >= 0, or +inf). */
+static inline float up_f(double v)
+{
+	float f = (float)v;
+	return (double)f < v ? nextafterf(f, INFINITY) : f;
+}
+
+/* The largest float <= v. */
+static inline float down_f(double v)
+{
+	float f = (float)v;
+	return (double)f > v ? nextafterf(f, -INFINITY) : f;
+}
+
+/* An upper bound on the true distance of a point whose dd is dd: the true
+ * squared distance is at most dd (1 + 2^-22). */
+static inline float up_sqrt_dd(double dd)
+{
+	return up_f(sqrt(dd * (1 + 0x1p-22)) * (1 + 0x1p-50));
+}
 
 static inline double wt(const struct vt_km_prob *p, size_t i)
 {
@@ -50,7 +115,83 @@ struct lloyd {
 	float *scratch;
 	size_t stride;
 	size_t *nwork;     /* per task */
+	/* exact labels (see the top) */
+	double tE, tA;     /* E(d) and A(d) of nearest.h */
+	float Ef, Af;      /* the same rounded up to float */
+	double cmaxu;      /* max_j ||c_j||, rounded up */
+	double *cnu;       /* k: ||c_j||, rounded up */
+	float *gnf;        /* G: max ||c_j|| over each group, rounded up to float */
+	int huge;          /* a centroid's squared norm is above VT_NEAREST_BIG_NORM */
+	char *tscr;        /* per worker: group argmins, the rows for the reference */
+	size_t tstride;
+	size_t *nrec, *nnear, *nref; /* per worker: rows recomputed, near a tie, sent to
+	                              * the reference */
 };
+
+/* Bytes of a worker's tie scratch: G group argmins (when groups hold more
+ * than one centroid), ROWS gathered rows, their ids, labels and dd, and
+ * the reference's scratch. */
+static size_t tie_stride(size_t k, size_t d, size_t G, size_t gs)
+{
+	return (gs > 1 ? ROWS * G * sizeof(int32_t) : 0) + ROWS * d * sizeof(float) +
+	       ROWS * (2 * sizeof(int32_t) + sizeof(double)) + vt_nearest_brute_scratch(d, k) + 64;
+}
+
+/* cnu, gnf, cmaxu and huge from the centroids' float norms L->cn. */
+static void set_cmax(struct lloyd *L)
+{
+	double mx = 0;
+	L->huge = 0;
+	for (size_t g = 0; g < L->G; g++)
+		L->gnf[g] = 0;
+	for (size_t j = 0; j < L->k; j++) {
+		if (!((double)L->cn[j] <= VT_NEAREST_BIG_NORM))
+			L->huge = 1;
+		double v = vt_nearest_norm_up(L->cn[j]);
+		float vf = up_f(v);
+		L->cnu[j] = v;
+		mx = v > mx ? v : mx;
+		if (vf > L->gnf[j / L->gs])
+			L->gnf[j / L->gs] = vf;
+	}
+	L->cmaxu = mx;
+}
+
+/* The margin of a row of norm nxf against group g, in float from values
+ * rounded up: (Ef w w + Af) with w = nxf + gnf[g], four roundings of at
+ * most 2^-24 each, covered by the factor 1 + 2^-20 (all terms >= 0). */
+#define GMARGIN(nxf, gn, Ef, Af) ((((Ef) * ((nxf) + (gn))) * ((nxf) + (gn)) + (Af)) * SKIP)
+
+/* For the G values val[g] (the group minima of -2 x.c + ||c||^2_f) of a row
+ * of float squared norm x2 and norm nxf (rounded up): with the float
+ * distance dl = x2 + val[g] and t = dl - margin_g, the lower bound
+ * lb[g] = sqrt(max(t, 0)) DOWN (<= the true distance of every centroid the
+ * minimum is over), and the number of groups whose t <= H (those whose
+ * centroids may be as near as H by dd).  SSE2 where there is one, with
+ * the same float operations as the plain loop. */
+static size_t lower_bounds(const float *val, size_t G, float x2, float nxf, const float *gnf,
+                           float Ef, float Af, float H, float *lb)
+{
+	size_t g = 0, cnt = 0;
+#ifdef __SSE2__
+	const __m128 vx2 = _mm_set1_ps(x2), vnx = _mm_set1_ps(nxf), vE = _mm_set1_ps(Ef);
+	const __m128 vA = _mm_set1_ps(Af), vS = _mm_set1_ps(SKIP), vD = _mm_set1_ps(DOWN);
+	const __m128 vH = _mm_set1_ps(H), zero = _mm_setzero_ps();
+	for (; g + 4 <= G; g += 4) {
+		__m128 w = _mm_add_ps(vnx, _mm_loadu_ps(gnf + g));
+		__m128 ef = _mm_mul_ps(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(vE, w), w), vA), vS);
+		__m128 t = _mm_sub_ps(_mm_add_ps(vx2, _mm_loadu_ps(val + g)), ef);
+		_mm_storeu_ps(lb + g, _mm_mul_ps(_mm_sqrt_ps(_mm_max_ps(t, zero)), vD));
+		cnt += (size_t)__builtin_popcount((unsigned)_mm_movemask_ps(_mm_cmple_ps(t, vH)));
+	}
+#endif
+	for (; g < G; g++) {
+		float t = (x2 + val[g]) - GMARGIN(nxf, gnf[g], Ef, Af);
+		lb[g] = t > 0 ? sqrtf(t) * DOWN : 0.0f;
+		cnt += t <= H;
+	}
+	return cnt;
+}
 
 static size_t worker_stride(size_t k, size_t d, size_t G, size_t cb)
 {
@@ -65,17 +206,25 @@ static size_t worker_stride(size_t k, size_t d, size_t G, size_t cb)
 /* Group-bound assignment of m contiguous rows xb against all centroids:
  * one sgemm per block of cb centroids (whole groups), then per row and
  * group the smallest and second smallest ||c||^2 - 2 x.c.  Writes, for row
- * f, the label a[out(f)], the upper bound u = d(x, c_a) and the G lower
- * bounds (to the nearest centroid of each group other than c_a), where
+ * f, the exact label a[out(f)] (the top), the upper bound u >= ||x - c_a||
+ * and the G lower bounds (to every centroid of each group but c_a), where
  * out(f) = idx ? idx[f] : r0 + f. */
 static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_t *idx,
-                         size_t r0, float *ws)
+                         size_t r0, float *ws, int worker)
 {
 	const size_t d = L->p->d, k = L->k, G = L->G, gs = L->gs, cb = L->cb;
 	float *ip = ws, *xn = ip + ROWS * cb, *cnb = xn + ROWS;
 	float *bv = cnb + cb;
 	int32_t *bi = (int32_t *)(void *)(bv + ROWS);
 	float *g1 = (float *)(bi + ROWS), *g2 = g1 + ROWS * G;
+	char *ts = L->tscr + (size_t)worker * L->tstride;
+	ts += (64 - (uintptr_t)ts % 64) % 64;
+	int32_t *ga1 = (int32_t *)(void *)ts; /* gs > 1: each group's argmin */
+	float *fx = (float *)(void *)(ts + (gs > 1 ? ROWS * G * sizeof(int32_t) : 0));
+	double *fdd = (double *)(void *)(fx + ROWS * d);
+	int32_t *ff = (int32_t *)(void *)(fdd + ROWS), *flab = ff + ROWS;
+	void *bscr = flab + ROWS;
+	size_t nf = 0, nnear = 0;
 	vt_sqnorms(xb, m, d, xn);
 	for (size_t f = 0; f < m; f++) {
 		bv[f] = INFINITY;
@@ -104,6 +253,7 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 			} else {
 				/* per group: the nearest and second nearest (vt_min2 is the
 				 * vectorised scan of the kernel) */
+				int32_t *A1 = ga1 + f * G;
 				for (size_t q = 0; q * gs < nb; q++) {
 					size_t e = (q + 1) * gs < nb ? (q + 1) * gs : nb;
 					float m1, m2;
@@ -111,6 +261,7 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 					vt_min2(v + q * gs, cn + q * gs, e - q * gs, &m1, &a1, &m2);
 					G1[g0 + q] = m1;
 					G2[g0 + q] = m2;
+					A1[g0 + q] = (int32_t)(j0 + q * gs + (size_t)a1);
 					if (m1 < best) {
 						best = m1;
 						barg = (int32_t)(j0 + q * gs + (size_t)a1);
@@ -125,18 +276,91 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 		size_t i = idx ? idx[f] : r0 + f;
 		int32_t a = bi[f];
 		float x2 = xn[f];
-		float du = x2 + bv[f];
-		L->a[i] = a;
-		L->u[i] = sqrtf(du > 0 ? du : 0.0f);
 		float *lbr = L->lb + i * G;
 		const float *G1 = g1 + f * G, *G2 = g2 + f * G;
 		size_t ga = (size_t)a / gs;
-		for (size_t g = 0; g < G; g++) {
-			float val = g == ga ? (gs == 1 ? INFINITY : G2[g]) : G1[g];
-			float dl = x2 + val;
-			lbr[g] = sqrtf(dl > 0 ? dl : 0.0f);
+		if (L->huge || !((double)x2 <= VT_NEAREST_BIG_NORM)) {
+			/* no float bound holds: the reference, and bounds that never skip */
+			for (size_t g = 0; g < G; g++)
+				lbr[g] = 0;
+			memcpy(fx + nf * d, xb + f * d, d * sizeof *fx);
+			ff[nf++] = (int32_t)f;
+			continue;
+		}
+		/* A centroid j of group g whose t = fl(D_j - margin_g) exceeds H,
+		 * H >= (D_a + e_a)(1 + 2^-22), has D_j - e_j > D_a + e_a (for
+		 * t > 0, fl(t) is at most 2^-24 above it; t <= 0 is never above
+		 * H >= 0), so dd_j > dd_a: it is not the label. */
+		double nxu = vt_nearest_norm_up(x2), ea = vt_nearest_margin(d, nxu, L->cnu[a]);
+		float nxf = up_f(nxu), Da = x2 + bv[f];
+		float H = up_f(((double)Da + ea) * (1 + 0x1p-22));
+		/* every group, the group of c_a with its minimum c_a counted too
+		 * (its t is at most D_a <= H) */
+		size_t cnt = lower_bounds(G1, G, x2, nxf, L->gnf, L->Ef, L->Af, H, lbr);
+		int near = cnt > 1;
+		if (gs == 1)
+			lbr[ga] = INFINITY; /* no other centroid in the group of c_a */
+		else {
+			float t = (x2 + G2[ga]) - GMARGIN(nxf, L->gnf[ga], L->Ef, L->Af);
+			lbr[ga] = t > 0 ? sqrtf(t) * DOWN : 0.0f;
+			near |= t <= H;
+		}
+		if (!near) {
+			L->a[i] = a;
+			L->u[i] = sqrtf(Da + up_f(ea)) * UP;
+			continue;
+		}
+		/* a near-tie: the candidates, one per group, or the reference */
+		nnear++;
+		int32_t cand[MAXCAND];
+		size_t nc = 0;
+		int ref = 0;
+		cand[nc++] = a;
+		const int32_t *A1 = ga1 + f * G;
+		for (size_t g = 0; g < G && !ref; g++) {
+			float mg = GMARGIN(nxf, L->gnf[g], L->Ef, L->Af);
+			if (gs > 1 && (x2 + G2[g]) - mg <= H)
+				ref = 1; /* two or more of this group */
+			else if (g != ga && (x2 + G1[g]) - mg <= H) {
+				if (nc == MAXCAND)
+					ref = 1;
+				else
+					cand[nc++] = gs == 1 ? (int32_t)g : A1[g];
+			}
+		}
+		if (ref) {
+			memcpy(fx + nf * d, xb + f * d, d * sizeof *fx);
+			ff[nf++] = (int32_t)f;
+			continue;
+		}
+		double dd;
+		int32_t b = vt_nearest_pick(xb + f * d, L->C, d, cand, nc, &dd);
+		L->a[i] = b;
+		L->u[i] = up_sqrt_dd(dd);
+		if (b != a) { /* c_a is now one of the others of its group */
+			float t = (x2 + G1[ga]) - GMARGIN(nxf, L->gnf[ga], L->Ef, L->Af);
+			lbr[ga] = t > 0 ? sqrtf(t) * DOWN : 0.0f;
 		}
 	}
+	if (nf) {
+		vt_nearest_brute_serial(fx, nf, d, L->C, k, L->cn, flab, fdd, bscr);
+		for (size_t q = 0; q < nf; q++) {
+			size_t f = (size_t)ff[q], i = idx ? idx[f] : r0 + f;
+			int32_t a = bi[f], b = flab[q];
+			L->a[i] = b;
+			L->u[i] = up_sqrt_dd(fdd[q]);
+			float x2 = xn[f];
+			if (b != a && !L->huge && (double)x2 <= VT_NEAREST_BIG_NORM) {
+				size_t ga = (size_t)a / gs;
+				float nxf = up_f(vt_nearest_norm_up(x2));
+				float t = (x2 + g1[f * G + ga]) - GMARGIN(nxf, L->gnf[ga], L->Ef, L->Af);
+				L->lb[i * G + ga] = t > 0 ? sqrtf(t) * DOWN : 0.0f;
+			}
+		}
+	}
+	L->nrec[worker] += m;
+	L->nnear[worker] += nnear;
+	L->nref[worker] += nf;
 }
 
 static float dist_exact_f(const float *x, const float *c, size_t d)
@@ -156,6 +380,18 @@ static float dist_exact_f(const float *x, const float *c, size_t d)
 	for (int q = 0; q < 8; q++)
 		s += acc[q];
 	return s;
+}
+
+/* An upper bound on the true ||x - c||, from the float sum of squares
+ * s = dist_exact_f(x, c): each difference, square and sum is off by at
+ * most 2^-24 relatively, so s >= ||x - c||^2 (1 - gamma_{d+3}) - d 2^-149
+ * (products underflowing), hence ||x - c||^2 <= (s + A(d)) (1 + E(d)) with
+ * E(d) >= 2 gamma_{d+4} and A(d) of nearest.h (the arguments tE, tA).  An
+ * overflow gives +inf (the point is then recomputed). */
+static float tight_u(const float *x, const float *c, size_t d, double tE, double tA)
+{
+	double s = dist_exact_f(x, c, d);
+	return up_f(sqrt((s + tA) * (1 + tE)) * (1 + 0x1p-50));
 }
 
 static void assign_task(void *arg, size_t t, int worker)
@@ -183,22 +419,26 @@ static void assign_task(void *arg, size_t t, int worker)
 		return;
 	}
 	if (!L->bounds_ok) {
-		group_assign(L, p->x + r0 * d, m, NULL, r0, gws);
+		group_assign(L, p->x + r0 * d, m, NULL, r0, gws, worker);
 		L->nwork[t] = m;
 		return;
 	}
 	L->nwork[t] = 0;
 }
 
-/* smallest of lb[g] - gd[g], writing the shrunk bounds back */
+/* smallest of lb[g] - gd[g], writing the shrunk bounds back, each rounded
+ * down: fl(fl(lb - gd) DOWN) <= lb - gd when lb - gd >= 0, and <= 0 (a
+ * lower bound of any distance) otherwise.  gd is finite (update() clamps
+ * it), so no NaN arises. */
 static float shrink_min(float *lb, const float *gd, size_t G)
 {
 	size_t g = 0;
 	float lo = INFINITY;
 #ifdef __SSE2__
 	__m128 vlo = _mm_set1_ps(INFINITY);
+	const __m128 down = _mm_set1_ps(DOWN);
 	for (; g + 4 <= G; g += 4) {
-		__m128 v = _mm_sub_ps(_mm_loadu_ps(lb + g), _mm_loadu_ps(gd + g));
+		__m128 v = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(lb + g), _mm_loadu_ps(gd + g)), down);
 		_mm_storeu_ps(lb + g, v);
 		vlo = _mm_min_ps(vlo, v);
 	}
@@ -208,7 +448,7 @@ static float shrink_min(float *lb, const float *gd, size_t G)
 		lo = t[q] < lo ? t[q] : lo;
 #endif
 	for (; g < G; g++) {
-		float v = lb[g] - gd[g];
+		float v = (lb[g] - gd[g]) * DOWN;
 		lb[g] = v;
 		lo = v < lo ? v : lo;
 	}
@@ -234,19 +474,19 @@ static void bounded_task(void *arg, size_t t, int worker)
 	size_t nf = 0, work = 0;
 	for (size_t i = r0; i < r1; i++) {
 		int32_t ai = L->a[i];
-		float u = L->u[i] + L->drift[ai];
+		float u = (L->u[i] + L->drift[ai]) * UP;
 		float lo = shrink_min(L->lb + i * G, L->gdrift, G);
 		float z = L->s[ai] > lo ? L->s[ai] : lo;
-		if (u > z) {
-			u = sqrtf(dist_exact_f(p->x + i * d, L->C + (size_t)ai * d, d));
-			if (u > z) {
+		if (!(u * SKIP < z)) {
+			u = tight_u(p->x + i * d, L->C + (size_t)ai * d, d, L->tE, L->tA);
+			if (!(u * SKIP < z)) {
 				memcpy(xg + nf * d, p->x + i * d, d * sizeof *xg);
 				rows[nf++] = i;
 			}
 		}
 		L->u[i] = u;
 		if (nf == ROWS || (i + 1 == r1 && nf)) {
-			group_assign(L, xg, nf, rows, 0, gws);
+			group_assign(L, xg, nf, rows, 0, gws, worker);
 			work += nf;
 			nf = 0;
 		}
@@ -398,7 +638,8 @@ static size_t update(struct lloyd *L)
 			dr += df * df;
 			C[j * d + e] = v;
 		}
-		L->drift[j] = (float)sqrt(dr);
+		/* rounded up: dr is within (d + 2) 2^-53 of the true squared drift */
+		L->drift[j] = up_f(sqrt(dr * (1 + 0x1p-22)) * (1 + 0x1p-50));
 	}
 	for (size_t j = 0; j < k; j++) {
 		if (L->W[j] > 0)
@@ -434,11 +675,19 @@ static size_t update(struct lloyd *L)
 		if (L->drift[j] > L->gdrift[g])
 			L->gdrift[g] = L->drift[j];
 	}
+	/* A group drift beyond FLT_MAX (an overflow to +inf) is clamped there:
+	 * every finite lower bound is at most FLT_MAX, so lb - FLT_MAX <= 0 is
+	 * still a lower bound, and +inf (a group of c_a alone) stays +inf. */
+	for (size_t g = 0; g < L->G; g++)
+		if (L->gdrift[g] > FLT_MAX)
+			L->gdrift[g] = FLT_MAX;
 	return splits;
 }
 
-/* half the distance from each centroid to its nearest other centroid, with
- * a small relative slack for the float rounding of the kernel */
+/* s[j]: a lower bound on half the true distance from each centroid to its
+ * nearest other centroid, from the kernel's float distances D (the
+ * second smallest of centroid j against all, or the smallest when that is
+ * not j itself) less the margin e_j, rounded down */
 static int centroid_gaps(struct lloyd *L)
 {
 	const size_t k = L->k, d = L->p->d;
@@ -458,7 +707,9 @@ static int centroid_gaps(struct lloyd *L)
 	if (!rc)
 		for (size_t j = 0; j < k; j++) {
 			float g = (size_t)l1[j] == j ? d12[k + j] : d12[j];
-			L->s[j] = 0.5f * sqrtf(g) * (1.0f - 1e-4f);
+			double e = vt_nearest_margin(d, vt_nearest_norm_up(L->cn[j]), L->cmaxu);
+			double t = (double)g - e;
+			L->s[j] = L->huge || !(t > 0) ? 0.0f : down_f(0.5 * sqrt(t) * (1 - 0x1p-50));
 		}
 	free(l1);
 	free(d12);
@@ -484,6 +735,12 @@ static void lloyd_release(struct lloyd *L)
 	free(L->closs);
 	free(L->scratch);
 	free(L->nwork);
+	free(L->tscr);
+	free(L->nrec);
+	free(L->cnu);
+	free(L->gnf);
+	free(L->nnear);
+	free(L->nref);
 }
 
 struct vt_km_lloyd_opts vt_km_lloyd_opts_of(const vt_kmeans *km, int iters)
@@ -591,7 +848,19 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 	if (L.cb > k)
 		L.cb = k;
 	L.stride = worker_stride(k, d, L.G, L.cb);
+	L.tstride = tie_stride(k, d, L.G, L.gs);
+	L.tE = vt_nearest_eps(d);
+	L.tA = vt_nearest_margin(d, 0, 0);
+	L.Ef = up_f(L.tE);
+	L.Af = up_f(L.tA);
 	int rc = VT_ENOMEM;
+	size_t nworkers = (size_t)vt_pool_size(pool);
+	L.tscr = malloc(nworkers * L.tstride);
+	L.nrec = calloc(nworkers, sizeof *L.nrec);
+	L.cnu = malloc(k * sizeof *L.cnu);
+	L.gnf = malloc(L.G * sizeof *L.gnf);
+	L.nnear = calloc(nworkers, sizeof *L.nnear);
+	L.nref = calloc(nworkers, sizeof *L.nref);
 	L.cn = malloc(k * sizeof *L.cn);
 	L.a = malloc(n * sizeof *L.a);
 	L.ap = malloc(n * sizeof *L.ap);
@@ -612,7 +881,8 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 		L.bias = calloc(k, sizeof *L.bias);
 	double *dex = NULL;
 	if (!L.cn || !L.a || !L.ap || !L.u || !L.lb || !L.gdrift || !L.drift || !L.s || !L.order || !L.start ||
-	    !L.S || !L.W || !L.Q || !L.closs || !L.scratch || !L.nwork ||
+	    !L.S || !L.W || !L.Q || !L.closs || !L.scratch || !L.nwork || !L.tscr || !L.nrec || !L.nnear || !L.cnu || !L.gnf ||
+	    !L.nref ||
 	    (o->balance > 0 && !L.bias))
 		goto out;
 	double lsum = 0;
@@ -630,6 +900,7 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 	int it = 0;
 	for (it = 0; it < o->iters; it++) {
 		vt_sqnorms(C, k, d, L.cn);
+		set_cmax(&L);
 		double w;
 		if ((rc = assign_all(&L, &have_labels, &w)))
 			goto out;
@@ -669,6 +940,7 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 	/* final assignment against the final centroids: exact (the argmin of
 	 * dd, nearest.h) when asked, unless a penalty is part of it */
 	vt_sqnorms(C, k, d, L.cn);
+	set_cmax(&L);
 	int exact = o->exact_final && !L.bias;
 	if (exact) {
 		if (!(dex = malloc(n * sizeof *dex))) {
@@ -723,6 +995,12 @@ done:
 		memcpy(labels_out, L.a, n * sizeof *labels_out);
 	if (iters_done)
 		*iters_done = it;
+	if (o->ties)
+		for (size_t t = 0; t < nworkers; t++) {
+			o->ties[0] += (double)L.nrec[t];
+			o->ties[1] += (double)L.nnear[t];
+			o->ties[2] += (double)L.nref[t];
+		}
 	rc = 0;
 out:
 	free(dex);

@@ -74,6 +74,34 @@ double vt_nearest_eps(size_t d)
 	return 2 * (m * u / (1 - m * u)) + m * 0x1p-50;
 }
 
+double vt_nearest_norm_up(float sq)
+{
+	return norm_up(sq);
+}
+
+double vt_nearest_margin(size_t d, double nxu, double ncu)
+{
+	double w = nxu + ncu;
+	return vt_nearest_eps(d) * w * w + abs_err(d);
+}
+
+int32_t vt_nearest_pick(const float *x, const float *c, size_t d, const int32_t *ids,
+                        size_t m, double *dist)
+{
+	int32_t b = ids[0];
+	double bd = vt_nearest_sqdist(x, c + (size_t)b * d, d);
+	for (size_t q = 1; q < m; q++) {
+		double v = vt_nearest_sqdist(x, c + (size_t)ids[q] * d, d);
+		if (v < bd || (v == bd && ids[q] < b)) {
+			bd = v;
+			b = ids[q];
+		}
+	}
+	if (dist)
+		*dist = bd;
+	return b;
+}
+
 /* ---- candidate lists (the list itself: nearest_impl.h) ---- */
 
 /* The threshold t of a scan: a value whose lo exceeds t is of no use, being
@@ -231,6 +259,7 @@ void vt_nn_exact_row(const float *x, const float *c, size_t k, size_t d, size_t 
                      int32_t *lab, double *dist)
 {
 	cand t[VT_NEAREST_MAX_TOP];
+	t[0] = (cand){INFINITY, 0, 0}; /* (k >= 1 always replaces it) */
 	size_t m = 0;
 	for (size_t j = 0; j < k; j++) {
 		cand v = {vt_nearest_sqdist(x, c + j * d, d), 0, (int32_t)j};
@@ -293,13 +322,13 @@ static size_t brute_scratch(size_t d, size_t L)
 	       sizeof(double) + sizeof(double) + L * sizeof(cand)) + 64;
 }
 
-static void brute_task(void *arg, size_t task, int worker)
+/* Rows r0 .. r0 + NR_ROWS (at most) of a brute-force pass, in the scratch
+ * s (brute_scratch bytes). */
+static void brute_block(const struct brute_ctx *a, size_t r0, char *s)
 {
-	struct brute_ctx *a = arg;
-	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
+	size_t m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
 	size_t d = a->d, k = a->k, N = a->N;
 	int L = a->L;
-	char *s = a->scr + (size_t)worker * a->stride;
 	s += (64 - (uintptr_t)s % 64) % 64;
 	cand *cl = (cand *)(void *)s;
 	double *ev = (double *)(cl + NR_ROWS * (size_t)L);
@@ -336,6 +365,48 @@ static void brute_task(void *arg, size_t task, int worker)
 		else if (vt_nn_finalize(xr, a->c, d, cl + i * (size_t)L, cnt[i], ev[i], N, lab, dist))
 			vt_nn_exact_row(xr, a->c, k, d, N, lab, dist);
 	}
+}
+
+static void brute_task(void *arg, size_t task, int worker)
+{
+	struct brute_ctx *a = arg;
+	brute_block(a, task * NR_ROWS, a->scr + (size_t)worker * a->stride);
+}
+
+size_t vt_nearest_brute_scratch(size_t d, size_t k)
+{
+	return brute_scratch(d, 1 + SLACK) + (k / NR_COLS + 1) * sizeof(double) + 8;
+}
+
+void vt_nearest_brute_serial(const float *x, size_t n, size_t d, const float *c, size_t k,
+                             const float *cn, int32_t *labels, double *dists, void *scratch)
+{
+	if (n == 0)
+		return;
+	char *s = scratch;
+	double *bmax = (double *)(void *)(s + (8 - (uintptr_t)s % 8) % 8);
+	int huge = 0;
+	for (size_t j0 = 0; j0 < k && !huge; j0 += NR_COLS) {
+		size_t cb = k - j0 < NR_COLS ? k - j0 : NR_COLS;
+		double mx = 0;
+		for (size_t j = 0; j < cb; j++) {
+			if (!((double)cn[j0 + j] <= BIG_NORM))
+				huge = 1;
+			double v = norm_up(cn[j0 + j]);
+			mx = v > mx ? v : mx;
+		}
+		bmax[j0 / NR_COLS] = mx;
+	}
+	if (huge) { /* no float bound holds: the definition, row by row */
+		for (size_t i = 0; i < n; i++)
+			vt_nn_exact_row(x + i * d, c, k, d, 1, labels ? labels + i : NULL,
+			                dists ? dists + i : NULL);
+		return;
+	}
+	struct brute_ctx a = {x, c, cn, bmax, n, d, k, 1, 1 + SLACK, vt_nearest_eps(d), abs_err(d),
+	                      labels, dists, (char *)(bmax + k / NR_COLS + 1), 0};
+	for (size_t r0 = 0; r0 < n; r0 += NR_ROWS)
+		brute_block(&a, r0, a.scr);
 }
 
 /* Check centroids, compute their float norms and the per-block maxima. */
