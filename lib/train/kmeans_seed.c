@@ -66,41 +66,71 @@ struct pp_ctx {
 	const float *xs;       /* m x d sample */
 	const double *ws;      /* m weights */
 	const float *xns;      /* m norms */
-	const double *D;       /* m current w * min dist */
+	const double *D;       /* m current w * min dd */
 	size_t m, d, L;
 	const float *cand;     /* L x d */
 	float cnc[PP_MAXTRIALS];
-	float *dist;           /* m x L */
+	double ncu[PP_MAXTRIALS]; /* the candidates' norms, rounded up */
+	float *ip;             /* m x L: the sgemm's -2 x.c */
+	double *nd;            /* m x L: min(D_i, w_i dd(x_i, candidate)) */
 	double *pot;           /* ntasks x L */
 };
 
+/* The potential of each candidate over PP_ROWS rows, and each row's new
+ * D_i = min(D_i, w_i dd(x_i, c)) with c the candidate: exact (issue 18),
+ * so that the sampling that these values drive depends on no BLAS.  The
+ * float distance D only skips dd where it cannot matter: with the margin e
+ * of vt_nearest_margin, dd >= fl(D - e), so fl(w fl(D - e)) > D_i proves
+ * fl(w dd) > D_i (rounding is monotone) and the minimum is D_i.  A row of
+ * weight 0 contributes 0.  Rows or candidates of squared norm above
+ * VT_NEAREST_BIG_NORM always get dd. */
 static void pp_task(void *arg, size_t t, int worker)
 {
 	(void)worker;
 	struct pp_ctx *a = arg;
+	const size_t d = a->d, L = a->L;
 	size_t r0 = t * PP_ROWS, mm = a->m - r0 < PP_ROWS ? a->m - r0 : PP_ROWS;
-	float *dd = a->dist + r0 * a->L;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)a->L, (int)a->d,
-	            -2.0f, a->xs + r0 * a->d, (int)a->d, a->cand, (int)a->d, 0.0f, dd,
-	            (int)a->L);
+	float *ip = a->ip + r0 * L;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)L, (int)d, -2.0f,
+	            a->xs + r0 * d, (int)d, a->cand, (int)d, 0.0f, ip, (int)L);
 	double pot[PP_MAXTRIALS] = {0};
+	const double E = vt_nearest_eps(d), A = vt_nearest_margin(d, 0, 0);
+	int cbig = 0;
+	for (size_t c = 0; c < L; c++)
+		cbig |= !((double)a->cnc[c] <= VT_NEAREST_BIG_NORM);
 	for (size_t i = 0; i < mm; i++) {
-		double wi = a->ws ? a->ws[r0 + i] : 1.0, Di = a->D[r0 + i];
-		for (size_t c = 0; c < a->L; c++) {
-			float v = dd[i * a->L + c] + a->xns[r0 + i] + a->cnc[c];
-			v = v > 0 ? v : 0.0f;
-			dd[i * a->L + c] = v;
-			double e = wi * v;
-			pot[c] += e < Di ? e : Di;
+		size_t r = r0 + i;
+		double wi = a->ws ? a->ws[r] : 1.0, Di = a->D[r];
+		float x2 = a->xns[r];
+		int big = cbig || !((double)x2 <= VT_NEAREST_BIG_NORM);
+		double nxu = vt_nearest_norm_up(x2);
+		const float *xr = a->xs + r * d;
+		for (size_t c = 0; c < L; c++) {
+			double v;
+			if (wi == 0) {
+				v = 0;
+			} else {
+				float D = (ip[i * L + c] + a->cnc[c]) + x2;
+				double w = nxu + a->ncu[c], lo = (double)D - (E * w * w + A);
+				if (!big && wi * lo > Di) {
+					v = Di;
+				} else {
+					double e = wi * vt_nearest_sqdist(xr, a->cand + c * d, d);
+					v = e < Di ? e : Di;
+				}
+			}
+			a->nd[r * L + c] = v;
+			pot[c] += v;
 		}
 	}
-	memcpy(a->pot + t * a->L, pot, a->L * sizeof *pot);
+	memcpy(a->pot + t * L, pot, L * sizeof *pot);
 }
 
 /* Weighted k-means++ (Arthur & Vassilvitskii) on a uniform sample of at
  * most max(PP_SAMPLE k, 1024) rows.  Each step draws L candidates with
- * probability proportional to w_i D(x_i)^2 and keeps the one that lowers
- * the sampled potential most: greedy with L = 2 + ln k trials (as
+ * probability proportional to w_i D(x_i)^2 (D the exact dd to the nearest
+ * centroid so far, summed in row order) and keeps the one that lowers
+ * the sampled potential most (by exact sums, ties to the first drawn): greedy with L = 2 + ln k trials (as
  * scikit-learn does) for k <= VT_KM_HIER_AUTO_K, plain (L = 1) for a larger
  * k.  When the potential is 0 (all sampled points are centroids already),
  * the remaining centroids are rows drawn uniformly from all n rows with a
@@ -118,8 +148,8 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 		L = PP_MAXTRIALS;
 	int rc = VT_ENOMEM;
 	size_t *idx = NULL;
-	float *xs = NULL, *xns = NULL, *dist = NULL, *cand = NULL;
-	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL;
+	float *xs = NULL, *xns = NULL, *ip = NULL, *cand = NULL;
+	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL, *nd = NULL;
 	size_t ntasks = (m + PP_ROWS - 1) / PP_ROWS;
 	const float *X = p->x;
 	const double *W = p->w;
@@ -147,10 +177,11 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	}
 	D = malloc(m * sizeof *D);
 	prefix = malloc(m * sizeof *prefix);
-	dist = malloc(m * L * sizeof *dist);
+	ip = malloc(m * L * sizeof *ip);
+	nd = malloc(m * L * sizeof *nd);
 	cand = malloc(L * d * sizeof *cand);
 	pot = malloc(ntasks * L * sizeof *pot);
-	if (!D || !prefix || !dist || !cand || !pot)
+	if (!D || !prefix || !ip || !nd || !cand || !pot)
 		goto out;
 
 	/* first centroid: a row drawn with probability w_i */
@@ -160,14 +191,14 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	size_t first = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
 	memcpy(C, X + first * d, d * sizeof *C);
 	{
-		struct pp_ctx a = {X, W, XN, NULL, m, d, 1, C, {0}, dist, pot};
+		struct pp_ctx a = {X, W, XN, NULL, m, d, 1, C, {0}, {0}, ip, nd, pot};
 		vt_sqnorms(C, 1, d, a.cnc);
+		a.ncu[0] = vt_nearest_norm_up(a.cnc[0]);
 		for (size_t i = 0; i < m; i++)
 			D[i] = INFINITY;
 		a.D = D;
 		vt_pool_run(pool, ntasks, pp_task, &a);
-		for (size_t i = 0; i < m; i++)
-			D[i] = (W ? W[i] : 1.0) * dist[i];
+		memcpy(D, nd, m * sizeof *D);
 	}
 	for (size_t c = 1; c < k; c++) {
 		tot = 0;
@@ -187,8 +218,10 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 			size_t i = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
 			memcpy(cand + t * d, X + i * d, d * sizeof *cand);
 		}
-		struct pp_ctx a = {X, W, XN, D, m, d, L, cand, {0}, dist, pot};
+		struct pp_ctx a = {X, W, XN, D, m, d, L, cand, {0}, {0}, ip, nd, pot};
 		vt_sqnorms(cand, L, d, a.cnc);
+		for (size_t t = 0; t < L; t++)
+			a.ncu[t] = vt_nearest_norm_up(a.cnc[t]);
 		vt_pool_run(pool, ntasks, pp_task, &a);
 		size_t best = 0;
 		double bestpot = INFINITY;
@@ -202,11 +235,8 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 			}
 		}
 		memcpy(C + c * d, cand + best * d, d * sizeof *C);
-		for (size_t i = 0; i < m; i++) {
-			double e = (W ? W[i] : 1.0) * dist[i * L + best];
-			if (e < D[i])
-				D[i] = e;
-		}
+		for (size_t i = 0; i < m; i++)
+			D[i] = nd[i * L + best];
 	}
 	rc = 0;
 out:
@@ -216,7 +246,8 @@ out:
 	free(ws);
 	free(D);
 	free(prefix);
-	free(dist);
+	free(ip);
+	free(nd);
 	free(cand);
 	free(pot);
 	return rc;
