@@ -9,8 +9,8 @@
 # and vpq gave other bytes on these very sets.
 #
 # Data, made once: the first 10,000 rows of Fashion-MNIST (784 wide), a vgen
-# set of 20,000 x 32 (500 means), and -c centroids drawn from them by vsample
-# (no kernel involved).
+# set of 20,000 x 32 (500 means) and its first 10,000 rows, and -c centroids
+# drawn from them by vsample (no kernel involved).
 
 load helpers
 
@@ -31,6 +31,7 @@ setup_file() {
 	PATH="$VT_BIN:$PATH"
 	zcat "$FM" | vcat -q --rows 0:10000 -o "$D/fm.vt"
 	vgen -q -n 20000 -d 32 --means 500 --seed 3 -o "$D/g32.vt"
+	vcat -q --rows 0:10000 -o "$D/g10.vt" "$D/g32.vt"
 	vsample -q -m 64 --seed 5 -o "$D/c64.vt" "$D/fm.vt"
 	vsample -q -m 1024 --seed 5 -o "$D/c1024.vt" "$D/g32.vt"
 }
@@ -97,7 +98,7 @@ across() {
 
 @test "vcoreset: the same coreset under every kernel" {
 	need_kernels
-	across coreset 'vcoreset -q -j 2 -k 256 --total-rows 20000 -o "$OUT" "$D/g32.vt"'
+	across coreset 'vcoreset -q -j 2 -k 128 --total-rows 10000 -o "$OUT" "$D/g10.vt"'
 }
 
 @test "vrefine, whole and --partial: the same bytes under every kernel" {
@@ -114,17 +115,17 @@ across() {
 
 @test "vpq: the same codebook under every kernel" {
 	need_kernels
-	across pq 'vpq -q -j 2 -c "$D/c1024.vt" -m 8 -o "$OUT" "$D/g32.vt"'
+	across pq 'vpq -q -j 2 -c "$D/c1024.vt" -m 4 --sample 10000 -o "$OUT" "$D/g32.vt"'
 }
 
 @test "vsqbounds -c: the same bounds under every kernel" {
 	need_kernels
 	across sq 'vsqbounds -q -c "$D/c1024.vt" -o "$OUT" "$D/g32.vt"'
-	across sqq 'vsqbounds -q --mode quantile -c "$D/c64.vt" -o "$OUT" "$D/fm.vt"'
+	across sqf 'vsqbounds -q --mode meanstd -c "$D/c64.vt" -o "$OUT" "$D/fm.vt"'
 }
 
 @test "vassign: the same labels and codes under every kernel" {
 	need_kernels
-	vpq -q -j 2 -c "$D/c1024.vt" -m 8 -o pq.vt "$D/g32.vt"
+	vpq -q -j 2 -c "$D/c1024.vt" -m 4 --sample 10000 -o pq.vt "$D/g32.vt"
 	across labels 'vassign -q -j 2 -c "$D/c1024.vt" --pq pq.vt --top 2 -o "$OUT" "$D/g32.vt"'
 }
