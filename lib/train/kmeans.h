@@ -41,10 +41,26 @@
  * by the certified search of train/nearest (an index over the final
  * centroids, or brute force where that is cheaper); the weights, losses and
  * labels of the result are those of this assignment.  With a balance
- * penalty the final assignment is the kernel's penalised one instead.
+ * penalty the final assignment is the penalised one (below) instead.
+ *
+ * Exact labels.  Every assignment of the Lloyd loop (flat, the hierarchy's
+ * splits, its refinement) gives each point the centroid of least dd (with a
+ * balance penalty b_j: of least dd + b_j, the b_j as the float values
+ * used), ties to the lower index, as train/nearest defines it: the float
+ * sgemm distances only find it fast, and wherever their proven rounding
+ * margin (vt_nearest_margin) leaves two centroids in doubt, dd decides
+ * (kmeans_lloyd.c).  The Elkan/Yinyang bounds are proven bounds of the
+ * true distances, so a point they skip keeps a label that dd would give it
+ * too.  k-means++ computes each point's D = w min dd exactly (a float
+ * distance only skips a dd that cannot lower it), and sums its potentials
+ * in a fixed order.  All sums (centroids, weights, losses) are taken in a
+ * fixed order from the labels.  The narrowed refinement (cindex.h) is an
+ * approximation and keeps float distances: a run that uses it (k >= 8192
+ * in a hierarchical run, or vt_kmeans_set_probe) is not covered.
  *
  * The result depends only on the inputs, the settings and the seed: never
- * on the number of threads.
+ * on the number of threads, nor on the BLAS kernel (OPENBLAS_CORETYPE, the
+ * CPU), except through a narrowed refinement.
  */
 #ifndef VT_KMEANS_H
 #define VT_KMEANS_H
@@ -88,7 +104,7 @@ void vt_kmeans_free(vt_kmeans *km);
 /* Train on x (n x d).  w (n weights) and lloss (n local losses) may be
  * NULL.  labels, if not NULL, receives n int32 labels of the final
  * assignment (the nearest centroid by dd, see above; with a balance
- * penalty, the kernel's nearest plus the penalty).
+ * penalty, the least dd plus the penalty).
  * The inputs are only read; the object keeps no pointer to them.
  * Returns 0, or
  *   VT_EINVAL  n == 0, d == 0, total weight 0, or k > number of distinct

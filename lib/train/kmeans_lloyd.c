@@ -118,6 +118,7 @@ struct lloyd {
 	/* exact labels (see the top) */
 	double tE, tA;     /* E(d) and A(d) of nearest.h */
 	float Ef, Af;      /* the same rounded up to float */
+	double Ab;         /* A(d), plus 2^-21 max_j bias_j with a balance penalty */
 	double cmaxu;      /* max_j ||c_j||, rounded up */
 	double *cnu;       /* k: ||c_j||, rounded up */
 	float *gnf;        /* G: max ||c_j|| over each group, rounded up to float */
@@ -155,6 +156,14 @@ static void set_cmax(struct lloyd *L)
 			L->gnf[j / L->gs] = vf;
 	}
 	L->cmaxu = mx;
+	/* A penalty b_j enters the float score through three roundings (of
+	 * ||c_j||^2 + b_j, of the sum with -2 x.c_j and of the sum with
+	 * ||x||^2), each off by at most 2^-24 b_j more than without it. */
+	double bmax = 0;
+	if (L->bias)
+		for (size_t j = 0; j < L->k; j++)
+			bmax = L->bias[j] > bmax ? L->bias[j] : bmax;
+	L->Ab = L->tA + 0x1p-21 * bmax;
 }
 
 /* The margin of a row of norm nxf against group g, in float from values
@@ -193,14 +202,111 @@ static size_t lower_bounds(const float *val, size_t G, float x2, float nxf, cons
 	return cnt;
 }
 
-static size_t worker_stride(size_t k, size_t d, size_t G, size_t cb)
+static size_t worker_stride(size_t k, size_t d, size_t G, size_t cb, int bias)
 {
 	/* gathered rows, ip block, norms, biased norms, per-row best value and
-	 * index, per-row group minima (two arrays), kernel scratch for the
-	 * balance path, row index list */
+	 * index, per-row group minima (two arrays), row index list; with a
+	 * penalty, bias_assign's block of scores, biased norms, row norms, two
+	 * best values and a label per row, and one row's k scores */
+	size_t cbm = k < VT_KERNEL_COLS ? k : VT_KERNEL_COLS;
 	return ROWS * d + ROWS * cb + ROWS + cb + 2 * (size_t)ROWS + 2 * ROWS * G +
-	       vt_assign_scratch_floats(k) + 2 * (size_t)ROWS +
-	       (sizeof(size_t) / sizeof(float)) * ROWS + 32;
+	       (sizeof(size_t) / sizeof(float)) * ROWS + 32 +
+	       (bias ? ROWS * cbm + cbm + 4 * (size_t)ROWS + k + 16 : 0);
+}
+
+/* The rows r0 .. r0 + m of a pass with a balance penalty b (L->bias): the
+ * exact label argmin_j (dd_j + b_j), ties to the lower index.  The scan
+ * of the kernel's penalised scores (sgemm blocks, vt_min2) gives the two
+ * best D_j = (-2 x.c_j + (||c_j||^2_f + b_j)) + ||x||^2_f; with e the
+ * margin of vt_nearest_margin for the largest centroid norm plus the
+ * penalty's share (set_cmax), dd_j + b_j lies within e of D_j, so a second
+ * best above (D_a + 2e)(1 + 2^-22) leaves a certain.  Otherwise the row's
+ * k scores are computed again (one sgemv: any float scores carry the same
+ * margin) and every centroid within that of their best is compared on
+ * dd + b.  Rows of too large a norm (or every row while a centroid is)
+ * take dd + b over all k. */
+static void bias_assign(struct lloyd *L, size_t r0, size_t m, float *ws, int worker)
+{
+	const size_t d = L->p->d, k = L->k, cbm = k < VT_KERNEL_COLS ? k : VT_KERNEL_COLS;
+	const float *xb = L->p->x + r0 * d;
+	float *ip = ws, *cnb = ip + ROWS * cbm, *xn = cnb + cbm, *b1 = xn + ROWS, *b2 = b1 + ROWS;
+	float *sc = b2 + ROWS;
+	int32_t *a1 = (int32_t *)(void *)(sc + k);
+	size_t nnear = 0, nref = 0;
+	vt_sqnorms(xb, m, d, xn);
+	for (size_t f = 0; f < m; f++) {
+		b1[f] = b2[f] = INFINITY;
+		a1[f] = 0;
+	}
+	for (size_t j0 = 0; j0 < k; j0 += cbm) {
+		size_t cb = k - j0 < cbm ? k - j0 : cbm;
+		for (size_t j = 0; j < cb; j++)
+			cnb[j] = L->cn[j0 + j] + L->bias[j0 + j];
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)cb, (int)d, -2.0f,
+		            xb, (int)d, L->C + j0 * d, (int)d, 0.0f, ip, (int)cb);
+		for (size_t f = 0; f < m; f++) {
+			float m1, m2;
+			int32_t q;
+			vt_min2(ip + f * cb, cnb, cb, &m1, &q, &m2);
+			if (m1 < b1[f]) { /* (earlier blocks hold the lower indices) */
+				b2[f] = b1[f] < m2 ? b1[f] : m2;
+				b1[f] = m1;
+				a1[f] = (int32_t)j0 + q;
+			} else if (m1 < b2[f]) {
+				b2[f] = m1;
+			}
+		}
+	}
+	for (size_t f = 0; f < m; f++) {
+		const float *x = xb + f * d;
+		float x2 = xn[f];
+		int32_t a = a1[f];
+		double bd = 0, bw = INFINITY;
+		if (!L->huge && (double)x2 <= VT_NEAREST_BIG_NORM) {
+			double w = vt_nearest_norm_up(x2) + L->cmaxu, e = L->tE * w * w + L->Ab;
+			float D1 = b1[f] + x2, D2 = b2[f] + x2;
+			if (!((double)D2 <= ((double)D1 + 2 * e) * (1 + 0x1p-22))) {
+				L->a[r0 + f] = a;
+				L->u[r0 + f] = INFINITY; /* (no bounds are kept with a penalty) */
+				continue;
+			}
+			nnear++;
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)d, -2.0f, L->C, (int)d, x,
+			            1, 0.0f, sc, 1);
+			float best = INFINITY;
+			for (size_t j = 0; j < k; j++) {
+				sc[j] = (sc[j] + (L->cn[j] + L->bias[j])) + x2;
+				best = sc[j] < best ? sc[j] : best;
+			}
+			double thr = ((double)best + 2 * e) * (1 + 0x1p-22);
+			a = -1;
+			for (size_t j = 0; j < k; j++) {
+				if (!((double)sc[j] <= thr))
+					continue;
+				double v = vt_nearest_sqdist(x, L->C + j * d, d), t = v + (double)L->bias[j];
+				if (a < 0 || t < bw) {
+					bw = t;
+					bd = v;
+					a = (int32_t)j;
+				}
+			}
+		} else {
+			nref++;
+			for (size_t j = 0; j < k; j++) {
+				double v = vt_nearest_sqdist(x, L->C + j * d, d), t = v + (double)L->bias[j];
+				if (j == 0 || t < bw) {
+					bw = t;
+					bd = v;
+					a = (int32_t)j;
+				}
+			}
+		}
+		L->a[r0 + f] = a;
+		L->u[r0 + f] = up_sqrt_dd(bd);
+	}
+	L->nrec[worker] += m;
+	L->nnear[worker] += nnear;
+	L->nref[worker] += nref;
 }
 
 /* Group-bound assignment of m contiguous rows xb against all centroids:
@@ -291,7 +397,8 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 		 * H >= (D_a + e_a)(1 + 2^-22), has D_j - e_j > D_a + e_a (for
 		 * t > 0, fl(t) is at most 2^-24 above it; t <= 0 is never above
 		 * H >= 0), so dd_j > dd_a: it is not the label. */
-		double nxu = vt_nearest_norm_up(x2), ea = vt_nearest_margin(d, nxu, L->cnu[a]);
+		double nxu = vt_nearest_norm_up(x2), wa = nxu + L->cnu[a];
+		double ea = L->tE * wa * wa + L->tA; /* vt_nearest_margin */
 		float nxf = up_f(nxu), Da = x2 + bv[f];
 		float H = up_f(((double)Da + ea) * (1 + 0x1p-22));
 		/* every group, the group of c_a with its minimum c_a counted too
@@ -398,23 +505,14 @@ static void assign_task(void *arg, size_t t, int worker)
 {
 	struct lloyd *L = arg;
 	const struct vt_km_prob *p = L->p;
-	const size_t d = p->d, k = L->k, G = L->G;
+	const size_t d = p->d;
 	size_t r0 = t * ROWS, m = p->n - r0 < ROWS ? p->n - r0 : ROWS;
-	float *ws = L->scratch + (size_t)worker * L->stride;
-	float *xg = ws;
-	float *gws = xg + ROWS * d;
-	float *ks = gws + ROWS * L->cb + ROWS + L->cb + 2 * (size_t)ROWS + 2 * ROWS * G;
-	float *d1 = ks + vt_assign_scratch_floats(k);
-	int32_t *l1 = (int32_t *)(void *)(d1 + ROWS);
-
+	float *gws = L->scratch + (size_t)worker * L->stride + ROWS * d;
 	if (L->bias) {
-		/* balance: a plain assignment with the penalty, no bounds */
-		vt_assign_serial(p->x + r0 * d, m, d, L->C, k, L->cn, L->bias, l1, d1, NULL,
-		                 NULL, ks);
-		for (size_t i = 0; i < m; i++) {
-			L->a[r0 + i] = l1[i];
-			L->u[r0 + i] = sqrtf(d1[i]);
-		}
+		/* a balance penalty: every row, no bounds */
+		float *bws = gws + ROWS * L->cb + ROWS + L->cb + 2 * (size_t)ROWS + 2 * ROWS * L->G +
+		             (sizeof(size_t) / sizeof(float)) * ROWS + 16;
+		bias_assign(L, r0, m, bws, worker);
 		L->nwork[t] = m;
 		return;
 	}
@@ -462,15 +560,13 @@ static void bounded_task(void *arg, size_t t, int worker)
 {
 	struct lloyd *L = arg;
 	const struct vt_km_prob *p = L->p;
-	const size_t d = p->d, k = L->k, G = L->G;
+	const size_t d = p->d, G = L->G;
 	size_t r0 = t * BROWS, r1 = r0 + BROWS < p->n ? r0 + BROWS : p->n;
 	float *ws = L->scratch + (size_t)worker * L->stride;
 	float *xg = ws;
 	float *gws = xg + ROWS * d;
-	float *ks = gws + ROWS * L->cb + ROWS + L->cb + 2 * (size_t)ROWS + 2 * ROWS * G;
-	float *d1 = ks + vt_assign_scratch_floats(k);
-	int32_t *l1 = (int32_t *)(void *)(d1 + ROWS);
-	size_t *rows = (size_t *)(void *)(((uintptr_t)(l1 + ROWS) + 7) & ~(uintptr_t)7);
+	float *gend = gws + ROWS * L->cb + ROWS + L->cb + 2 * (size_t)ROWS + 2 * ROWS * G;
+	size_t *rows = (size_t *)(void *)(((uintptr_t)gend + 7) & ~(uintptr_t)7);
 	size_t nf = 0, work = 0;
 	for (size_t i = r0; i < r1; i++) {
 		int32_t ai = L->a[i];
@@ -847,7 +943,7 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 		L.cb = L.gs;
 	if (L.cb > k)
 		L.cb = k;
-	L.stride = worker_stride(k, d, L.G, L.cb);
+	L.stride = worker_stride(k, d, L.G, L.cb, o->balance > 0);
 	L.tstride = tie_stride(k, d, L.G, L.gs);
 	L.tE = vt_nearest_eps(d);
 	L.tA = vt_nearest_margin(d, 0, 0);
