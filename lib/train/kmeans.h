@@ -54,13 +54,13 @@
  * too.  k-means++ computes each point's D = w min dd exactly (a float
  * distance only skips a dd that cannot lower it), and sums its potentials
  * in a fixed order.  All sums (centroids, weights, losses) are taken in a
- * fixed order from the labels.  The narrowed refinement (cindex.h) is an
- * approximation and keeps float distances: a run that uses it (k >= 8192
- * in a hierarchical run, or vt_kmeans_set_probe) is not covered.
+ * fixed order from the labels.  The narrowed refinement (cindex.h) follows
+ * the same rule within what it probes: the groups probed and the label
+ * among their members are decided on dd too.
  *
  * The result depends only on the inputs, the settings and the seed: never
  * on the number of threads, nor on the BLAS kernel (OPENBLAS_CORETYPE, the
- * CPU), except through a narrowed refinement.
+ * CPU).
  */
 #ifndef VT_KMEANS_H
 #define VT_KMEANS_H
