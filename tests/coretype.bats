@@ -96,6 +96,13 @@ across() {
 	assert_line "meta.vkmeans.mode: hierarchical"
 }
 
+@test "vkmeans --hierarchical --probe (narrowed refinement): the same model under every kernel" {
+	need_kernels
+	across narrow 'vkmeans -q -j 2 -k 1024 --hierarchical=on --probe 4 --seed 1 -o "$OUT" "$D/g32.vt"'
+	run -0 vcat --info narrow.Prescott
+	assert_line "meta.vkmeans.probe: 4"
+}
+
 @test "vcoreset: the same coreset under every kernel" {
 	need_kernels
 	across coreset 'vcoreset -q -j 2 -k 128 --total-rows 10000 -o "$OUT" "$D/g10.vt"'
