@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "train/kernel.h"
 #include "train/kmeans.h"
@@ -72,6 +73,21 @@ struct vt_kmeans {
 
 /* Seconds on the monotonic clock. */
 double vt_km_now(void);
+
+/* The smallest float >= v: the float nearest v, moved one step up by its
+ * bits when below (no libm call: the exact-label bounds round this way
+ * several times per row). */
+static inline float vt_km_up_f(double v)
+{
+	float f = (float)v;
+	if ((double)f < v) {
+		uint32_t b;
+		memcpy(&b, &f, sizeof b);
+		b = f > 0 ? b + 1 : f == 0 ? 1u : b - 1;
+		memcpy(&f, &b, sizeof f);
+	}
+	return f;
+}
 
 /* ---- one flat problem (kmeans.c) ---- */
 

@@ -10,16 +10,18 @@
  *
  * 1. Near-ties decided on dd.  A recomputed point takes the float argmin a
  *    of the sgemm scores, with D_j = (fl(-2 x.c_j) + ||c_j||^2_f) + ||x||^2_f
- *    and the margin e = vt_nearest_margin(d, ||x||, max_j ||c_j||) (norms
- *    rounded up), for which fl(D_j - e) <= dd_j <= fl(D_j + e).  A centroid
- *    j with D_j > D_a + 2e (the float threshold rounded up) is then
- *    provably farther than a by dd.  When none but a is within it (the
- *    common case) a is the exact label; else dd decides among those within
- *    it (the group minima of the scan name them: one per group of
+ *    and the margin e_j = vt_nearest_margin(d, ||x||, ||c_j||) (norms
+ *    rounded up; in the scan, the largest norm of c_j's group), for which
+ *    D_j - e_j <= dd_j <= D_j + e_j.  A centroid j with D_j - e_j >
+ *    D_a + e_a (tested in float with the rounding covered, lower_bounds)
+ *    is then provably farther than a by dd.  When none but a is that near
+ *    (the common case) a is the exact label; else dd decides among those
+ *    that are (the group minima of the scan name them: one per group of
  *    centroids, unless a group holds two, when the point goes to the
  *    reference vt_nearest_brute_serial).  Rows of squared norm above
  *    VT_NEAREST_BIG_NORM, and every row while a centroid is that large,
- *    go to the reference too.
+ *    go to the reference too.  With a balance penalty b_j the label is
+ *    argmin dd_j + b_j, certified the same way (bias_assign).
  *
  * 2. Bounds that are proven, not approximate.  u is an upper bound on the
  *    true distance ||x - c_a||, lb[g] a lower bound on the true distance to
@@ -63,12 +65,7 @@ static const float UP = 1.0f + 0x1p-22f, DOWN = 1.0f - 0x1p-22f;
 /* the skip test's margin: fl(u SKIP) < z proves dd_j > dd_a */
 static const float SKIP = 1.0f + 0x1p-20f;
 
-/* The smallest float >= v (v >= 0, or +inf). */
-static inline float up_f(double v)
-{
-	float f = (float)v;
-	return (double)f < v ? nextafterf(f, INFINITY) : f;
-}
+#define up_f vt_km_up_f
 
 /* The largest float <= v. */
 static inline float down_f(double v)
@@ -118,9 +115,10 @@ struct lloyd {
 	/* exact labels (see the top) */
 	double tE, tA;     /* E(d) and A(d) of nearest.h */
 	float Ef, Af;      /* the same rounded up to float */
+	float E1f;         /* (1 + E(d))(1 + 2^-22), rounded up (tight_u) */
 	double Ab;         /* A(d), plus 2^-21 max_j bias_j with a balance penalty */
 	double cmaxu;      /* max_j ||c_j||, rounded up */
-	double *cnu;       /* k: ||c_j||, rounded up */
+	float *cnuf;       /* k: ||c_j||, rounded up to float */
 	float *gnf;        /* G: max ||c_j|| over each group, rounded up to float */
 	int huge;          /* a centroid's squared norm is above VT_NEAREST_BIG_NORM */
 	char *tscr;        /* per worker: group argmins, the rows for the reference */
@@ -138,7 +136,7 @@ static size_t tie_stride(size_t k, size_t d, size_t G, size_t gs)
 	       ROWS * (2 * sizeof(int32_t) + sizeof(double)) + vt_nearest_brute_scratch(d, k) + 64;
 }
 
-/* cnu, gnf, cmaxu and huge from the centroids' float norms L->cn. */
+/* cnuf, gnf, cmaxu and huge from the centroids' float norms L->cn. */
 static void set_cmax(struct lloyd *L)
 {
 	double mx = 0;
@@ -150,7 +148,7 @@ static void set_cmax(struct lloyd *L)
 			L->huge = 1;
 		double v = vt_nearest_norm_up(L->cn[j]);
 		float vf = up_f(v);
-		L->cnu[j] = v;
+		L->cnuf[j] = vf;
 		mx = v > mx ? v : mx;
 		if (vf > L->gnf[j / L->gs])
 			L->gnf[j / L->gs] = vf;
@@ -393,18 +391,21 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 			ff[nf++] = (int32_t)f;
 			continue;
 		}
-		/* A centroid j of group g whose t = fl(D_j - margin_g) exceeds H,
-		 * H >= (D_a + e_a)(1 + 2^-22), has D_j - e_j > D_a + e_a (for
-		 * t > 0, fl(t) is at most 2^-24 above it; t <= 0 is never above
-		 * H >= 0), so dd_j > dd_a: it is not the label. */
-		double nxu = vt_nearest_norm_up(x2), wa = nxu + L->cnu[a];
-		double ea = L->tE * wa * wa + L->tA; /* vt_nearest_margin */
-		float nxf = up_f(nxu), Da = x2 + bv[f];
-		float H = up_f(((double)Da + ea) * (1 + 0x1p-22));
+		/* All in float, each bound rounded the safe way (this runs per
+		 * row): nxf >= ||x|| (as vt_nearest_norm_up: sqrtf adds one more
+		 * rounding of 2^-24, the factor 2^-22 still covers it), the margin
+		 * e_a of c_a (GMARGIN), and H = fl(fl(D_a + e_a) UP) >= (D_a +
+		 * e_a)(1 + 2^-23).  A centroid j of group g whose t = fl(D_j -
+		 * margin_g) exceeds H has D_j - e_j > D_a + e_a (for t > 0, fl(t)
+		 * is at most 2^-24 above it; t <= 0 is never above H >= 0), so
+		 * dd_j > dd_a: it is not the label. */
+		float nxf = sqrtf(x2) * UP, Da = x2 + bv[f];
+		float eaf = GMARGIN(nxf, L->cnuf[a], L->Ef, L->Af);
+		float H = (Da + eaf) * UP;
 		/* every group, the group of c_a with its minimum c_a counted too
 		 * (its t is at most D_a <= H) */
-		size_t cnt = lower_bounds(G1, G, x2, nxf, L->gnf, L->Ef, L->Af, H, lbr);
-		int near = cnt > 1;
+		size_t cnt = G == 1 ? 1 : lower_bounds(G1, G, x2, nxf, L->gnf, L->Ef, L->Af, H, lbr);
+		int near = cnt > 1; /* (G == 1: only the group of c_a, below) */
 		if (gs == 1)
 			lbr[ga] = INFINITY; /* no other centroid in the group of c_a */
 		else {
@@ -414,7 +415,7 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 		}
 		if (!near) {
 			L->a[i] = a;
-			L->u[i] = sqrtf(Da + up_f(ea)) * UP;
+			L->u[i] = sqrtf(Da + eaf) * UP;
 			continue;
 		}
 		/* a near-tie: the candidates, one per group, or the reference */
@@ -459,7 +460,7 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 			float x2 = xn[f];
 			if (b != a && !L->huge && (double)x2 <= VT_NEAREST_BIG_NORM) {
 				size_t ga = (size_t)a / gs;
-				float nxf = up_f(vt_nearest_norm_up(x2));
+				float nxf = sqrtf(x2) * UP;
 				float t = (x2 + g1[f * G + ga]) - GMARGIN(nxf, L->gnf[ga], L->Ef, L->Af);
 				L->lb[i * G + ga] = t > 0 ? sqrtf(t) * DOWN : 0.0f;
 			}
@@ -493,12 +494,13 @@ static float dist_exact_f(const float *x, const float *c, size_t d)
  * s = dist_exact_f(x, c): each difference, square and sum is off by at
  * most 2^-24 relatively, so s >= ||x - c||^2 (1 - gamma_{d+3}) - d 2^-149
  * (products underflowing), hence ||x - c||^2 <= (s + A(d)) (1 + E(d)) with
- * E(d) >= 2 gamma_{d+4} and A(d) of nearest.h (the arguments tE, tA).  An
- * overflow gives +inf (the point is then recomputed). */
-static float tight_u(const float *x, const float *c, size_t d, double tE, double tA)
+ * E(d) >= 2 gamma_{d+4} and A(d) of nearest.h.  In float: Af >= A(d) and
+ * E1f >= (1 + E(d))(1 + 2^-22) cover the sum's and the product's
+ * roundings, UP the square root's.  An overflow gives +inf (the point is
+ * then recomputed). */
+static float tight_u(const float *x, const float *c, size_t d, float Af, float E1f)
 {
-	double s = dist_exact_f(x, c, d);
-	return up_f(sqrt((s + tA) * (1 + tE)) * (1 + 0x1p-50));
+	return sqrtf((dist_exact_f(x, c, d) + Af) * E1f) * UP;
 }
 
 static void assign_task(void *arg, size_t t, int worker)
@@ -574,7 +576,7 @@ static void bounded_task(void *arg, size_t t, int worker)
 		float lo = shrink_min(L->lb + i * G, L->gdrift, G);
 		float z = L->s[ai] > lo ? L->s[ai] : lo;
 		if (!(u * SKIP < z)) {
-			u = tight_u(p->x + i * d, L->C + (size_t)ai * d, d, L->tE, L->tA);
+			u = tight_u(p->x + i * d, L->C + (size_t)ai * d, d, L->Af, L->E1f);
 			if (!(u * SKIP < z)) {
 				memcpy(xg + nf * d, p->x + i * d, d * sizeof *xg);
 				rows[nf++] = i;
@@ -833,7 +835,7 @@ static void lloyd_release(struct lloyd *L)
 	free(L->nwork);
 	free(L->tscr);
 	free(L->nrec);
-	free(L->cnu);
+	free(L->cnuf);
 	free(L->gnf);
 	free(L->nnear);
 	free(L->nref);
@@ -949,11 +951,12 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 	L.tA = vt_nearest_margin(d, 0, 0);
 	L.Ef = up_f(L.tE);
 	L.Af = up_f(L.tA);
+	L.E1f = up_f((1 + L.tE) * (1 + 0x1p-22) * (1 + 0x1p-50));
 	int rc = VT_ENOMEM;
 	size_t nworkers = (size_t)vt_pool_size(pool);
 	L.tscr = malloc(nworkers * L.tstride);
 	L.nrec = calloc(nworkers, sizeof *L.nrec);
-	L.cnu = malloc(k * sizeof *L.cnu);
+	L.cnuf = malloc(k * sizeof *L.cnuf);
 	L.gnf = malloc(L.G * sizeof *L.gnf);
 	L.nnear = calloc(nworkers, sizeof *L.nnear);
 	L.nref = calloc(nworkers, sizeof *L.nref);
@@ -977,7 +980,7 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 		L.bias = calloc(k, sizeof *L.bias);
 	double *dex = NULL;
 	if (!L.cn || !L.a || !L.ap || !L.u || !L.lb || !L.gdrift || !L.drift || !L.s || !L.order || !L.start ||
-	    !L.S || !L.W || !L.Q || !L.closs || !L.scratch || !L.nwork || !L.tscr || !L.nrec || !L.nnear || !L.cnu || !L.gnf ||
+	    !L.S || !L.W || !L.Q || !L.closs || !L.scratch || !L.nwork || !L.tscr || !L.nrec || !L.nnear || !L.cnuf || !L.gnf ||
 	    !L.nref ||
 	    (o->balance > 0 && !L.bias))
 		goto out;

@@ -55,6 +55,9 @@ static size_t pick_prefix(const double *prefix, size_t m, double u)
 	return lo;
 }
 
+/* times a float value v >= 0 of one rounding: above the exact v */
+static const float UP = 1.0f + 0x1p-22f;
+
 #define PP_ROWS 1024
 #define PP_MAXTRIALS 16
 /* seeding sample: PP_SAMPLE rows per centroid (measured on Fashion-MNIST,
@@ -66,6 +69,7 @@ struct pp_ctx {
 	const float *xs;       /* m x d sample */
 	const double *ws;      /* m weights */
 	const float *xns;      /* m norms */
+	const double *nxu;     /* m norms, rounded up (vt_nearest_norm_up) */
 	const double *D;       /* m current w * min dd */
 	size_t m, d, L;
 	const float *cand;     /* L x d */
@@ -80,9 +84,10 @@ struct pp_ctx {
  * D_i = min(D_i, w_i dd(x_i, c)) with c the candidate: exact (issue 18),
  * so that the sampling that these values drive depends on no BLAS.  The
  * float distance D only skips dd where it cannot matter: with the margin e
- * of vt_nearest_margin, dd >= fl(D - e), so fl(w fl(D - e)) > D_i proves
- * fl(w dd) > D_i (rounding is monotone) and the minimum is D_i.  A row of
- * weight 0 contributes 0.  Rows or candidates of squared norm above
+ * of vt_nearest_margin (for the largest norm among the candidates, one per
+ * row), dd >= D - e, so D - e > D_i / w_i proves w_i dd > D_i, hence
+ * fl(w_i dd) >= D_i (rounding is monotone) and the minimum is D_i.  A row
+ * of weight 0 contributes 0.  Rows or candidates of squared norm above
  * VT_NEAREST_BIG_NORM always get dd. */
 static void pp_task(void *arg, size_t t, int worker)
 {
@@ -96,30 +101,44 @@ static void pp_task(void *arg, size_t t, int worker)
 	double pot[PP_MAXTRIALS] = {0};
 	const double E = vt_nearest_eps(d), A = vt_nearest_margin(d, 0, 0);
 	int cbig = 0;
-	for (size_t c = 0; c < L; c++)
+	double cmax = 0; /* one margin per row, for the largest candidate norm */
+	float cnc[PP_MAXTRIALS];
+	double *nd = a->nd;
+	const float *cand = a->cand;
+	memcpy(cnc, a->cnc, L * sizeof *cnc);
+	for (size_t c = 0; c < L; c++) {
 		cbig |= !((double)a->cnc[c] <= VT_NEAREST_BIG_NORM);
+		cmax = a->ncu[c] > cmax ? a->ncu[c] : cmax;
+	}
 	for (size_t i = 0; i < mm; i++) {
 		size_t r = r0 + i;
 		double wi = a->ws ? a->ws[r] : 1.0, Di = a->D[r];
 		float x2 = a->xns[r];
 		int big = cbig || !((double)x2 <= VT_NEAREST_BIG_NORM);
-		double nxu = vt_nearest_norm_up(x2);
-		const float *xr = a->xs + r * d;
+		double w = a->nxu[r] + cmax;
+		/* D > thr means D - e > D_i / w_i (real numbers): then w_i dd >
+		 * D_i, so fl(w_i dd) >= D_i and the minimum is D_i either way.
+		 * thr in float, each rounding covered by a factor UP (all terms
+		 * are >= 0; D_i / w_i in double, its rounding by 2^-50). */
+		double q = a->ws ? Di / wi * (1 + 0x1p-50) : Di;
+		float ef = (float)(E * w * w + A) * UP;
+		float thr = big || wi == 0 ? INFINITY : ((float)q * UP + ef) * UP;
+		const float *xr = a->xs + r * d, *ipr = ip + i * L;
+		double *ndr = nd + r * L; /* (locals: the stores cannot alias a) */
 		for (size_t c = 0; c < L; c++) {
 			double v;
 			if (wi == 0) {
 				v = 0;
 			} else {
-				float D = (ip[i * L + c] + a->cnc[c]) + x2;
-				double w = nxu + a->ncu[c], lo = (double)D - (E * w * w + A);
-				if (!big && wi * lo > Di) {
+				float D = (ipr[c] + cnc[c]) + x2;
+				if (D > thr) {
 					v = Di;
 				} else {
-					double e = wi * vt_nearest_sqdist(xr, a->cand + c * d, d);
-					v = e < Di ? e : Di;
+					double wd = wi * vt_nearest_sqdist(xr, cand + c * d, d);
+					v = wd < Di ? wd : Di;
 				}
 			}
-			a->nd[r * L + c] = v;
+			ndr[c] = v;
 			pot[c] += v;
 		}
 	}
@@ -149,7 +168,7 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	int rc = VT_ENOMEM;
 	size_t *idx = NULL;
 	float *xs = NULL, *xns = NULL, *ip = NULL, *cand = NULL;
-	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL, *nd = NULL;
+	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL, *nd = NULL, *nxu = NULL;
 	size_t ntasks = (m + PP_ROWS - 1) / PP_ROWS;
 	const float *X = p->x;
 	const double *W = p->w;
@@ -177,12 +196,15 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	}
 	D = malloc(m * sizeof *D);
 	prefix = malloc(m * sizeof *prefix);
+	nxu = malloc(m * sizeof *nxu);
 	ip = malloc(m * L * sizeof *ip);
 	nd = malloc(m * L * sizeof *nd);
 	cand = malloc(L * d * sizeof *cand);
 	pot = malloc(ntasks * L * sizeof *pot);
-	if (!D || !prefix || !ip || !nd || !cand || !pot)
+	if (!D || !prefix || !nxu || !ip || !nd || !cand || !pot)
 		goto out;
+	for (size_t i = 0; i < m; i++)
+		nxu[i] = vt_nearest_norm_up(XN[i]);
 
 	/* first centroid: a row drawn with probability w_i */
 	double tot = 0;
@@ -191,7 +213,7 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	size_t first = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
 	memcpy(C, X + first * d, d * sizeof *C);
 	{
-		struct pp_ctx a = {X, W, XN, NULL, m, d, 1, C, {0}, {0}, ip, nd, pot};
+		struct pp_ctx a = {X, W, XN, nxu, NULL, m, d, 1, C, {0}, {0}, ip, nd, pot};
 		vt_sqnorms(C, 1, d, a.cnc);
 		a.ncu[0] = vt_nearest_norm_up(a.cnc[0]);
 		for (size_t i = 0; i < m; i++)
@@ -218,7 +240,7 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 			size_t i = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
 			memcpy(cand + t * d, X + i * d, d * sizeof *cand);
 		}
-		struct pp_ctx a = {X, W, XN, D, m, d, L, cand, {0}, {0}, ip, nd, pot};
+		struct pp_ctx a = {X, W, XN, nxu, D, m, d, L, cand, {0}, {0}, ip, nd, pot};
 		vt_sqnorms(cand, L, d, a.cnc);
 		for (size_t t = 0; t < L; t++)
 			a.ncu[t] = vt_nearest_norm_up(a.cnc[t]);
@@ -248,6 +270,7 @@ out:
 	free(prefix);
 	free(ip);
 	free(nd);
+	free(nxu);
 	free(cand);
 	free(pot);
 	return rc;

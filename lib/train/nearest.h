@@ -68,6 +68,7 @@
 #ifndef VT_NEAREST_H
 #define VT_NEAREST_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -138,8 +139,11 @@ double vt_nearest_eps(size_t d);
 
 /* ||v||, rounded up, from its float squared norm sq (as vt_sqnorms gives
  * it): sqrt(sq) (1 + 2^-22), which is above the true norm (sq is off by at
- * most (2^-24 + d 2^-53) relatively). */
-double vt_nearest_norm_up(float sq);
+ * most (2^-24 + d 2^-53) relatively).  Inline: it runs once per row. */
+static inline double vt_nearest_norm_up(float sq)
+{
+	return sqrt((double)sq) * (1.0 + 0x1p-22);
+}
 
 /* The margin of one float distance: e = E(d) (nxu + ncu)^2 + A(d), for the
  * norms of x and c rounded up (vt_nearest_norm_up, or any larger values).
@@ -167,10 +171,12 @@ int vt_nearest_brute(vt_pool *pool, const float *x, size_t n, size_t d, const fl
 /* Bytes of scratch vt_nearest_brute_serial needs for k centroids of d. */
 size_t vt_nearest_brute_scratch(size_t d, size_t k);
 
-/* vt_nearest_brute with top 1, in the calling thread, with the centroids'
- * float norms cn (k, from vt_sqnorms) given and the caller's scratch
- * (vt_nearest_brute_scratch bytes, any alignment), for callers that run
- * their own per-thread blocks and send it their few rows near a tie.
+/* vt_nearest_brute with top 1 (the same labels and dd), in the calling
+ * thread, with the centroids' float norms cn (k, from vt_sqnorms) given and
+ * the caller's scratch (vt_nearest_brute_scratch bytes, any alignment), for
+ * callers that run their own per-thread blocks.  The kernel's scan with its
+ * two best (vt_assign_serial) certifies the rows it can, brute force's
+ * candidate lists take the others.
  * Centroids of squared norm above VT_NEAREST_BIG_NORM (or not finite) are
  * allowed here: then every row gets dd to all k, the definition itself.
  * labels (n) and dists (n dd values) may each be NULL. */
