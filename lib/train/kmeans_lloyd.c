@@ -166,7 +166,10 @@ static void set_cmax(struct lloyd *L)
 
 /* The margin of a row of norm nxf against group g, in float from values
  * rounded up: (Ef w w + Af) with w = nxf + gnf[g], four roundings of at
- * most 2^-24 each, covered by the factor 1 + 2^-20 (all terms >= 0). */
+ * most 2^-24 each, covered by the factor 1 + 2^-20 (all terms >= 0).
+ * Where the products fall below FLT_MIN they lose at most a few 2^-149
+ * more: A(d) = (d + 4) 2^-146 is 16 times the underflow error it covers
+ * (nearest.c), which absorbs that. */
 #define GMARGIN(nxf, gn, Ef, Af) ((((Ef) * ((nxf) + (gn))) * ((nxf) + (gn)) + (Af)) * SKIP)
 
 /* For the G values val[g] (the group minima of -2 x.c + ||c||^2_f) of a row

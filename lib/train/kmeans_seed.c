@@ -119,7 +119,8 @@ static void pp_task(void *arg, size_t t, int worker)
 		/* D > thr means D - e > D_i / w_i (real numbers): then w_i dd >
 		 * D_i, so fl(w_i dd) >= D_i and the minimum is D_i either way.
 		 * thr in float, each rounding covered by a factor UP (all terms
-		 * are >= 0; D_i / w_i in double, its rounding by 2^-50). */
+		 * are >= 0; D_i / w_i in double, its rounding by 2^-50; below
+		 * FLT_MIN the slack of A(d), as in kmeans_lloyd.c's GMARGIN). */
 		double q = a->ws ? Di / wi * (1 + 0x1p-50) : Di;
 		float ef = (float)(E * w * w + A) * UP;
 		float thr = big || wi == 0 ? INFINITY : ((float)q * UP + ef) * UP;
