@@ -13,6 +13,7 @@
 #   vrefine        vrefine -c (1,024 centroids) on the vgen set
 #   vrefine-part   the same with --partial
 #   vkmeans-hier   vkmeans -k 1024 --hierarchical=on on the vgen set
+#   vkmeans-probe  the same with a narrowed refinement (--probe 8)
 #   vpq            vpq -c (1,024 centroids) -m 8 on the vgen set
 #   vkmeans-flat   vkmeans -k 256 (flat) on the vgen set and on Fashion-MNIST
 #   vcoreset       vsample -k 256 | vcoreset -k 256 on Fashion-MNIST
@@ -65,6 +66,8 @@ run() {
     vrefine) "$bin/vrefine" -q -j "$threads" -c "$work/c1024.vt" -o "$o" "$work/g32.vt" ;;
     vrefine-part) "$bin/vrefine" -q -j "$threads" --partial -c "$work/c1024.vt" -o "$o" "$work/g32.vt" ;;
     vkmeans-hier) "$bin/vkmeans" -q -j "$threads" -k 1024 --hierarchical=on --seed 1 -o "$o" "$work/g32.vt" ;;
+    vkmeans-probe) "$bin/vkmeans" -q -j "$threads" -k 1024 --hierarchical=on --probe 8 --seed 1 \
+                     -o "$o" "$work/g32.vt" ;;
     vpq) "$bin/vpq" -q -j "$threads" -c "$work/c1024.vt" -m 8 -o "$o" "$work/g32.vt" ;;
     vkmeans-flat) "$bin/vkmeans" -q -j "$threads" -k 256 --seed 1 -o "$o" "$work/g32.vt" ;;
     vkmeans-flat-fm) "$bin/vkmeans" -q -j "$threads" -k 256 --seed 1 -o "$o" "$work/fm.npy" ;;
@@ -78,7 +81,7 @@ run() {
   esac
 }
 
-all="vrefine vrefine-part vkmeans-hier vpq vkmeans-flat vkmeans-flat-fm vcoreset vloss vsqbounds vassign"
+all="vrefine vrefine-part vkmeans-hier vkmeans-probe vpq vkmeans-flat vkmeans-flat-fm vcoreset vloss vsqbounds vassign"
 read -r -a cells <<<"${CELLS:-$all}"
 mkdir -p "$work/out"
 echo "# kernel matrix, $(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p')"
