@@ -72,9 +72,10 @@ void vt_cindex_free(vt_cindex *ix);
  * distances ||x||^2 + ||c||^2 - 2 x.c in float, clamped at 0, or dd rounded
  * to float for a label that dd decided; may be NULL) are caller allocated.  evals, if not NULL, receives the number of
  * row-to-centroid distances computed (group centres included), summed in
- * double.  pool may be NULL.  Memory: 1 MiB x (nprobe + 1) for a batch
- * of 65,536 rows, plus, per thread, the larger of 1 KiB x G and
- * 1 KiB x (d + 2) + 4 vt_assign_scratch_floats(largest group) bytes.
+ * double.  pool may be NULL.  Memory: 1.25 MiB x (nprobe + 1) + 256 KiB
+ * for a batch of 65,536 rows, plus, per thread, the larger of
+ * 1 KiB x G + 8 G and 1 KiB x (d + 4) + 4 vt_assign_scratch_floats(largest
+ * group) bytes.
  * Returns 0, VT_EINVAL (a zero size, a bad nprobe, a label out of range
  * with keep) or VT_ENOMEM. */
 int vt_cindex_assign(const vt_cindex *ix, vt_pool *pool, const float *x, size_t n,
