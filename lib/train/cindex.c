@@ -194,6 +194,7 @@ struct job {
 	float *rd, *rd2;        /* nb x S: best and second best distance in each slot */
 	int32_t *rl;            /* nb x S: the best's centroid */
 	float *xn;              /* nb: the rows' float squared norms */
+	double E, A;            /* E(d) and A(d) of nearest.h */
 	double *ev;             /* per phase-1 task: distances computed */
 	float *scratch;
 	size_t stride;
@@ -273,8 +274,7 @@ static void coarse_task(void *arg, size_t t, int worker)
 			}
 			if (np == P && ne > P) {
 				/* certain unless another centre is within 2e of the P-th */
-				double w = vt_nearest_norm_up(x2) + ix->gmaxu;
-				double e = vt_nearest_eps(d) * w * w + vt_nearest_margin(d, 0, 0);
+				double w = vt_nearest_norm_up(x2) + ix->gmaxu, e = J->E * w * w + J->A;
 				float thr = (float)(((double)bv[P - 1] + 2 * e) * (1 + 0x1p-22));
 				thr = (double)thr < ((double)bv[P - 1] + 2 * e) * (1 + 0x1p-22)
 				              ? nextafterf(thr, INFINITY)
@@ -385,8 +385,7 @@ static void pick_task(void *arg, size_t t, int worker)
 			bl = exact_members(J, r, &dd);
 			best = (float)dd;
 		} else {
-			double w = vt_nearest_norm_up(J->xn[r]) + ix->cmaxu;
-			double e = vt_nearest_eps(d) * w * w + vt_nearest_margin(d, 0, 0);
+			double w = vt_nearest_norm_up(J->xn[r]) + ix->cmaxu, e = J->E * w * w + J->A;
 			double thr = ((double)best + 2 * e) * (1 + 0x1p-22);
 			int32_t cand[VT_CINDEX_MAX_PROBE + 1];
 			size_t nc = 0;
@@ -450,6 +449,8 @@ int vt_cindex_assign(const vt_cindex *ix, vt_pool *pool, const float *x, size_t 
 	J.labels = labels;
 	J.dists = dists;
 	J.stride = (fine > coarse ? fine : coarse) + 16;
+	J.E = vt_nearest_eps(d);
+	J.A = vt_nearest_margin(d, 0, 0);
 	size_t cap = n < BATCH ? n : BATCH;
 	int rc = VT_ENOMEM;
 	J.probe = malloc(cap * S * sizeof *J.probe);
