@@ -444,14 +444,28 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 			ff[nf++] = (int32_t)f;
 			continue;
 		}
-		double dd;
-		int32_t b = vt_nearest_pick(xb + f * d, L->C, d, cand, nc, &dd);
+		/* dd decides (ties to the lower index); with one centroid a group,
+		 * each candidate's dd also bounds it tighter than its float distance
+		 * did (the true squared distance is at least dd (1 - 2^-22)) */
+		double cd[MAXCAND], dd = INFINITY;
+		int32_t b = -1;
+		for (size_t q = 0; q < nc; q++) {
+			cd[q] = vt_nearest_sqdist(xb + f * d, L->C + (size_t)cand[q] * d, d);
+			if (b < 0 || cd[q] < dd || (cd[q] == dd && cand[q] < b)) {
+				dd = cd[q];
+				b = cand[q];
+			}
+		}
 		L->a[i] = b;
 		L->u[i] = up_sqrt_dd(dd);
 		if (b != a) { /* c_a is now one of the others of its group */
 			float t = (x2 + G1[ga]) - GMARGIN(nxf, L->gnf[ga], L->Ef, L->Af);
 			lbr[ga] = t > 0 ? sqrtf(t) * DOWN : 0.0f;
 		}
+		if (gs == 1) /* (Elkan: a group is one centroid) */
+			for (size_t q = 0; q < nc; q++)
+				lbr[cand[q]] = cand[q] == b ? INFINITY
+				                            : down_f(sqrt(cd[q] * (1 - 0x1p-22)) * (1 - 0x1p-50));
 	}
 	if (nf) {
 		vt_nearest_brute_serial(fx, nf, d, L->C, k, L->cn, flab, fdd, bscr);
@@ -786,34 +800,39 @@ static size_t update(struct lloyd *L)
 }
 
 /* s[j]: a lower bound on half the true distance from each centroid to its
- * nearest other centroid, from the kernel's float distances D (the
- * second smallest of centroid j against all, or the smallest when that is
- * not j itself) less the margin e_j, rounded down */
+ * nearest other centroid, from the exact top two of each centroid among
+ * all (vt_nearest_brute: itself at dd 0 and its nearest other, or two at
+ * dd 0 for a duplicate), the true squared distance being at least
+ * dd (1 - 2^-22).  (Float distances less a margin would do too, but the
+ * margin grows with the norms while these gaps can be small.)  Centroids
+ * too large for float get 0. */
 static int centroid_gaps(struct lloyd *L)
 {
 	const size_t k = L->k, d = L->p->d;
-	if (k < 2) {
+	if (k < 2 || L->huge) {
 		for (size_t j = 0; j < k; j++)
 			L->s[j] = 0;
 		return 0;
 	}
-	int32_t *l1 = malloc(2 * k * sizeof *l1);
-	float *d12 = malloc(2 * k * sizeof *d12);
-	if (!l1 || !d12) {
-		free(l1);
-		free(d12);
+	int32_t *l2 = malloc(2 * k * sizeof *l2);
+	double *d2 = malloc(2 * k * sizeof *d2);
+	if (!l2 || !d2) {
+		free(l2);
+		free(d2);
 		return VT_ENOMEM;
 	}
-	int rc = vt_assign(L->pool, L->C, k, d, L->C, k, L->cn, NULL, l1, d12, l1 + k, d12 + k);
+	int rc = vt_nearest_brute(L->pool, L->C, k, d, L->C, k, 2, l2, d2);
+	if (rc == VT_EDATA) { /* (a centroid not finite: no gap is known) */
+		memset(d2, 0, 2 * k * sizeof *d2);
+		rc = 0;
+	}
 	if (!rc)
 		for (size_t j = 0; j < k; j++) {
-			float g = (size_t)l1[j] == j ? d12[k + j] : d12[j];
-			double e = vt_nearest_margin(d, vt_nearest_norm_up(L->cn[j]), L->cmaxu);
-			double t = (double)g - e;
-			L->s[j] = L->huge || !(t > 0) ? 0.0f : down_f(0.5 * sqrt(t) * (1 - 0x1p-50));
+			double g = (size_t)l2[2 * j] == j ? d2[2 * j + 1] : d2[2 * j];
+			L->s[j] = down_f(0.5 * sqrt(g * (1 - 0x1p-22)) * (1 - 0x1p-50));
 		}
-	free(l1);
-	free(d12);
+	free(l2);
+	free(d2);
 	return rc;
 }
 
