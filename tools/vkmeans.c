@@ -234,6 +234,13 @@ int main(int argc, char **argv)
 		               (n + step - 1) / step, step, 100 * agree, ratio);
 	}
 	free(labels);
+	{
+		double rec, near, ref;
+		vt_kmeans_ties(km, &rec, &near, &ref);
+		vt_cli_verbose(&c, "exact labels: of %.0f rows recomputed by the Lloyd passes, %.0f "
+		               "(%.3f%%) were near a tie and decided on dd, %.0f of them by the "
+		               "reference", rec, near, rec > 0 ? 100 * near / rec : 0.0, ref);
+	}
 
 	size_t k = (size_t)c.k;
 	/* Under cosine the centroids written are the means projected onto the

@@ -9,10 +9,14 @@
  * also the group of the row's current label; the row goes to the nearest
  * member of the probed groups:
  *
- *     label(x) = argmin_{j in probed(x)} ||x - c_j||^2
+ *     label(x) = argmin_{j in probed(x)} dd(x, c_j)
  *
- * (ties to the lowest centroid index).  Rows must be finite: a row with a
- * NaN still gets a valid label, of no meaning.  That is G + P k / G distance
+ * (ties to the lowest centroid index), with probed(x) the P groups of least
+ * dd(x, centre), ties to the lower group: dd is the exact distance of
+ * nearest.h, and the float sgemm distances only find these fast, dd
+ * deciding wherever their proven rounding margin leaves a doubt (issue 18),
+ * so the labels depend on no BLAS kernel.  Rows must be finite: a row with
+ * a NaN still gets a valid label, of no meaning.  That is G + P k / G distance
  * evaluations per row instead of k.  It is an approximation of the nearest
  * centroid; vt_nearest_agreement (nearest.h) measures how often it
  * differs.  With the current label's group probed, a row never moves to a
@@ -65,12 +69,13 @@ void vt_cindex_free(vt_cindex *ix);
  * nprobe nearest groups (1 <= nprobe <= VT_CINDEX_MAX_PROBE, at most G),
  * plus the group of labels[i] when keep is nonzero (labels[i] must then
  * be a valid label on entry).  labels (n, in/out) and dists (n squared
- * distances ||x||^2 + ||c||^2 - 2 x.c in float, clamped at 0; may be NULL)
- * are caller allocated.  evals, if not NULL, receives the number of
+ * distances ||x||^2 + ||c||^2 - 2 x.c in float, clamped at 0, or dd rounded
+ * to float for a label that dd decided; may be NULL) are caller allocated.  evals, if not NULL, receives the number of
  * row-to-centroid distances computed (group centres included), summed in
- * double.  pool may be NULL.  Memory: 1 MiB x (nprobe + 1) for a batch
- * of 65,536 rows, plus, per thread, the larger of 1 KiB x G and
- * 1 KiB x (d + 2) + 4 vt_assign_scratch_floats(largest group) bytes.
+ * double.  pool may be NULL.  Memory: 1.25 MiB x (nprobe + 1) + 256 KiB
+ * for a batch of 65,536 rows, plus, per thread, the larger of
+ * 1 KiB x G + 8 G and 1 KiB x (d + 4) + 4 vt_assign_scratch_floats(largest
+ * group) bytes.
  * Returns 0, VT_EINVAL (a zero size, a bad nprobe, a label out of range
  * with keep) or VT_ENOMEM. */
 int vt_cindex_assign(const vt_cindex *ix, vt_pool *pool, const float *x, size_t n,

@@ -79,6 +79,16 @@ double vt_kmeans_work_fraction(const vt_kmeans *km)
 	return km->pass_rows > 0 ? km->work_rows / km->pass_rows : 0.0;
 }
 
+void vt_kmeans_ties(const vt_kmeans *km, double *rows, double *near, double *ref)
+{
+	if (rows)
+		*rows = km->ties[0];
+	if (near)
+		*near = km->ties[1];
+	if (ref)
+		*ref = km->ties[2];
+}
+
 int vt_kmeans_set_iters(vt_kmeans *km, int iters)
 {
 	if (iters < 0)
@@ -377,6 +387,7 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	km->was_hier = 0;
 	km->probe_used = 0;
 	km->work_rows = km->pass_rows = 0;
+	km->ties[0] = km->ties[1] = km->ties[2] = 0;
 	km->nearest_used = 0;
 	km->d = d;
 	const size_t k = km->k;
@@ -468,6 +479,7 @@ int vt_kmeans_run(vt_kmeans *km, const float *x, size_t n, size_t d,
 	o.a0 = a0;
 	o.exact_final = 1;
 	o.report = km;
+	o.ties = km->ties;
 	if ((rc = vt_km_lloyd(pool, &p, lloss, k, C, &o, labels, km->cw, km->closs, &km->loss,
 	                      &km->iters_done)))
 		goto out;

@@ -41,10 +41,26 @@
  * by the certified search of train/nearest (an index over the final
  * centroids, or brute force where that is cheaper); the weights, losses and
  * labels of the result are those of this assignment.  With a balance
- * penalty the final assignment is the kernel's penalised one instead.
+ * penalty the final assignment is the penalised one (below) instead.
+ *
+ * Exact labels.  Every assignment of the Lloyd loop (flat, the hierarchy's
+ * splits, its refinement) gives each point the centroid of least dd (with a
+ * balance penalty b_j: of least dd + b_j, the b_j as the float values
+ * used), ties to the lower index, as train/nearest defines it: the float
+ * sgemm distances only find it fast, and wherever their proven rounding
+ * margin (vt_nearest_margin) leaves two centroids in doubt, dd decides
+ * (kmeans_lloyd.c).  The Elkan/Yinyang bounds are proven bounds of the
+ * true distances, so a point they skip keeps a label that dd would give it
+ * too.  k-means++ computes each point's D = w min dd exactly (a float
+ * distance only skips a dd that cannot lower it), and sums its potentials
+ * in a fixed order.  All sums (centroids, weights, losses) are taken in a
+ * fixed order from the labels.  The narrowed refinement (cindex.h) follows
+ * the same rule within what it probes: the groups probed and the label
+ * among their members are decided on dd too.
  *
  * The result depends only on the inputs, the settings and the seed: never
- * on the number of threads.
+ * on the number of threads, nor on the BLAS kernel (OPENBLAS_CORETYPE, the
+ * CPU).
  */
 #ifndef VT_KMEANS_H
 #define VT_KMEANS_H
@@ -93,7 +109,7 @@ void vt_kmeans_free(vt_kmeans *km);
 /* Train on x (n x d).  w (n weights) and lloss (n local losses) may be
  * NULL.  labels, if not NULL, receives n int32 labels of the final
  * assignment (the nearest centroid by dd, see above; with a balance
- * penalty, the kernel's nearest plus the penalty).
+ * penalty, the least dd plus the penalty).
  * The inputs are only read; the object keeps no pointer to them.
  * Returns 0, or
  *   VT_EINVAL  n == 0, d == 0, total weight 0, or k > number of distinct
@@ -142,6 +158,14 @@ const vt_nearest_stats *vt_kmeans_nearest_stats(const vt_kmeans *km, double *bui
 /* The share of point-to-all-centroid evaluations the bounds could not skip,
  * over the assignments of the last run's main Lloyd loop (1 = plain Lloyd). */
 double vt_kmeans_work_fraction(const vt_kmeans *km);
+/* Over every Lloyd assignment of the last run (the hierarchy's splits
+ * included, the final exact assignment not): *rows (or NULL) receives the
+ * rows recomputed (those the bounds did not skip), *near (or NULL) those
+ * of them whose float distances left the nearest centroid in doubt, so
+ * that dd decided it (see "Exact labels" above), and *ref (or NULL) those
+ * of them that needed the reference (vt_nearest_brute_serial), with the
+ * rows of too large a norm. */
+void vt_kmeans_ties(const vt_kmeans *km, double *rows, double *near, double *ref);
 size_t vt_kmeans_k(const vt_kmeans *km);
 size_t vt_kmeans_dim(const vt_kmeans *km);
 

@@ -116,6 +116,7 @@ static int split_leaf(struct hier *H, size_t li, size_t kk, size_t *first_new, s
 	rc = vt_km_seed_pp(H->pool, &sp, kk, &r, H->cC);
 	if (!rc) {
 		struct vt_km_lloyd_opts o = vt_km_lloyd_opts_of(km, km->split_iters);
+		o.ties = km->ties;
 		rc = vt_km_lloyd(H->pool, &sp, NULL, kk, H->cC, &o, H->lab, H->cw, H->cl, NULL,
 		                 NULL);
 	}

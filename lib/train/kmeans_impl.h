@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "train/kernel.h"
 #include "train/kmeans.h"
@@ -58,6 +59,8 @@ struct vt_kmeans {
 	double loss;
 	int iters_done, was_hier, probe_used;
 	double work_rows, pass_rows;
+	double ties[3];        /* rows recomputed, near a tie, to the reference
+	                        * (all passes: vt_kmeans_ties) */
 	/* the exact search of the final assignment */
 	int nearest_mode;      /* VT_NEAREST_* */
 	int nearest_used;      /* the last run's final labels came from it */
@@ -70,6 +73,21 @@ struct vt_kmeans {
 
 /* Seconds on the monotonic clock. */
 double vt_km_now(void);
+
+/* The smallest float >= v: the float nearest v, moved one step up by its
+ * bits when below (no libm call: the exact-label bounds round this way
+ * several times per row). */
+static inline float vt_km_up_f(double v)
+{
+	float f = (float)v;
+	if ((double)f < v) {
+		uint32_t b;
+		memcpy(&b, &f, sizeof b);
+		b = f > 0 ? b + 1 : f == 0 ? 1u : b - 1;
+		memcpy(&f, &b, sizeof f);
+	}
+	return f;
+}
 
 /* ---- one flat problem (kmeans.c) ---- */
 
@@ -113,6 +131,10 @@ struct vt_km_lloyd_opts {
 	int nearest_mode;      /* its VT_NEAREST_* mode */
 	vt_kmeans *report;     /* NULL, or the object whose callback this loop
 	                        * calls and whose work counters it feeds */
+	double *ties;          /* NULL, or three counters the loop adds to: the
+	                        * rows its passes recomputed, those found near a
+	                        * tie, and those of them (or of too large a norm)
+	                        * that went to the reference (kmeans_lloyd.c) */
 };
 
 /* The options of a loop of `iters` updates with km's settings, exact, not

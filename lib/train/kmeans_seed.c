@@ -55,6 +55,9 @@ static size_t pick_prefix(const double *prefix, size_t m, double u)
 	return lo;
 }
 
+/* times a float value v >= 0 of one rounding: above the exact v */
+static const float UP = 1.0f + 0x1p-22f;
+
 #define PP_ROWS 1024
 #define PP_MAXTRIALS 16
 /* seeding sample: PP_SAMPLE rows per centroid (measured on Fashion-MNIST,
@@ -66,41 +69,88 @@ struct pp_ctx {
 	const float *xs;       /* m x d sample */
 	const double *ws;      /* m weights */
 	const float *xns;      /* m norms */
-	const double *D;       /* m current w * min dist */
+	const double *nxu;     /* m norms, rounded up (vt_nearest_norm_up) */
+	const double *D;       /* m current w * min dd */
 	size_t m, d, L;
 	const float *cand;     /* L x d */
 	float cnc[PP_MAXTRIALS];
-	float *dist;           /* m x L */
+	double ncu[PP_MAXTRIALS]; /* the candidates' norms, rounded up */
+	float *ip;             /* m x L: the sgemm's -2 x.c */
+	double *nd;            /* m x L: min(D_i, w_i dd(x_i, candidate)) */
 	double *pot;           /* ntasks x L */
 };
 
+/* The potential of each candidate over PP_ROWS rows, and each row's new
+ * D_i = min(D_i, w_i dd(x_i, c)) with c the candidate: exact (issue 18),
+ * so that the sampling that these values drive depends on no BLAS.  The
+ * float distance D only skips dd where it cannot matter: with the margin e
+ * of vt_nearest_margin (for the largest norm among the candidates, one per
+ * row), dd >= D - e, so D - e > D_i / w_i proves w_i dd > D_i, hence
+ * fl(w_i dd) >= D_i (rounding is monotone) and the minimum is D_i.  A row
+ * of weight 0 contributes 0.  Rows or candidates of squared norm above
+ * VT_NEAREST_BIG_NORM always get dd. */
 static void pp_task(void *arg, size_t t, int worker)
 {
 	(void)worker;
 	struct pp_ctx *a = arg;
+	const size_t d = a->d, L = a->L;
 	size_t r0 = t * PP_ROWS, mm = a->m - r0 < PP_ROWS ? a->m - r0 : PP_ROWS;
-	float *dd = a->dist + r0 * a->L;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)a->L, (int)a->d,
-	            -2.0f, a->xs + r0 * a->d, (int)a->d, a->cand, (int)a->d, 0.0f, dd,
-	            (int)a->L);
+	float *ip = a->ip + r0 * L;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)L, (int)d, -2.0f,
+	            a->xs + r0 * d, (int)d, a->cand, (int)d, 0.0f, ip, (int)L);
 	double pot[PP_MAXTRIALS] = {0};
+	const double E = vt_nearest_eps(d), A = vt_nearest_margin(d, 0, 0);
+	int cbig = 0;
+	double cmax = 0; /* one margin per row, for the largest candidate norm */
+	float cnc[PP_MAXTRIALS];
+	double *nd = a->nd;
+	const float *cand = a->cand;
+	memcpy(cnc, a->cnc, L * sizeof *cnc);
+	for (size_t c = 0; c < L; c++) {
+		cbig |= !((double)a->cnc[c] <= VT_NEAREST_BIG_NORM);
+		cmax = a->ncu[c] > cmax ? a->ncu[c] : cmax;
+	}
 	for (size_t i = 0; i < mm; i++) {
-		double wi = a->ws ? a->ws[r0 + i] : 1.0, Di = a->D[r0 + i];
-		for (size_t c = 0; c < a->L; c++) {
-			float v = dd[i * a->L + c] + a->xns[r0 + i] + a->cnc[c];
-			v = v > 0 ? v : 0.0f;
-			dd[i * a->L + c] = v;
-			double e = wi * v;
-			pot[c] += e < Di ? e : Di;
+		size_t r = r0 + i;
+		double wi = a->ws ? a->ws[r] : 1.0, Di = a->D[r];
+		float x2 = a->xns[r];
+		int big = cbig || !((double)x2 <= VT_NEAREST_BIG_NORM);
+		double w = a->nxu[r] + cmax;
+		/* D > thr means D - e > D_i / w_i (real numbers): then w_i dd >
+		 * D_i, so fl(w_i dd) >= D_i and the minimum is D_i either way.
+		 * thr in float, each rounding covered by a factor UP (all terms
+		 * are >= 0; D_i / w_i in double, its rounding by 2^-50; below
+		 * FLT_MIN the slack of A(d), as in kmeans_lloyd.c's GMARGIN). */
+		double q = a->ws ? Di / wi * (1 + 0x1p-50) : Di;
+		float ef = (float)(E * w * w + A) * UP;
+		float thr = big || wi == 0 ? INFINITY : ((float)q * UP + ef) * UP;
+		const float *xr = a->xs + r * d, *ipr = ip + i * L;
+		double *ndr = nd + r * L; /* (locals: the stores cannot alias a) */
+		for (size_t c = 0; c < L; c++) {
+			double v;
+			if (wi == 0) {
+				v = 0;
+			} else {
+				float D = (ipr[c] + cnc[c]) + x2;
+				if (D > thr) {
+					v = Di;
+				} else {
+					double wd = wi * vt_nearest_sqdist(xr, cand + c * d, d);
+					v = wd < Di ? wd : Di;
+				}
+			}
+			ndr[c] = v;
+			pot[c] += v;
 		}
 	}
-	memcpy(a->pot + t * a->L, pot, a->L * sizeof *pot);
+	memcpy(a->pot + t * L, pot, L * sizeof *pot);
 }
 
 /* Weighted k-means++ (Arthur & Vassilvitskii) on a uniform sample of at
  * most max(PP_SAMPLE k, 1024) rows.  Each step draws L candidates with
- * probability proportional to w_i D(x_i)^2 and keeps the one that lowers
- * the sampled potential most: greedy with L = 2 + ln k trials (as
+ * probability proportional to w_i D(x_i)^2 (D the exact dd to the nearest
+ * centroid so far, summed in row order) and keeps the one that lowers
+ * the sampled potential most (by exact sums, ties to the first drawn): greedy with L = 2 + ln k trials (as
  * scikit-learn does) for k <= VT_KM_HIER_AUTO_K, plain (L = 1) for a larger
  * k.  When the potential is 0 (all sampled points are centroids already),
  * the remaining centroids are rows drawn uniformly from all n rows with a
@@ -118,8 +168,8 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 		L = PP_MAXTRIALS;
 	int rc = VT_ENOMEM;
 	size_t *idx = NULL;
-	float *xs = NULL, *xns = NULL, *dist = NULL, *cand = NULL;
-	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL;
+	float *xs = NULL, *xns = NULL, *ip = NULL, *cand = NULL;
+	double *ws = NULL, *D = NULL, *prefix = NULL, *pot = NULL, *nd = NULL, *nxu = NULL;
 	size_t ntasks = (m + PP_ROWS - 1) / PP_ROWS;
 	const float *X = p->x;
 	const double *W = p->w;
@@ -147,11 +197,15 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	}
 	D = malloc(m * sizeof *D);
 	prefix = malloc(m * sizeof *prefix);
-	dist = malloc(m * L * sizeof *dist);
+	nxu = malloc(m * sizeof *nxu);
+	ip = malloc(m * L * sizeof *ip);
+	nd = malloc(m * L * sizeof *nd);
 	cand = malloc(L * d * sizeof *cand);
 	pot = malloc(ntasks * L * sizeof *pot);
-	if (!D || !prefix || !dist || !cand || !pot)
+	if (!D || !prefix || !nxu || !ip || !nd || !cand || !pot)
 		goto out;
+	for (size_t i = 0; i < m; i++)
+		nxu[i] = vt_nearest_norm_up(XN[i]);
 
 	/* first centroid: a row drawn with probability w_i */
 	double tot = 0;
@@ -160,14 +214,14 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	size_t first = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
 	memcpy(C, X + first * d, d * sizeof *C);
 	{
-		struct pp_ctx a = {X, W, XN, NULL, m, d, 1, C, {0}, dist, pot};
+		struct pp_ctx a = {X, W, XN, nxu, NULL, m, d, 1, C, {0}, {0}, ip, nd, pot};
 		vt_sqnorms(C, 1, d, a.cnc);
+		a.ncu[0] = vt_nearest_norm_up(a.cnc[0]);
 		for (size_t i = 0; i < m; i++)
 			D[i] = INFINITY;
 		a.D = D;
 		vt_pool_run(pool, ntasks, pp_task, &a);
-		for (size_t i = 0; i < m; i++)
-			D[i] = (W ? W[i] : 1.0) * dist[i];
+		memcpy(D, nd, m * sizeof *D);
 	}
 	for (size_t c = 1; c < k; c++) {
 		tot = 0;
@@ -187,8 +241,10 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 			size_t i = pick_prefix(prefix, m, vt_rng_uniform(r) * tot);
 			memcpy(cand + t * d, X + i * d, d * sizeof *cand);
 		}
-		struct pp_ctx a = {X, W, XN, D, m, d, L, cand, {0}, dist, pot};
+		struct pp_ctx a = {X, W, XN, nxu, D, m, d, L, cand, {0}, {0}, ip, nd, pot};
 		vt_sqnorms(cand, L, d, a.cnc);
+		for (size_t t = 0; t < L; t++)
+			a.ncu[t] = vt_nearest_norm_up(a.cnc[t]);
 		vt_pool_run(pool, ntasks, pp_task, &a);
 		size_t best = 0;
 		double bestpot = INFINITY;
@@ -202,11 +258,8 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 			}
 		}
 		memcpy(C + c * d, cand + best * d, d * sizeof *C);
-		for (size_t i = 0; i < m; i++) {
-			double e = (W ? W[i] : 1.0) * dist[i * L + best];
-			if (e < D[i])
-				D[i] = e;
-		}
+		for (size_t i = 0; i < m; i++)
+			D[i] = nd[i * L + best];
 	}
 	rc = 0;
 out:
@@ -216,7 +269,9 @@ out:
 	free(ws);
 	free(D);
 	free(prefix);
-	free(dist);
+	free(ip);
+	free(nd);
+	free(nxu);
 	free(cand);
 	free(pot);
 	return rc;

@@ -74,6 +74,29 @@ double vt_nearest_eps(size_t d)
 	return 2 * (m * u / (1 - m * u)) + m * 0x1p-50;
 }
 
+double vt_nearest_margin(size_t d, double nxu, double ncu)
+{
+	double w = nxu + ncu;
+	return vt_nearest_eps(d) * w * w + abs_err(d);
+}
+
+int32_t vt_nearest_pick(const float *x, const float *c, size_t d, const int32_t *ids,
+                        size_t m, double *dist)
+{
+	int32_t b = ids[0];
+	double bd = vt_nearest_sqdist(x, c + (size_t)b * d, d);
+	for (size_t q = 1; q < m; q++) {
+		double v = vt_nearest_sqdist(x, c + (size_t)ids[q] * d, d);
+		if (v < bd || (v == bd && ids[q] < b)) {
+			bd = v;
+			b = ids[q];
+		}
+	}
+	if (dist)
+		*dist = bd;
+	return b;
+}
+
 /* ---- candidate lists (the list itself: nearest_impl.h) ---- */
 
 /* The threshold t of a scan: a value whose lo exceeds t is of no use, being
@@ -231,6 +254,7 @@ void vt_nn_exact_row(const float *x, const float *c, size_t k, size_t d, size_t 
                      int32_t *lab, double *dist)
 {
 	cand t[VT_NEAREST_MAX_TOP];
+	t[0] = (cand){INFINITY, 0, 0}; /* (k >= 1 always replaces it) */
 	size_t m = 0;
 	for (size_t j = 0; j < k; j++) {
 		cand v = {vt_nearest_sqdist(x, c + j * d, d), 0, (int32_t)j};
@@ -293,13 +317,13 @@ static size_t brute_scratch(size_t d, size_t L)
 	       sizeof(double) + sizeof(double) + L * sizeof(cand)) + 64;
 }
 
-static void brute_task(void *arg, size_t task, int worker)
+/* Rows r0 .. r0 + NR_ROWS (at most) of a brute-force pass, in the scratch
+ * s (brute_scratch bytes). */
+static void brute_block(const struct brute_ctx *a, size_t r0, char *s)
 {
-	struct brute_ctx *a = arg;
-	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
+	size_t m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
 	size_t d = a->d, k = a->k, N = a->N;
 	int L = a->L;
-	char *s = a->scr + (size_t)worker * a->stride;
 	s += (64 - (uintptr_t)s % 64) % 64;
 	cand *cl = (cand *)(void *)s;
 	double *ev = (double *)(cl + NR_ROWS * (size_t)L);
@@ -335,6 +359,101 @@ static void brute_task(void *arg, size_t task, int worker)
 			vt_nn_special_row(xr, a->c, k, d, N, lab, dist);
 		else if (vt_nn_finalize(xr, a->c, d, cl + i * (size_t)L, cnt[i], ev[i], N, lab, dist))
 			vt_nn_exact_row(xr, a->c, k, d, N, lab, dist);
+	}
+}
+
+static void brute_task(void *arg, size_t task, int worker)
+{
+	struct brute_ctx *a = arg;
+	brute_block(a, task * NR_ROWS, a->scr + (size_t)worker * a->stride);
+}
+
+/* vt_nearest_brute_serial's scratch: the kernel's (vt_assign_serial), per
+ * block of NR_ROWS rows the two best labels and distances and the norms,
+ * the rows near a tie gathered (rows, ids, labels, dd), the block maxima
+ * of the centroid norms and brute force's own. */
+size_t vt_nearest_brute_scratch(size_t d, size_t k)
+{
+	return vt_assign_scratch_floats(k) * sizeof(float) +
+	       NR_ROWS * (5 * sizeof(float) + 4 * sizeof(int32_t) + sizeof(double)) +
+	       (size_t)NR_ROWS * d * sizeof(float) + (k / NR_COLS + 1) * sizeof(double) +
+	       brute_scratch(d, 1 + SLACK) + 64;
+}
+
+/* The kernel's scan with its two best (vt_assign_serial) certifies most
+ * rows: with e = E(d) (||x|| + max ||c||)^2 + A(d), every centroid but the
+ * best has a float distance D_2 >= the second best, so D_2 > (D_1 + 2e)
+ * (1 + 2^-22) puts them all provably farther by dd (the kernel's distances
+ * are clamped at 0, which only moves them towards dd >= 0).  The other rows
+ * (and rows of too large a norm) go through brute force's candidate lists. */
+void vt_nearest_brute_serial(const float *x, size_t n, size_t d, const float *c, size_t k,
+                             const float *cn, int32_t *labels, double *dists, void *scratch)
+{
+	if (n == 0)
+		return;
+	char *s = scratch;
+	s += (64 - (uintptr_t)s % 64) % 64;
+	double *bmax = (double *)(void *)s;
+	double *fd = bmax + k / NR_COLS + 1;
+	float *ks = (float *)(fd + NR_ROWS);
+	float *d1 = ks + vt_assign_scratch_floats(k), *d2 = d1 + NR_ROWS, *xn = d2 + NR_ROWS;
+	float *fx = xn + NR_ROWS;
+	int32_t *l1 = (int32_t *)(void *)(fx + (size_t)NR_ROWS * d), *l2 = l1 + NR_ROWS;
+	int32_t *ff = l2 + NR_ROWS, *fl = ff + NR_ROWS;
+	char *bscr = (char *)(fl + NR_ROWS);
+	int huge = 0;
+	double cmax = 0;
+	for (size_t j0 = 0; j0 < k; j0 += NR_COLS) {
+		size_t cb = k - j0 < NR_COLS ? k - j0 : NR_COLS;
+		double mx = 0;
+		for (size_t j = 0; j < cb; j++) {
+			if (!((double)cn[j0 + j] <= BIG_NORM))
+				huge = 1;
+			double v = norm_up(cn[j0 + j]);
+			mx = v > mx ? v : mx;
+		}
+		bmax[j0 / NR_COLS] = mx;
+		cmax = mx > cmax ? mx : cmax;
+	}
+	if (huge) { /* no float bound holds: the definition, row by row */
+		for (size_t i = 0; i < n; i++)
+			vt_nn_exact_row(x + i * d, c, k, d, 1, labels ? labels + i : NULL,
+			                dists ? dists + i : NULL);
+		return;
+	}
+	const double E = vt_nearest_eps(d), A = abs_err(d);
+	struct brute_ctx a = {fx, c, cn, bmax, 0, d, k, 1, 1 + SLACK, E, A, fl, fd, bscr, 0};
+	for (size_t r0 = 0; r0 < n; r0 += NR_ROWS) {
+		size_t m = n - r0 < NR_ROWS ? n - r0 : NR_ROWS, nf = 0;
+		const float *xb = x + r0 * d;
+		vt_assign_serial(xb, m, d, c, k, cn, NULL, l1, d1, l2, d2, ks);
+		vt_sqnorms(xb, m, d, xn);
+		for (size_t f = 0; f < m; f++) {
+			int near = 1;
+			if (!row_special(xn[f])) {
+				double w = norm_up(xn[f]) + cmax, e = E * w * w + A;
+				near = l2[f] >= 0 && (double)d2[f] <= ((double)d1[f] + 2 * e) * (1 + 0x1p-22);
+			}
+			if (near) {
+				memcpy(fx + nf * d, xb + f * d, d * sizeof *fx);
+				ff[nf++] = (int32_t)f;
+				continue;
+			}
+			if (labels)
+				labels[r0 + f] = l1[f];
+			if (dists)
+				dists[r0 + f] = vt_nearest_sqdist(xb + f * d, c + (size_t)l1[f] * d, d);
+		}
+		if (!nf)
+			continue;
+		a.n = nf;
+		brute_block(&a, 0, a.scr);
+		for (size_t q = 0; q < nf; q++) {
+			if (labels)
+				labels[r0 + (size_t)ff[q]] = fl[q];
+			if (dists)
+				dists[r0 + (size_t)ff[q]] = fd[q];
+		}
 	}
 }
 

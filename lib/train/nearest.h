@@ -68,6 +68,7 @@
 #ifndef VT_NEAREST_H
 #define VT_NEAREST_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -122,6 +123,40 @@ double vt_nearest_sqdist(const float *x, const float *c, size_t d);
  * See nearest.c for the derivation. */
 double vt_nearest_eps(size_t d);
 
+/* ---- deciding the near-ties of other float kernels ----
+ *
+ * Every other place that takes a label from float sgemm distances (the
+ * k-means Lloyd passes, seeding, vpq's sub-spaces) keeps its fast float
+ * scan and uses these to decide by dd wherever the float values leave a
+ * doubt: with e the margin below, a centroid whose fl(D - e) exceeds the
+ * best's fl(D + e) is provably farther by dd; the others are compared on dd
+ * (vt_nearest_pick), or the row goes to the reference (vt_nearest_brute_serial). */
+
+/* Squared norms (of rows or centroids) beyond this are kept out of float:
+ * the margin below covers only smaller ones (no float product or sum can
+ * then overflow). */
+#define VT_NEAREST_BIG_NORM 1e36
+
+/* ||v||, rounded up, from its float squared norm sq (as vt_sqnorms gives
+ * it): sqrt(sq) (1 + 2^-22), which is above the true norm (sq is off by at
+ * most (2^-24 + d 2^-53) relatively).  Inline: it runs once per row. */
+static inline double vt_nearest_norm_up(float sq)
+{
+	return sqrt((double)sq) * (1.0 + 0x1p-22);
+}
+
+/* The margin of one float distance: e = E(d) (nxu + ncu)^2 + A(d), for the
+ * norms of x and c rounded up (vt_nearest_norm_up, or any larger values).
+ * For the kernel's float distance D of x and c (either order of its two
+ * float additions), fl(D - e) <= dd(x, c) <= fl(D + e), and the true
+ * squared distance ||x - c||^2 also lies within e of D (nearest.c). */
+double vt_nearest_margin(size_t d, double nxu, double ncu);
+
+/* The nearest of the m >= 1 candidates ids[] (rows of c, d wide)
+ * to x by (dd, index); *dist (or NULL) receives its dd. */
+int32_t vt_nearest_pick(const float *x, const float *c, size_t d, const int32_t *ids,
+                        size_t m, double *dist);
+
 /* ---- the reference ---- */
 
 /* Brute force, exact: the top `top` centroids of each row by (dd, index),
@@ -132,6 +167,21 @@ double vt_nearest_eps(size_t d);
  * pool may be NULL.  Returns 0, VT_EINVAL or VT_ENOMEM. */
 int vt_nearest_brute(vt_pool *pool, const float *x, size_t n, size_t d, const float *c,
                      size_t k, size_t top, int32_t *labels, double *dists);
+
+/* Bytes of scratch vt_nearest_brute_serial needs for k centroids of d. */
+size_t vt_nearest_brute_scratch(size_t d, size_t k);
+
+/* vt_nearest_brute with top 1 (the same labels and dd), in the calling
+ * thread, with the centroids' float norms cn (k, from vt_sqnorms) given and
+ * the caller's scratch (vt_nearest_brute_scratch bytes, any alignment), for
+ * callers that run their own per-thread blocks.  The kernel's scan with its
+ * two best (vt_assign_serial) certifies the rows it can, brute force's
+ * candidate lists take the others.
+ * Centroids of squared norm above VT_NEAREST_BIG_NORM (or not finite) are
+ * allowed here: then every row gets dd to all k, the definition itself.
+ * labels (n) and dists (n dd values) may each be NULL. */
+void vt_nearest_brute_serial(const float *x, size_t n, size_t d, const float *c, size_t k,
+                             const float *cn, int32_t *labels, double *dists, void *scratch);
 
 /* How well labels match the reference, on the rows 0, step, 2 step, ...
  * of x (n x d; step >= 1) against the k x d centroids c (finite): *agree

@@ -20,7 +20,6 @@
 #define NR_COLS 512    /* centroids of one sgemm block */
 #define SLACK 3        /* list entries beyond the N asked for */
 #define BIG_NORM 1e36  /* squared norms beyond this stay out of float */
-#define NORM_UP (1.0 + 0x1p-22)
 
 static inline double now(void)
 {
@@ -48,7 +47,7 @@ static inline float float_up(double v)
 
 static inline double norm_up(float sq)
 {
-	return sqrt((double)sq) * NORM_UP;
+	return vt_nearest_norm_up(sq);
 }
 
 /* ---- candidate lists ---- */

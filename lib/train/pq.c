@@ -10,6 +10,7 @@
 #include "error.h"
 #include "train/kernel.h"
 #include "train/kmeans.h"
+#include "train/nearest.h"
 #include "train/rng.h"
 
 /* rows per block of encode / mse */
@@ -74,7 +75,8 @@ struct train {
 
 /* Move each non-empty centroid of C (K x ds) to the mean of the rows b
  * (n x ds) labelled with it, then relabel every row with its nearest
- * centroid and return the exact loss of that assignment in *loss.
+ * centroid (exact: the argmin of dd, nearest.h, whatever the BLAS) and
+ * return the exact loss of that assignment in *loss.
  *
  * The k-means splits empty clusters after its last update too, which
  * leaves a heavy cluster's centroid perturbed by 1/1024 when a sub-space
@@ -86,8 +88,10 @@ static int polish(const float *b, size_t n, size_t ds, size_t K, float *C, int32
                   double *loss)
 {
 	double *S = calloc(K * ds, sizeof *S), *W = calloc(K, sizeof *W);
+	float *cn = malloc(K * sizeof *cn);
+	void *scr = malloc(vt_nearest_brute_scratch(ds, K));
 	int rc = VT_ENOMEM;
-	if (!S || !W)
+	if (!S || !W || !cn || !scr)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const float *r = b + i * ds;
@@ -100,8 +104,8 @@ static int polish(const float *b, size_t n, size_t ds, size_t K, float *C, int32
 		if (W[j] > 0)
 			for (size_t t = 0; t < ds; t++)
 				C[j * ds + t] = (float)(S[j * ds + t] / W[j]);
-	if ((rc = vt_assign(NULL, b, n, ds, C, K, NULL, NULL, lab, NULL, NULL, NULL)))
-		goto out;
+	vt_sqnorms(C, K, ds, cn);
+	vt_nearest_brute_serial(b, n, ds, C, K, cn, lab, NULL, scr);
 	double e = 0;
 	for (size_t i = 0; i < n; i++) {
 		const float *r = b + i * ds, *c = C + (size_t)lab[i] * ds;
@@ -111,9 +115,12 @@ static int polish(const float *b, size_t n, size_t ds, size_t K, float *C, int32
 		}
 	}
 	*loss = e;
+	rc = 0;
 out:
 	free(S);
 	free(W);
+	free(cn);
+	free(scr);
 	return rc;
 }
 
@@ -234,12 +241,11 @@ static int encode(vt_pool *pool, const float *cb, size_t M, int nbits, const flo
 		return rc;
 	const size_t ds = d / M, K = (size_t)1 << nbits;
 	size_t bn = n < ENC_ROWS ? n : ENC_ROWS;
-	float *cn = malloc(M * K * sizeof *cn), *b = malloc(bn * ds * sizeof *b);
+	float *b = malloc(bn * ds * sizeof *b);
 	int32_t *lab = malloc(bn * sizeof *lab);
 	rc = VT_ENOMEM;
-	if (!cn || !b || !lab)
+	if (!b || !lab)
 		goto out;
-	vt_sqnorms(cb, M * K, ds, cn);
 	double e = 0;
 	for (size_t i0 = 0; i0 < n; i0 += bn) {
 		size_t nr = n - i0 < bn ? n - i0 : bn;
@@ -247,8 +253,7 @@ static int encode(vt_pool *pool, const float *cb, size_t M, int nbits, const flo
 		for (size_t m = 0; m < M; m++) {
 			const float *cm = cb + m * K * ds;
 			gather(xr, nr, d, m, ds, b);
-			if ((rc = vt_assign(pool, b, nr, ds, cm, K, cn + m * K, NULL, lab, NULL, NULL,
-			                    NULL)))
+			if ((rc = vt_nearest_brute(pool, b, nr, ds, cm, K, 1, lab, NULL)))
 				goto out;
 			for (size_t i = 0; i < nr; i++) {
 				if (codes)
@@ -267,7 +272,6 @@ static int encode(vt_pool *pool, const float *cb, size_t M, int nbits, const flo
 		*err = e;
 	rc = 0;
 out:
-	free(cn);
 	free(b);
 	free(lab);
 	return rc;

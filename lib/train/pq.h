@@ -13,7 +13,7 @@
  * seed vt_pq_subspace_seed(seed, m).  A last mean update without the
  * k-means' split of empty clusters follows (so that a sub-space of at most
  * 2^nbits distinct sub-vectors is represented exactly), then one nearest-
- * centroid assignment.  Because the sub-spaces are independent and the
+ * centroid assignment (exact: dd, ties to the lower index).  Because the sub-spaces are independent and the
  * squared distance splits over them,
  *
  *     mse = (1/n) sum_i ||r_i - q(r_i)||^2 = (1/n) sum_m loss_m
@@ -92,9 +92,11 @@ int vt_pq_train(const vt_pq_opts *o, const float *x, size_t n, size_t d, float *
                 vt_pq_sub *sub, double *mse);
 
 /* Encode rows: codes[i M + m] = the index of the centroid of sub-space m
- * nearest to r_i^(m) (by the kernel of kernel.h: float sgemm, ties to the
- * lowest index).  pool may be NULL.  Returns 0, VT_EDIM, VT_EINVAL (nbits
- * not in 1..8) or VT_ENOMEM. */
+ * nearest to r_i^(m) by dd, ties to the lowest index (vt_nearest_brute:
+ * float sgemm blocks, dd wherever they leave a doubt), the same codes as
+ * vt_pq_encode_exact, whatever the BLAS.  pool may be NULL.  Returns 0,
+ * VT_EDIM, VT_EINVAL (nbits not in 1..8), VT_EDATA (a codeword not finite
+ * or of squared norm above 1e36) or VT_ENOMEM. */
 int vt_pq_encode(vt_pool *pool, const float *codebook, size_t m, int nbits,
                  const float *x, size_t n, size_t d, uint8_t *codes);
 

@@ -194,8 +194,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench_kernel: kmeans: %s\n", vt_strerror(rc));
 				return 1;
 			}
-			printf("kmeans 60000x784 k=256 iters=%d threads=%d: %.3f s loss %.6g\n",
-			       vt_kmeans_iterations(km), T, t1, vt_kmeans_loss(km));
+			double rec, near, ref;
+			vt_kmeans_ties(km, &rec, &near, &ref);
+			printf("kmeans 60000x784 k=256 iters=%d threads=%d: %.3f s loss %.6g; rows "
+			       "recomputed %.0f, near a tie %.0f (%.3f%%), to brute force %.0f\n",
+			       vt_kmeans_iterations(km), T, t1, vt_kmeans_loss(km), rec, near,
+			       rec > 0 ? 100 * near / rec : 0.0, ref);
 			vt_kmeans_free(km);
 		}
 		free(mu);

@@ -5,7 +5,9 @@
 # scikit-learn (Lloyd, random init) run alternately REPS times on the same
 # rows with the same k, iterations and threads; scikit-learn with k-means++
 # init runs once for its loss.  Every loss is computed by vloss on the same
-# rows.  Prints medians of wall time and peak RSS, losses and ratios.
+# rows.  Prints medians of wall time and peak RSS, losses and ratios, and
+# (from one more vkmeans run with -v) how many rows the Lloyd passes found
+# near a tie and decided on the exact distance (issue 18).
 #
 # Usage: pipelines/bench/kmeans.sh [CASE...]   (fmnist sift1k sift4k; default all)
 # Env: VT_BIN (build/bin), REPS (3), THREADS (2), WORK (a temp dir).
@@ -72,6 +74,11 @@ run_case() {
     lpp=$(loss_of "$work/$name-skpp.npy" "$data.npy")
     printf '%-22s %10.2f %10s %14.6e\n' "sklearn k-means++ (1x)" "$(cut -d' ' -f1 "$work/$name-skpp.times")" - "$lpp"
   fi
+  # the near-ties that dd decided (issue 18), from one more run with -v
+  local mode=off
+  [ "$hier" = flat ] || mode=on
+  "$bin/vkmeans" -v -k "$k" --iters "$iters" --tol 0 --seed 1 --hierarchical=$mode \
+    -j "$threads" -o "$work/$name-v.vt" "$data.npy" 2>&1 | sed -n 's/^vkmeans: exact labels: /exact labels: /p'
   echo "time vtrain/faiss   = $(ratio "$t_vtrain" "$t_faiss")"
   echo "loss vtrain/faiss   = $(ratio "$lv" "$lf")"
   if [ "$hier" = flat ]; then

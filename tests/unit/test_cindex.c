@@ -17,6 +17,7 @@
 #include "train/cindex.h"
 #include "train/kernel.h"
 #include "train/kmeans.h"
+#include "train/nearest.h"
 #include "train/pool.h"
 #include "train/rng.h"
 
@@ -73,9 +74,9 @@ static void test_index(void)
 	int32_t *lb = xmalloc(n * sizeof *lb), *la = xmalloc(n * sizeof *la);
 	int32_t *lc = xmalloc(n * sizeof *lc);
 	float *db = xmalloc(n * sizeof *db), *da = xmalloc(n * sizeof *da);
-	vt_assign(p2, x, n, d, c, k, NULL, NULL, lb, db, NULL, NULL);
+	vt_nearest_brute(p2, x, n, d, c, k, 1, lb, NULL);
 
-	/* every group probed: the brute force, label for label */
+	/* every group probed: the exact reference, label for label */
 	double ev = 0;
 	rc = vt_cindex_assign(ix, p2, x, n, 30, 0, la, da, &ev);
 	CHECK(rc == 0 && !memcmp(la, lb, n * sizeof *la), "all groups probed = brute force labels");
@@ -361,8 +362,80 @@ static void test_kmeans_narrowed(void)
 	free(x);
 }
 
+/* Issue 18's rule in the index: on rows and centroids whose norms dwarf
+ * their distances (shifted far from the origin, so that the float
+ * distances are mostly rounding), the labels are the definition: the P
+ * groups of least (dd to the centre, group), then the member of least
+ * (dd, index) among theirs (the centres as the index makes them: the mean
+ * of the members in double, in id order, rounded to float). */
+static void test_exact(void)
+{
+	const size_t n = 3000, d = 12, k = 200, G = 20, P = 3;
+	for (int shifted = 0; shifted < 2; shifted++) {
+		float *x = check_mixture(n, d, 60, 2.0, 4);
+		float *c = xmalloc(k * d * sizeof *c), *m = xmalloc(G * d * sizeof *m);
+		for (size_t j = 0; j < k; j++)
+			memcpy(c + j * d, x + (j * 7) * d, d * sizeof *c);
+		for (size_t i = 0; shifted && i < n * d; i++)
+			x[i] += 2000.0f;
+		for (size_t i = 0; shifted && i < k * d; i++)
+			c[i] += 2000.0f;
+		int32_t *grp = xmalloc(k * sizeof *grp), *la = xmalloc(n * sizeof *la);
+		for (size_t j = 0; j < k; j++)
+			grp[j] = (int32_t)((j * 13) % G);
+		for (size_t g = 0; g < G; g++) {
+			double s[64] = {0}, cnt = 0;
+			for (size_t j = 0; j < k; j++)
+				if ((size_t)grp[j] == g) {
+					for (size_t e = 0; e < d; e++)
+						s[e] += c[j * d + e];
+					cnt++;
+				}
+			for (size_t e = 0; e < d; e++)
+				m[g * d + e] = (float)(s[e] / cnt);
+		}
+		vt_cindex *ix = NULL;
+		vt_pool *p2 = pool_of(2);
+		int rc = vt_cindex_new(&ix, c, k, d, grp, G);
+		rc |= vt_cindex_assign(ix, p2, x, n, P, 0, la, NULL, NULL);
+		size_t bad = 0;
+		for (size_t i = 0; i < n; i++) {
+			const float *xr = x + i * d;
+			int32_t top[3] = {-1, -1, -1};
+			double tv[3] = {INFINITY, INFINITY, INFINITY};
+			for (size_t g = 0; g < G; g++) {
+				double v = vt_nearest_sqdist(xr, m + g * d, d);
+				size_t q = 3;
+				while (q > 0 && v < tv[q - 1])
+					q--;
+				if (q == 3)
+					continue;
+				for (size_t u = 2; u > q; u--)
+					tv[u] = tv[u - 1], top[u] = top[u - 1];
+				tv[q] = v, top[q] = (int32_t)g;
+			}
+			int32_t b = -1;
+			double bd = INFINITY;
+			for (size_t j = 0; j < k; j++) {
+				if (grp[j] != top[0] && grp[j] != top[1] && grp[j] != top[2])
+					continue;
+				double v = vt_nearest_sqdist(xr, c + j * d, d);
+				if (b < 0 || v < bd)
+					bd = v, b = (int32_t)j;
+			}
+			bad += la[i] != b;
+		}
+		CHECK(rc == 0 && bad == 0, "%s rows, %zu of %zu groups probed: the labels of the "
+		      "definition (%zu differ)", shifted ? "shifted" : "centred", P, G, bad);
+		vt_cindex_free(ix);
+		vt_pool_free(p2);
+		free(x), free(c), free(m), free(grp), free(la);
+	}
+}
+
 int main(void)
 {
+	test_exact();
 	test_index();
 	test_grouping();
 	test_kmeans_narrowed();

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "train/accum.h"
 #include "train/kmeans.h"
+#include "train/nearest.h"
 #include "train/rng.h"
 #include "train/stats.h"
 
@@ -350,9 +351,128 @@ static void test_accum_stats(void)
 	      "cluster statistics reject bad sizes");
 }
 
+/* The reference of issue 18's rule: `iters` Lloyd updates of C (k x d)
+ * with every label by the definition (dd of nearest.h, ties to the lower
+ * index), the sums as kmeans_lloyd.c makes them (each cluster's rows in row
+ * order; later passes move the rows whose label changed, in row order) and
+ * the update C_j = (float)(S_j (1 / W_j)).  Returns 0 when a cluster went
+ * empty (the test then says nothing). */
+static int ref_lloyd(const float *x, size_t n, size_t d, float *C, size_t k, int iters)
+{
+	int32_t *a = xmalloc(n * sizeof *a), *ap = xmalloc(n * sizeof *ap);
+	double *S = xmalloc(k * d * sizeof *S), *W = xmalloc(k * sizeof *W);
+	int ok = 1;
+	for (int it = 0; it < iters && ok; it++) {
+		for (size_t i = 0; i < n; i++) {
+			double b = INFINITY;
+			for (size_t j = 0; j < k; j++) {
+				double v = vt_nearest_sqdist(x + i * d, C + j * d, d);
+				if (v < b) {
+					b = v;
+					a[i] = (int32_t)j;
+				}
+			}
+		}
+		if (it == 0) {
+			memset(S, 0, k * d * sizeof *S);
+			memset(W, 0, k * sizeof *W);
+			for (size_t i = 0; i < n; i++) {
+				for (size_t e = 0; e < d; e++)
+					S[a[i] * d + e] += x[i * d + e];
+				W[a[i]] += 1.0;
+			}
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				if (a[i] == ap[i])
+					continue;
+				for (size_t e = 0; e < d; e++) {
+					S[ap[i] * d + e] -= x[i * d + e];
+					S[a[i] * d + e] += x[i * d + e];
+				}
+				W[ap[i]] -= 1.0;
+				W[a[i]] += 1.0;
+			}
+		}
+		memcpy(ap, a, n * sizeof *a);
+		for (size_t j = 0; j < k; j++) {
+			if (!(W[j] > 0)) {
+				ok = 0;
+				break;
+			}
+			double inv = 1.0 / W[j];
+			for (size_t e = 0; e < d; e++)
+				C[j * d + e] = (float)(S[j * d + e] * inv);
+		}
+	}
+	free(a), free(ap), free(S), free(W);
+	return ok;
+}
+
+/* Every Lloyd assignment takes the exact label (issue 18): on rows whose
+ * norms dwarf their distances (shifted far from the origin, so that the
+ * float distances are mostly rounding and almost every row is near a tie),
+ * on a mild shift and on centred rows, with Elkan, Yinyang and one-group
+ * bounds, the centroids after a few updates equal the reference's to the
+ * byte. */
+static void test_exact_lloyd(void)
+{
+	const size_t n = 3000, d = 16, k = 12;
+	const double shifts[3] = {0, 200, 3000};
+	const size_t budgets[3] = {0, 3000 * 4 * 3, 1024}; /* G = k, 3, 1 */
+	for (int si = 0; si < 3; si++) {
+		float *x = check_blobs(n, d, k, 1.5, 1.0, 21 + (uint64_t)si, NULL);
+		for (size_t i = 0; i < n * d; i++)
+			x[i] += (float)shifts[si];
+		float *ref = xmalloc(k * d * sizeof *ref);
+		memcpy(ref, x, k * d * sizeof *ref); /* rows 0 .. k-1: one per blob */
+		int iters = 6, ok = ref_lloyd(x, n, d, ref, k, iters);
+		for (int bi = 0; bi < 3; bi++) {
+			vt_kmeans *km = make(k, 2, 1);
+			vt_kmeans_set_mode(km, VT_KMEANS_FLAT);
+			vt_kmeans_set_initial(km, x, d);
+			vt_kmeans_set_iters(km, iters);
+			vt_kmeans_set_tol(km, 0);
+			if (budgets[bi])
+				vt_kmeans_set_bounds_bytes(km, budgets[bi]);
+			int32_t *lab = xmalloc(n * sizeof *lab);
+			int rc = vt_kmeans_run(km, x, n, d, NULL, NULL, lab);
+			double rec = 0, near = 0, bref = 0;
+			vt_kmeans_ties(km, &rec, &near, &bref);
+			if (!ok) {
+				check_skip("shift %g: a cluster of the reference went empty", shifts[si]);
+			} else {
+				CHECK(rc == 0 && !memcmp(vt_kmeans_centroids(km), ref, k * d * sizeof *ref),
+				      "shift %g, %s bounds: %d exact Lloyd updates, the reference's bytes "
+				      "(%.0f rows recomputed, %.0f near a tie, %.0f to brute force)",
+				      shifts[si], bi == 0 ? "Elkan" : bi == 1 ? "3-group" : "1-group", iters,
+				      rec, near, bref);
+			}
+			/* the final labels are the definition too */
+			size_t bad = 0;
+			const float *c = vt_kmeans_centroids(km);
+			for (size_t i = 0; rc == 0 && i < n; i++) {
+				double v = vt_nearest_sqdist(x + i * d, c + (size_t)lab[i] * d, d);
+				for (size_t j = 0; j < k; j++) {
+					double w = vt_nearest_sqdist(x + i * d, c + j * d, d);
+					bad += w < v || (w == v && (int32_t)j < lab[i]);
+				}
+			}
+			CHECK(rc == 0 && bad == 0, "shift %g: final labels by the definition", shifts[si]);
+			if (si == 2)
+				CHECK(near > n, "shift %g: the rows near a tie are counted (%.0f)", shifts[si],
+				      near);
+			free(lab);
+			vt_kmeans_free(km);
+		}
+		free(ref);
+		free(x);
+	}
+}
+
 int main(void)
 {
 	test_planted();
+	test_exact_lloyd();
 	test_determinism(VT_KMEANS_FLAT, 20, 3000, 16, "flat k=20");
 	test_determinism(VT_KMEANS_HIER, 1000, 5000, 8, "hierarchical k=1000");
 	test_weights();

@@ -10,6 +10,9 @@
 
 #include "check.h"
 #include "error.h"
+#include <cblas.h>
+
+#include "train/kernel.h"
 #include "train/nearest.h"
 #include "train/pool.h"
 #include "train/rng.h"
@@ -114,6 +117,17 @@ static void check_all(const char *what, vt_pool *pool, const float *x, size_t n,
 	int rc = vt_nearest_brute(pool, x, n, d, c, k, N, l, ds);
 	CHECK(rc == 0 && same(l, ds, lo, dso, n * N), "%s: reference = definition (top %zu)", what,
 	      N);
+	if (N == 1) {
+		/* the serial reference, with the caller's norms and scratch */
+		float *cn = xmalloc(k * sizeof *cn);
+		void *scr = xmalloc(vt_nearest_brute_scratch(d, k));
+		vt_sqnorms(c, k, d, cn);
+		memset(l, 0xff, n * sizeof *l);
+		vt_nearest_brute_serial(x, n, d, c, k, cn, l, ds, scr);
+		CHECK(same(l, ds, lo, dso, n), "%s: serial reference = definition", what);
+		free(cn);
+		free(scr);
+	}
 	vt_nearest *ix;
 	rc = vt_nearest_new(&ix, pool, c, k, d, group, groups, 7);
 	CHECK(rc == 0, "%s: index built", what);
@@ -337,6 +351,70 @@ int main(void)
 	}
 	CHECK(vt_nearest_eps(128) > 128 * 0x1p-24 && vt_nearest_eps(128) < 3 * 132 * 0x1p-24,
 	      "E(128) = %.3g", vt_nearest_eps(128));
+
+	/* the margin holds every float distance of the kernel: fl(D - e) <=
+	 * dd <= fl(D + e), D = (sgemm's -2 x.c + ||c||^2_f) + ||x||^2_f, on
+	 * rows far from the origin (large norms, small distances: the float
+	 * distances are mostly rounding there) and on centred ones */
+	for (int shifted = 0; shifted < 2; shifted++) {
+		size_t n = 300, k = 200, d = 40;
+		float *x = gauss(n, d, 1, 81), *c = gauss(k, d, 1, 82);
+		for (size_t i = 0; shifted && i < n * d; i++)
+			x[i] += 500.0f;
+		for (size_t i = 0; shifted && i < k * d; i++)
+			c[i] += 500.0f;
+		float *ip = xmalloc(n * k * sizeof *ip), *xn = xmalloc(n * sizeof *xn);
+		float *cn = xmalloc(k * sizeof *cn);
+		vt_sqnorms(x, n, d, xn);
+		vt_sqnorms(c, k, d, cn);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, -2.0f, x,
+		            (int)d, c, (int)d, 0.0f, ip, (int)k);
+		size_t bad = 0;
+		double worst = 0;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < k; j++) {
+				float D = (ip[i * k + j] + cn[j]) + xn[i];
+				double e = vt_nearest_margin(d, vt_nearest_norm_up(xn[i]),
+				                             vt_nearest_norm_up(cn[j]));
+				double v = vt_nearest_sqdist(x + i * d, c + j * d, d);
+				bad += !((double)D - e <= v && v <= (double)D + e);
+				double r = fabs((double)D - v) / e;
+				worst = r > worst ? r : worst;
+			}
+		CHECK(bad == 0 && worst > 0, "%s rows: every float distance within its margin of dd "
+		      "(worst |D - dd| = %.3g e)", shifted ? "shifted" : "centred", worst);
+		free(x), free(c), free(ip), free(xn), free(cn);
+	}
+
+	/* pick: the least dd, ties to the lower index whatever the order given */
+	{
+		float c[12] = {0, 0, 2, 0, 0, 2, 2, 0, 1, 1, -2, 0}, x[2] = {1, 0};
+		int32_t ids[4] = {3, 1, 5, 0};
+		double v = -1;
+		CHECK(vt_nearest_pick(x, c, 2, ids, 3, &v) == 1 && v == 1.0,
+		      "pick: the tie of centroids 3 and 1 at dd 1 goes to 1");
+		CHECK(vt_nearest_pick(x, c, 2, ids, 4, &v) == 0 && v == 1.0,
+		      "pick: the tie of centroids 3, 1 and 0 at dd 1 goes to 0");
+		int32_t one = 4;
+		CHECK(vt_nearest_pick(x, c, 2, &one, 1, NULL) == 4, "pick: one candidate");
+	}
+
+	/* the serial reference with centroids too large for float: the
+	 * definition (the parallel one refuses them) */
+	{
+		size_t k = 30, d = 8, n = 50;
+		float *c = gauss(k, d, 1e18, 91), *x = gauss(n, d, 1e18, 92);
+		float *cn = xmalloc(k * sizeof *cn);
+		void *scr = xmalloc(vt_nearest_brute_scratch(d, k));
+		int32_t *l = xmalloc(n * sizeof *l), *lo = xmalloc(n * sizeof *lo);
+		double *ds = xmalloc(n * sizeof *ds), *dso = xmalloc(n * sizeof *dso);
+		vt_sqnorms(c, k, d, cn);
+		oracle(x, n, d, c, k, 1, lo, dso);
+		vt_nearest_brute_serial(x, n, d, c, k, cn, l, ds, scr);
+		CHECK(same(l, ds, lo, dso, n) && vt_nearest_brute(NULL, x, n, d, c, k, 1, l, ds) == VT_EDATA,
+		      "huge centroids: the serial reference gives the definition");
+		free(c), free(x), free(cn), free(scr), free(l), free(lo), free(ds), free(dso);
+	}
 	vt_pool_free(pool);
 	return check_done();
 }

@@ -249,6 +249,19 @@ static void test_encode_exact(void)
 	      nine, two);
 	CHECK(a[3 * M] == 5 && a[3 * M + 1] == 5, "a sub-vector that is a codeword gets it");
 	CHECK(rc2 == 0 && memcmp(a, b, n * M) == 0, "the pool changes no code");
+	/* vt_pq_encode (float sgemm, dd at the near-ties) gives the same codes,
+	 * on these rows and on rows whose norms dwarf their distances (shifted
+	 * far from the origin: the float distances are mostly rounding there) */
+	rc = vt_pq_encode(pool, cb, M, nbits, x, n, d, b);
+	CHECK(rc == 0 && memcmp(a, b, n * M) == 0, "vt_pq_encode = vt_pq_encode_exact");
+	for (size_t i = 0; i < n * d; i++)
+		x[i] += 1000.0f;
+	for (size_t i = 0; i < M * K * ds; i++)
+		cb[i] += 1000.0f;
+	rc = vt_pq_encode_exact(pool, cb, M, nbits, x, n, d, a);
+	rc2 = vt_pq_encode(NULL, cb, M, nbits, x, n, d, b);
+	CHECK(rc == 0 && rc2 == 0 && memcmp(a, b, n * M) == 0,
+	      "shifted rows: vt_pq_encode = vt_pq_encode_exact");
 	CHECK(vt_pq_encode_exact(NULL, cb, 5, nbits, x, n, d, a) == VT_EDIM &&
 	      vt_pq_encode_exact(NULL, cb, M, 9, x, n, d, a) == VT_EINVAL, "bad shapes are refused");
 	vt_pool_free(pool);
