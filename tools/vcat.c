@@ -196,8 +196,11 @@ static void info_stream(const vt_cli *c, const opts *o, const char *path)
 	char err[512];
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
 	int rc = vt_rd_open(&rd, path);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", name, strerror(errno));
+	if (rc < 0) {
+		/* FILE:NAME of an HDF5 file, or an error that the input reports */
+		info_one(c, o, path);
+		return;
+	}
 	const unsigned char *head;
 	ssize_t np = vt_rd_peek(&rd, 4, &head);
 	int is_vt = o->from == VT_FMT_VT ||
