@@ -207,17 +207,21 @@ EOF
 	: >empty.hdf5
 	bad empty.hdf5 'empty'
 	local n size
-	size=$(stat -c %s fm.hdf5)
-	for n in 2000 $((size / 2)) $((size - 1)); do
+	size=$(stat -L -c %s fm.hdf5)
+	for n in 48 100 2000 $((size / 2)) $((size - 1)); do
 		head -c "$n" fm.hdf5 >cut.hdf5
 		bad cut.hdf5 'truncated'
 	done
-	# cut inside the superblock or the root group: libhdf5's reason is less
-	# clear, the line is
-	for n in 8 100; do
-		head -c "$n" fm.hdf5 >cut.hdf5
-		bad cut.hdf5 'cannot open as HDF5 (libhdf5: '
-	done
+	# cut before the superblock's end-of-file address: libhdf5's reason is
+	# less clear, the line is
+	head -c 8 fm.hdf5 >cut.hdf5
+	bad cut.hdf5 'cannot open as HDF5 (libhdf5: '
+	# a user block before the superblock
+	"$PY" -c 'import h5py, numpy as np; h5py.File("ub.hdf5", "w", userblock_size=512)["train"] = np.ones((100, 8), "f4")'
+	run -0 vcat --count ub.hdf5
+	assert_output 100
+	head -c 700 ub.hdf5 >cut.hdf5
+	bad cut.hdf5 'truncated'
 	# the superblock's signature intact, the rest of its first 2 KiB noise
 	{ head -c 8 fm.hdf5; head -c 2040 /dev/urandom; tail -c +2049 fm.hdf5; } >noise.hdf5
 	run -1 --separate-stderr vcat --count noise.hdf5

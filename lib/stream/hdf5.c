@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
@@ -144,6 +146,48 @@ size_t vt_hdf5_split(const char *arg)
 
 /* ------------------------------------------------------------------ */
 /* open */
+
+/* The bytes that the superblock of the HDF5 file at path says the file
+ * holds (its end-of-file address, which counts a user block before the
+ * superblock too: libhdf5 compares it with the file's size), and the
+ * file's size; 0 when it cannot tell.  Only for the message of a file that
+ * libhdf5 would not open: libhdf5 reads past the end of a file as zeros, so
+ * a file cut before its root group fails on those zeros ("bad symbol table
+ * leaf node") before its own length check. */
+static int stored_eof(const char *path, uint64_t *want, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	int found = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		/* the signature is at 0, 512, 1024, 2048, ... (after a user block) */
+		for (uint64_t at = 0; at + 8 <= *size && !found; at = at ? 2 * at : 512) {
+			unsigned char b[64];
+			ssize_t n = pread(fd, b, sizeof b, (off_t)at);
+			if (n < 12 || memcmp(b, "\x89HDF\r\n\x1a\n", 8) != 0)
+				continue;
+			unsigned v = b[8], o, pos;
+			if (v <= 1)
+				o = b[13], pos = v == 0 ? 24 : 28;
+			else
+				o = b[9], pos = 12;
+			if ((o != 2 && o != 4 && o != 8) || pos + 3 * o > (unsigned)n)
+				break;
+			uint64_t eof = 0;
+			for (unsigned i = o; i-- > 0;)
+				eof = eof << 8 | b[pos + 2 * o + i];
+			if (eof == UINT64_MAX >> (64 - 8 * o))
+				break;   /* undefined */
+			*want = eof;
+			found = 1;
+		}
+	}
+	close(fd);
+	return found;
+}
 
 void vt_h5_close(struct vt_h5 *h)
 {
@@ -282,6 +326,11 @@ static int h5_open(vt_vecreader *r, struct vt_h5 *h, const char *path, char *err
 		if (is == 0)
 			return vt_fmt_err(err, errlen, VT_EMAGIC,
 			                  "not an HDF5 file (no HDF5 signature)");
+		uint64_t want, size;
+		if (stored_eof(path, &want, &size) && size < want)
+			return vt_fmt_err(err, errlen, VT_ETRUNC,
+			                  "truncated HDF5 file: %" PRIu64 " bytes, of the %" PRIu64
+			                  " its superblock says (libhdf5: %s)", size, want, why);
 		return vt_fmt_err(err, errlen, strncmp(why, "truncated", 9) ? VT_EFORMAT : VT_ETRUNC,
 		                  "cannot open as HDF5 (libhdf5: %s)", why);
 	}
