@@ -3,7 +3,7 @@
 # one, or each in turn, for SECONDS seconds.
 #
 # Usage: pipelines/fuzz.sh HARNESS|all [SECONDS] [LIBFUZZER_OPTION...]
-#   HARNESS  stream npy vecs bin lz4 (or fuzz_stream ...); default time 600
+#   HARNESS  stream npy vecs bin lz4 hdf5 (or fuzz_stream ...); default time 600
 #
 # Each run starts from the seed corpus tests/fixtures/fuzz/HARNESS/ and keeps
 # what it finds in $VT_FUZZ_OUT/HARNESS/corpus (default out/fuzz); a crash,
@@ -22,11 +22,11 @@ secs=${2:-600}
 shift $(($# >= 2 ? 2 : 1))
 build=${VT_FUZZ_BUILD:-build-fuzz}
 out=${VT_FUZZ_OUT:-out/fuzz}
-all=(stream npy vecs bin lz4)
+all=(stream npy vecs bin lz4 hdf5)
 case "$what" in
 all) list=("${all[@]}") ;;
-stream | npy | vecs | bin | lz4) list=("$what") ;;
-*) echo "fuzz.sh: unknown harness '$1' (stream npy vecs bin lz4 all)" >&2; exit 2 ;;
+stream | npy | vecs | bin | lz4 | hdf5) list=("$what") ;;
+*) echo "fuzz.sh: unknown harness '$1' (stream npy vecs bin lz4 hdf5 all)" >&2; exit 2 ;;
 esac
 command -v clang >/dev/null || {
 	echo "fuzz.sh: needs clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)" >&2

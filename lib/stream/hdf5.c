@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "error.h"
 
@@ -44,6 +45,15 @@ struct vt_h5 {
 	hid_t file, dset, fspace, mtype;
 	int own_mtype;       /* mtype was made here (H5Tclose it) */
 	char name[256];      /* the dataset's name, for messages */
+	/* a chunked dataset: its chunks are checked before they are read */
+	int chunked, nfilters;
+	int known;           /* every filter is deflate, shuffle or fletcher32 */
+	int f_deflate, f_fletcher;   /* their indices in the pipeline, or -1 */
+	unsigned char *raw, *sink;   /* a stored chunk, inflate's output */
+	size_t raw_cap;
+	hsize_t chunk[2];
+	uint64_t chunk_bytes, dim, file_size;
+	uint64_t next_crow;  /* the first row of chunks not checked yet */
 };
 
 /* The most bytes of libhdf5's chunk cache for one dataset. */
@@ -195,6 +205,8 @@ void vt_h5_close(struct vt_h5 *h)
 		return;
 	if (h->own_mtype && h->mtype >= 0)
 		H5Tclose(h->mtype);
+	free(h->raw);
+	free(h->sink);
 	if (h->fspace >= 0)
 		H5Sclose(h->fspace);
 	if (h->dset >= 0)
@@ -287,25 +299,79 @@ static int pick_type(vt_vecreader *r, struct vt_h5 *h, hid_t t, char *err, size_
 	                  h->name, what);
 }
 
-/* A chunk cache of two rows of chunks for a chunked dataset (0 when the
- * default serves: not chunked, or small chunks). */
-static size_t cache_bytes(hid_t dset, uint32_t dim, size_t esize)
+/* The storage layout of the dataset, checked where libhdf5 1.10 trusts
+ * the file and would read out of its buffers (a chunk larger than the
+ * dataset can ever be: seen to crash it), or past the file's end (a
+ * contiguous dataset); and the chunk cache that it needs in *cache: two
+ * rows of chunks for a chunked dataset, 0 when the default serves (not
+ * chunked, or small chunks). */
+static int check_layout(struct vt_h5 *h, const char *path, const hsize_t *dims,
+                        const hsize_t *maxdims, size_t esize, size_t *cache, char *err,
+                        size_t errlen)
 {
-	hid_t dcpl = H5Dget_create_plist(dset);
+	*cache = 0;
+	hid_t dcpl = H5Dget_create_plist(h->dset);
+	char why[200];
 	if (dcpl < 0)
-		return 0;
-	size_t want = 0;
-	hsize_t c[2];
-	if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 2, c) == 2 && c[0] && c[1]) {
-		uint64_t across = ((uint64_t)dim + c[1] - 1) / c[1];
-		uint64_t b = 2 * across * c[0] * c[1] * esize;
-		if (b / 2 / esize / c[0] / c[1] != across)
-			b = H5_CACHE_MAX;   /* wrapped: absurd chunks */
+		return vt_fmt_err(err, errlen, VT_EFORMAT, "dataset '%s': libhdf5: %s", h->name,
+		                  h5_why(why));
+	int rc = 0;
+	H5D_layout_t lay = H5Pget_layout(dcpl);
+	if (lay == H5D_CHUNKED) {
+		hsize_t c[H5S_MAX_RANK];
+		int nd = H5Pget_chunk(dcpl, H5S_MAX_RANK, c);
+		if (nd != 2 || !c[0] || !c[1] ||
+		    (maxdims[0] != H5S_UNLIMITED && c[0] > maxdims[0]) ||
+		    (maxdims[1] != H5S_UNLIMITED && c[1] > maxdims[1]) ||
+		    c[0] > UINT32_MAX || c[1] > UINT32_MAX || c[0] * c[1] > UINT32_MAX / esize) {
+			char sh[80] = "(?)", mx[80];
+			if (nd == 2)
+				shape_str(sh, sizeof sh, c, 2);
+			shape_str(mx, sizeof mx, maxdims, 2);
+			H5Pclose(dcpl);
+			return vt_fmt_err(err, errlen, VT_EFORMAT,
+			                  "dataset '%s' is damaged: chunks of shape %s in a dataset "
+			                  "of at most %s", h->name, sh, mx);
+		}
+		h->chunked = 1;
+		h->chunk[0] = c[0];
+		h->chunk[1] = c[1];
+		h->chunk_bytes = c[0] * c[1] * esize;
+		h->dim = dims[1];
+		h->nfilters = H5Pget_nfilters(dcpl);
+		h->known = h->nfilters >= 0 && h->nfilters <= 8;
+		h->f_deflate = h->f_fletcher = -1;
+		for (int i = 0; i < h->nfilters && h->known; i++) {
+			unsigned flags;
+			size_t nv = 0;
+			H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, 0, NULL,
+			                                 NULL);
+			if (id == H5Z_FILTER_DEFLATE && h->f_deflate < 0)
+				h->f_deflate = i;
+			else if (id == H5Z_FILTER_FLETCHER32 && h->f_fletcher < 0)
+				h->f_fletcher = i;
+			else if (id != H5Z_FILTER_SHUFFLE)
+				h->known = 0;
+		}
+		struct stat st;
+		h->file_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+		uint64_t across = (dims[1] + c[1] - 1) / c[1];
+		uint64_t b = 2 * across * c[0] * c[1] * esize;   /* < 2^33 x 2^20 */
 		if (b > H5_CACHE_MIN)
-			want = b > H5_CACHE_MAX ? H5_CACHE_MAX : (size_t)b;
+			*cache = b > H5_CACHE_MAX ? H5_CACHE_MAX : (size_t)b;
+	} else if (lay == H5D_CONTIGUOUS) {
+		haddr_t off = H5Dget_offset(h->dset);
+		struct stat st;
+		uint64_t bytes = dims[0] * dims[1] * esize;   /* checked by vt_fmt_check_total */
+		if (off != HADDR_UNDEF && stat(path, &st) == 0 &&
+		    (off > (uint64_t)st.st_size || bytes > (uint64_t)st.st_size - off))
+			rc = vt_fmt_err(err, errlen, VT_ETRUNC,
+			                "dataset '%s': its %" PRIu64 " bytes at offset %" PRIu64
+			                " go past the end of the file (%" PRIu64 " bytes)", h->name,
+			                bytes, (uint64_t)off, (uint64_t)st.st_size);
 	}
 	H5Pclose(dcpl);
-	return want;
+	return rc;
 }
 
 /* Open file and dataset into h; sets r->el, r->dim, r->rows. */
@@ -326,7 +392,7 @@ static int h5_open(vt_vecreader *r, struct vt_h5 *h, const char *path, char *err
 		if (is == 0)
 			return vt_fmt_err(err, errlen, VT_EMAGIC,
 			                  "not an HDF5 file (no HDF5 signature)");
-		uint64_t want, size;
+		uint64_t want = 0, size = 0;
 		if (stored_eof(path, &want, &size) && size < want)
 			return vt_fmt_err(err, errlen, VT_ETRUNC,
 			                  "truncated HDF5 file: %" PRIu64 " bytes, of the %" PRIu64
@@ -346,7 +412,7 @@ static int h5_open(vt_vecreader *r, struct vt_h5 *h, const char *path, char *err
 	/* what the name is (H5Iget_type: the same in libhdf5 1.10 to 1.14) */
 	hid_t obj = H5Oopen(h->file, h->name, H5P_DEFAULT);
 	if (obj < 0)
-		return vt_fmt_err(err, errlen, VT_EFORMAT, "'%s': libhdf5: %s", h->name,
+		return vt_fmt_err(err, errlen, VT_EFORMAT, "'%s' cannot be opened (libhdf5: %s)", h->name,
 		                  h5_why(why));
 	H5I_type_t ot = H5Iget_type(obj);
 	H5Oclose(obj);
@@ -363,8 +429,8 @@ static int h5_open(vt_vecreader *r, struct vt_h5 *h, const char *path, char *err
 		return vt_fmt_err(err, errlen, VT_EFORMAT, "dataset '%s': libhdf5: %s", h->name,
 		                  h5_why(why));
 	int nd = H5Sget_simple_extent_ndims(h->fspace);
-	hsize_t dims[H5S_MAX_RANK];
-	if (nd < 0 || H5Sget_simple_extent_dims(h->fspace, dims, NULL) < 0)
+	hsize_t dims[H5S_MAX_RANK], maxdims[H5S_MAX_RANK];
+	if (nd < 0 || H5Sget_simple_extent_dims(h->fspace, dims, maxdims) < 0)
 		return vt_fmt_err(err, errlen, VT_EFORMAT, "dataset '%s': libhdf5: %s", h->name,
 		                  h5_why(why));
 	if (nd != 2) {
@@ -393,7 +459,9 @@ static int h5_open(vt_vecreader *r, struct vt_h5 *h, const char *path, char *err
 		return rc;
 	r->rows = (int64_t)dims[0];
 	/* a chunk cache that holds what a block spans */
-	size_t cb = cache_bytes(h->dset, r->dim, vt_el_size(r->el));
+	size_t cb;
+	if ((rc = check_layout(h, path, dims, maxdims, vt_el_size(r->el), &cb, err, errlen)) < 0)
+		return rc;
 	if (cb) {
 		hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
 		if (dapl >= 0 && H5Pset_chunk_cache(dapl, 10007, cb, 1.0) >= 0) {
@@ -445,6 +513,146 @@ int vt_vecreader_open_hdf5(vt_vecreader **out, const char *path, const char *dat
 /* ------------------------------------------------------------------ */
 /* read */
 
+/* The bytes that the deflate stream in[0..n) inflates to (counted, not
+ * kept; at most limit + 1), or -1 when it is not a whole zlib stream. */
+static int64_t inflated_size(const unsigned char *in, size_t n, unsigned char *sink,
+                             size_t cap, uint64_t limit)
+{
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	if (inflateInit(&z) != Z_OK)
+		return -1;
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)n;
+	int rc;
+	do {
+		z.next_out = sink;
+		z.avail_out = (uInt)cap;
+		rc = inflate(&z, Z_NO_FLUSH);
+	} while (rc == Z_OK && z.total_out <= limit);
+	int64_t out = rc == Z_STREAM_END || z.total_out > limit ? (int64_t)z.total_out : -1;
+	inflateEnd(&z);
+	return out;
+}
+
+/* The size that a stored chunk of `stored` bytes at offset off, with
+ * filter mask `mask`, has after its filters, when vtrain can tell (the
+ * filters are deflate, shuffle and fletcher32; deflate is undone here once
+ * more, to count): *out, and 1; 0 when it cannot tell. */
+static int filtered_size(struct vt_h5 *h, const hsize_t *off, unsigned mask, uint64_t stored,
+                         uint64_t *out, char *err, size_t errlen, int *rc)
+{
+	*rc = 0;
+	if (!h->known)
+		return 0;
+	int fl = h->f_fletcher >= 0 && !(mask & (1u << h->f_fletcher));
+	int de = h->f_deflate >= 0 && !(mask & (1u << h->f_deflate));
+	if (!de) {
+		*out = stored - (fl && stored >= 4 ? 4 : 0);
+		return 1;
+	}
+	/* a chunk whose deflate stream is longer than twice the chunk is damaged */
+	if (stored > 2 * h->chunk_bytes + 4096) {
+		*out = stored;
+		return 1;
+	}
+	if (stored > h->raw_cap) {
+		unsigned char *p = realloc(h->raw, (size_t)stored);
+		if (!p) {
+			*rc = vt_fmt_err(err, errlen, VT_ENOMEM, "out of memory");
+			return 0;
+		}
+		h->raw = p;
+		h->raw_cap = (size_t)stored;
+	}
+	if (!h->sink && !(h->sink = malloc(1u << 16))) {
+		*rc = vt_fmt_err(err, errlen, VT_ENOMEM, "out of memory");
+		return 0;
+	}
+	uint32_t fm = 0;
+	char why[200];
+	if (H5Dread_chunk(h->dset, H5P_DEFAULT, off, &fm, h->raw) < 0) {
+		*rc = vt_fmt_err(err, errlen, VT_EFORMAT,
+		                 "dataset '%s': the chunk at (%llu, %llu) cannot be read (libhdf5: "
+		                 "%s)", h->name, (unsigned long long)off[0],
+		                 (unsigned long long)off[1], h5_why(why));
+		return 0;
+	}
+	uint64_t n = stored;
+	if (fl && h->f_fletcher > h->f_deflate)
+		n = n >= 4 ? n - 4 : 0;   /* its checksum, after the deflate stream */
+	int64_t got = inflated_size(h->raw, (size_t)n, h->sink, 1u << 16, 2 * h->chunk_bytes);
+	if (got < 0) {
+		*rc = vt_fmt_err(err, errlen, VT_EFORMAT,
+		                 "dataset '%s' is damaged: the chunk at (%llu, %llu) is not a whole "
+		                 "deflate stream", h->name, (unsigned long long)off[0],
+		                 (unsigned long long)off[1]);
+		return 0;
+	}
+	*out = (uint64_t)got - (fl && h->f_fletcher < h->f_deflate && got >= 4 ? 4 : 0);
+	return 1;
+}
+
+/* The chunks that rows [a, b) of a chunked dataset span, where libhdf5
+ * 1.10 trusts them: each within the file, and each holds exactly a
+ * chunk's bytes once its filters are undone (libhdf5 1.10.8 copies a whole
+ * chunk out of what it read or inflated, past its end when that is
+ * shorter).  Unfiltered chunks are checked by their stored size; chunks
+ * under deflate (with shuffle, fletcher32) by inflating them once more,
+ * which doubles the cost of decompression; chunks under any other filter
+ * are left to libhdf5 (docs/BAD-INPUT.md).  Each row of chunks is checked
+ * once, as blocks come in order. */
+static int check_chunks(struct vt_h5 *h, uint64_t a, uint64_t b, char *err, size_t errlen)
+{
+	uint64_t r0 = a / h->chunk[0], r1 = (b - 1) / h->chunk[0];
+	if (r0 < h->next_crow)
+		r0 = h->next_crow;
+	char why[200];
+	for (uint64_t cr = r0; cr <= r1; cr++) {
+		for (uint64_t col = 0; col < h->dim; col += h->chunk[1]) {
+			hsize_t off[2] = {cr * h->chunk[0], col};
+			unsigned mask = 0;
+			haddr_t addr = HADDR_UNDEF;
+			hsize_t size = 0;
+			if (H5Dget_chunk_info_by_coord(h->dset, off, &mask, &addr, &size) < 0)
+				return vt_fmt_err(err, errlen, VT_EFORMAT,
+				                  "dataset '%s': the chunk at (%llu, %llu) cannot be found "
+				                  "(libhdf5: %s)", h->name, (unsigned long long)off[0],
+				                  (unsigned long long)off[1], h5_why(why));
+			if (addr == HADDR_UNDEF)
+				continue;   /* never written: the fill value */
+			int unfiltered = h->nfilters <= 0 ||
+			                 (h->nfilters < 32 &&
+			                  (mask & ((1u << h->nfilters) - 1)) == (1u << h->nfilters) - 1);
+			if (addr > h->file_size || size > h->file_size - addr)
+				return vt_fmt_err(err, errlen, VT_ETRUNC,
+				                  "dataset '%s': the chunk at (%llu, %llu) lies past the "
+				                  "end of the file (%llu bytes at offset %llu, of %llu)",
+				                  h->name, (unsigned long long)off[0],
+				                  (unsigned long long)off[1], (unsigned long long)size,
+				                  (unsigned long long)addr,
+				                  (unsigned long long)h->file_size);
+			uint64_t holds = size;
+			int rc = 0;
+			if (!unfiltered && !filtered_size(h, off, mask, size, &holds, err, errlen, &rc)) {
+				if (rc < 0)
+					return rc;
+				continue;   /* a filter that vtrain does not undo */
+			}
+			if (holds != h->chunk_bytes)
+				return vt_fmt_err(err, errlen, VT_EFORMAT,
+				                  "dataset '%s' is damaged: the chunk at (%llu, %llu) holds "
+				                  "%llu bytes%s, not the %llu of a chunk", h->name,
+				                  (unsigned long long)off[0], (unsigned long long)off[1],
+				                  (unsigned long long)holds,
+				                  unfiltered ? "" : " once its filters are undone",
+				                  (unsigned long long)h->chunk_bytes);
+		}
+	}
+	h->next_crow = r1 + 1;
+	return 0;
+}
+
 /* Rows [row, row + n) into buf as h->mtype. */
 static int read_slab(struct vt_h5 *h, uint64_t row, size_t n, uint32_t dim, void *buf,
                      char *err, size_t errlen)
@@ -478,6 +686,8 @@ int64_t vt_h5_read(vt_vecreader *r, float *dst, size_t max_rows, char *err, size
 		return 0;
 	uint32_t d = r->dim;
 	int rc;
+	if (h->chunked && (rc = check_chunks(h, r->done, r->done + want, err, errlen)) < 0)
+		return rc;
 	if (r->el == VT_EL_F32) {
 		if ((rc = read_slab(h, r->done, want, d, dst, err, errlen)) < 0)
 			return rc;
