@@ -19,7 +19,8 @@ FM=/usr/share/datasets/fashion-mnist
 # The first 5,000 Fashion-MNIST training images and the first 100 test
 # images (15 MiB of float32: many blocks of rows), as .npy and as an
 # ann-benchmarks HDF5 file with their exact 10 nearest neighbours; the same
-# train rows stored chunked (chunks that split rows and columns) and
+# train rows stored chunked (chunks that split rows and columns, read
+# through libhdf5's chunk cache; chunks of whole rows, read in place) and
 # gzip-compressed.
 setup_file() {
 	export W="$BATS_FILE_TMPDIR"
@@ -31,6 +32,7 @@ setup_file() {
 	annhdf5 ann fm.hdf5 train.npy test.npy --k 10
 	annhdf5 ann fmc.hdf5 train.npy test.npy --k 10 --chunks 33,100
 	annhdf5 put fmz.h5 train train.npy --chunks 64,784 --gzip
+	annhdf5 put fmr.hdf5 train train.npy --chunks 333,784
 }
 
 # need_fm: the files of setup_file, linked into the test's own directory.
@@ -38,7 +40,7 @@ need_fm() {
 	need_h5py
 	[ -r $FM/train-images-idx3-ubyte.gz ] ||
 		skip "needs Debian's dataset-fashion-mnist"
-	ln -s "$W"/fm.hdf5 "$W"/fmc.hdf5 "$W"/fmz.h5 "$W"/train.npy "$W"/test.npy .
+	ln -s "$W"/fm.hdf5 "$W"/fmc.hdf5 "$W"/fmz.h5 "$W"/fmr.hdf5 "$W"/train.npy "$W"/test.npy .
 }
 
 # same_as_numpy OUT.npy FILE.hdf5 NAME: vcat's rows equal the dataset as
@@ -89,13 +91,24 @@ print(a.dtype, a.shape == b.shape, np.array_equal(a, b, equal_nan=True))
 	assert_output 10000
 }
 
-@test "hdf5: chunked (chunks across rows and columns), gzip, and .h5 read the same rows" {
+@test "hdf5: chunked (chunks across rows and columns, chunks of whole rows), gzip, and .h5 read the same rows" {
 	need_fm
 	vcat --to npy -o a.npy fm.hdf5
 	vcat --to npy -o c.npy fmc.hdf5
 	vcat --to npy -o z.npy fmz.h5
+	vcat --to npy -o r.npy fmr.hdf5
 	cmp a.npy c.npy
 	cmp a.npy z.npy
+	cmp a.npy r.npy
+	# the filters that vtrain undoes once more to check a chunk's size, in
+	# h5py's order (shuffle, gzip, fletcher32), and fletcher32 alone
+	annhdf5 put f.hdf5 gsf train.npy --chunks 100,392 --gzip --shuffle --fletcher32
+	annhdf5 put f.hdf5 f32 train.npy --chunks 100,392 --fletcher32
+	annhdf5 put f.hdf5 gsf8 train.npy --dtype '>f8' --chunks 50,784 --gzip --shuffle
+	for d in gsf f32 gsf8; do
+		vcat --to npy -o $d.npy f.hdf5:$d
+		cmp a.npy $d.npy
+	done
 	# a vtrain stream of it, read back, is the same too
 	vcat -z -o c.vt fmc.hdf5
 	cmp a.npy <(vcat --to npy c.vt)
