@@ -242,6 +242,27 @@ EOF
 	assert_err 'vcat: noise.hdf5: '
 }
 
+@test "hdf5: a shape larger than the file holds (chunked, contiguous) is one line, not endless fill values" {
+	need_h5py
+	"$PY" - <<'EOF'
+import h5py, numpy as np, struct
+with h5py.File("shape.hdf5", "w") as f:
+    f.create_dataset("train", data=np.ones((1234, 8), "f4"), chunks=(100, 8))
+    f.create_dataset("c", data=np.ones((1234, 8), "f4"))
+    f.create_dataset("z", data=np.ones((1234, 8), "f4"), chunks=(100, 8), compression="gzip")
+b = bytearray(open("shape.hdf5", "rb").read())
+pat = struct.pack("<QQ", 1234, 8)   # the dataspaces: dims, then max dims
+at = [i for i in range(len(b)) if b.startswith(pat, i)]
+assert len(at) == 6, at
+for i in at:
+    b[i:i + 8] = struct.pack("<Q", 1 << 40)
+open("shape.hdf5", "wb").write(b)
+EOF
+	bad shape.hdf5 "dataset 'train' of shape (1099511627776, 8)" 'more than a file of'
+	bad shape.hdf5:c "dataset 'c' of shape (1099511627776, 8)" 'more than a file of'
+	bad shape.hdf5:z "dataset 'z' of shape (1099511627776, 8)" 'more than a file of'
+}
+
 @test "hdf5: standard input, and FILE:NAME of a file that is not HDF5, are refused" {
 	need_fm
 	run -1 --separate-stderr bash -c 'vcat --count <fm.hdf5'

@@ -323,7 +323,35 @@ static int check_layout(struct vt_h5 *h, const char *path, const hsize_t *dims,
 		return vt_fmt_err(err, errlen, VT_EFORMAT, "dataset '%s': libhdf5: %s", h->name,
 		                  h5_why(why));
 	int rc = 0;
+	struct stat st;
+	uint64_t fsize = stat(path, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+	uint64_t bytes = dims[0] * dims[1] * esize;   /* checked by vt_fmt_check_total */
 	H5D_layout_t lay = H5Pget_layout(dcpl);
+	/* What the file can hold: unfiltered data takes its bytes in the file,
+	 * and deflate shrinks at most 1032 times.  More is a damaged shape (or
+	 * chunks never written, which read as the fill value), that would
+	 * otherwise stream fill values for as long as the shape says. */
+	int nf = lay == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0;
+	uint64_t most = fsize;
+	for (int i = 0; i < nf && most < UINT64_MAX; i++) {
+		unsigned flags;
+		size_t nv = 0;
+		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, 0, NULL,
+		                                 NULL);
+		if (id == H5Z_FILTER_DEFLATE)
+			most = fsize > UINT64_MAX / 1100 ? UINT64_MAX : fsize * 1100;
+		else if (id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32)
+			most = UINT64_MAX;   /* a filter vtrain does not know */
+	}
+	if (bytes > most) {
+		char sh[80];
+		shape_str(sh, sizeof sh, dims, 2);
+		H5Pclose(dcpl);
+		return vt_fmt_err(err, errlen, VT_EFORMAT,
+		                  "dataset '%s' of shape %s (%" PRIu64 " bytes) is more than a file "
+		                  "of %" PRIu64 " bytes holds: a damaged shape, or data never written",
+		                  h->name, sh, bytes, fsize);
+	}
 	if (lay == H5D_CHUNKED) {
 		hsize_t c[H5S_MAX_RANK];
 		int nd = H5Pget_chunk(dcpl, H5S_MAX_RANK, c);
@@ -360,8 +388,7 @@ static int check_layout(struct vt_h5 *h, const char *path, const hsize_t *dims,
 			else if (id != H5Z_FILTER_SHUFFLE)
 				h->known = 0;
 		}
-		struct stat st;
-		h->file_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+		h->file_size = fsize;
 		uint64_t across = (dims[1] + c[1] - 1) / c[1];
 		uint64_t b = 2 * across * c[0] * c[1] * esize;   /* < 2^33 x 2^20 */
 		if (h->nfilters == 0 && across == 1)
@@ -370,14 +397,11 @@ static int check_layout(struct vt_h5 *h, const char *path, const hsize_t *dims,
 			*cache = b > H5_CACHE_MAX ? H5_CACHE_MAX : (size_t)b;
 	} else if (lay == H5D_CONTIGUOUS) {
 		haddr_t off = H5Dget_offset(h->dset);
-		struct stat st;
-		uint64_t bytes = dims[0] * dims[1] * esize;   /* checked by vt_fmt_check_total */
-		if (off != HADDR_UNDEF && stat(path, &st) == 0 &&
-		    (off > (uint64_t)st.st_size || bytes > (uint64_t)st.st_size - off))
+		if (off != HADDR_UNDEF && (off > fsize || bytes > fsize - off))
 			rc = vt_fmt_err(err, errlen, VT_ETRUNC,
 			                "dataset '%s': its %" PRIu64 " bytes at offset %" PRIu64
 			                " go past the end of the file (%" PRIu64 " bytes)", h->name,
-			                bytes, (uint64_t)off, (uint64_t)st.st_size);
+			                bytes, (uint64_t)off, fsize);
 	}
 	H5Pclose(dcpl);
 	return rc;
