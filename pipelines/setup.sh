@@ -10,11 +10,12 @@ if [ "${1-}" = --tests ]; then tests=1; shift; fi
 
 # What the build and the main job (pipelines/quickstart.sh) need.
 pkgs=(build-essential cmake pkg-config liblz4-dev libopenblas-dev libxxhash-dev
-      dataset-fashion-mnist gnuplot-nox go-md2man)
-# Only for the tests (tests/run.sh): Bats, the Python checks and peers, the
-# loopback ssh hosts and GNU parallel (tests/distributed.bats), and a
-# one-node Slurm cluster (tests/slurm.bats).
-test_pkgs=(bats bats-assert bats-support bats-file python3-numpy python3-xxhash util-linux
+      libhdf5-dev dataset-fashion-mnist gnuplot-nox go-md2man)
+# Only for the tests (tests/run.sh): Bats, the Python checks and peers, h5py
+# (the HDF5 files of tests/hdf5.bats), the loopback ssh hosts and GNU
+# parallel (tests/distributed.bats), and a one-node Slurm cluster
+# (tests/slurm.bats).
+test_pkgs=(bats bats-assert bats-support bats-file python3-numpy python3-xxhash python3-h5py util-linux
            bc lz4 time python3-faiss openssh-server openssh-client parallel rsync
            munge slurmctld slurmd slurm-client man-db)
 [ -z "$tests" ] || pkgs+=("${test_pkgs[@]}")

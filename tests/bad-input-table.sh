@@ -19,7 +19,9 @@ progs = ["vcat", "vgen", "vsample", "vcoreset", "vmerge", "vkmeans", "vrefine", 
 sigpipe_always = {"vgen", "vcat", "vsample", "vcoreset", "vmerge", "vrefine", "vassign"}
 order = ["empty input", "header only", "truncated mid-frame", "truncated before the end marker",
          "flipped byte: header", "flipped byte: frame header", "flipped byte: payload",
-         "flipped byte: end marker", "damaged -c centroids", "wrong kind", "wrong kind (-c)",
+         "flipped byte: end marker", "HDF5: not an HDF5 file", "HDF5: truncated",
+         "HDF5: no such dataset", "HDF5: a 3-D dataset", "HDF5: damaged chunk shape",
+         "damaged -c centroids", "wrong kind", "wrong kind (-c)",
          "dimension mismatch", "dimension mismatch (-c)", "NaN/Inf rows", "k larger than the data",
          "zero vectors, cosine", "output in a missing directory", "a full disk", "stdout closed",
          "SIGPIPE (head -c 10 exits)", "SIGINT mid-run"]

@@ -46,6 +46,27 @@ setup_file() {
 	flip_byte data.vt flip-payload.vt $(($(frame_offset data.vt 2) + 32 + 50))
 	flip_byte data.vt flip-end.vt $(($(end_offset data.vt) + 17))
 	cut_at cent.vt cent-cut.vt $(($(frame_offset cent.vt 1) + 40))
+	# HDF5 (with Debian's python3-h5py): data.vt's rows as dataset train of
+	# data.hdf5, beside a 3-D dataset; a text file named .hdf5; data.hdf5
+	# cut in half; train chunked by 16 x 4 with the chunk's shape in the
+	# layout message made 16 x 41476 (the shape that crashed libhdf5 1.10.8)
+	if "$PY" -c 'import h5py' 2>/dev/null; then
+		vcat --to npy -o data.npy data.vt
+		"$PY" "$VT_FIXTURES/annhdf5.py" put data.hdf5 train data.npy
+		"$PY" "$VT_FIXTURES/annhdf5.py" put data.hdf5 cube data.npy --shape 100,20,8
+		echo 'not HDF5' >text.hdf5
+		cut_at data.hdf5 cut.hdf5 $(($(stat -c %s data.hdf5) / 2))
+		"$PY" "$VT_FIXTURES/annhdf5.py" put chunk.hdf5 train data.npy --chunks 16,4
+		"$PY" - <<'EOF'
+import struct
+b = bytearray(open("chunk.hdf5", "rb").read())
+pat = struct.pack("<III", 16, 4, 4)   # chunk dims, then the element size
+i = b.find(pat)
+assert i > 0 and b.find(pat, i + 1) < 0
+b[i + 4:i + 8] = struct.pack("<I", 41476)
+open("chunk.hdf5", "wb").write(b)
+EOF
+	fi
 }
 
 # cmd PROG: the program's command line for a plain run, in CMD (inputs and
@@ -258,6 +279,26 @@ bad_cosine() {
 	esac
 }
 
+# --- HDF5 -------------------------------------------------------------------
+
+# A bad HDF5 input (tests/hdf5.bats has more): PROG reading each of the
+# files of setup_file.
+bad_hdf5() {
+	local p=$1 f
+	[ -e "$FX/data.hdf5" ] || skip "needs Debian's python3-h5py"
+	cmd "$p"
+	f=$FX/text.hdf5
+	expect_fail "$p" 'HDF5: not an HDF5 file' "$f" 'not an HDF5 file' "${CMD[@]}" "$f"
+	f=$FX/cut.hdf5
+	expect_fail "$p" 'HDF5: truncated' "$f" 'truncated HDF5 file' "${CMD[@]}" "$f"
+	f=$FX/data.hdf5:nope
+	expect_fail "$p" 'HDF5: no such dataset' "$f" "no dataset 'nope'" "${CMD[@]}" "$f"
+	f=$FX/data.hdf5:cube
+	expect_fail "$p" 'HDF5: a 3-D dataset' "$f" 'only 2-D datasets' "${CMD[@]}" "$f"
+	f=$FX/chunk.hdf5
+	expect_fail "$p" 'HDF5: damaged chunk shape' "$f" 'is damaged' "${CMD[@]}" "$f"
+}
+
 # --- outputs ----------------------------------------------------------------
 
 bad_out_dir() {
@@ -350,6 +391,7 @@ bad_sigint() {
 @test "bad input: vcat: flipped byte in a frame header" { bad_flip_frame_header vcat; }
 @test "bad input: vcat: flipped byte in a payload" { bad_flip_payload vcat; }
 @test "bad input: vcat: flipped byte in the end marker" { bad_flip_end vcat; }
+@test "bad input: vcat: bad HDF5 files" { bad_hdf5 vcat; }
 @test "bad input: vcat: wrong kind" { bad_kind vcat; }
 @test "bad input: vcat: dimension mismatch" { bad_dim vcat; }
 @test "bad input: vcat: NaN/Inf rows" { bad_nan vcat; }
@@ -373,6 +415,7 @@ bad_sigint() {
 @test "bad input: vsample: flipped byte in a frame header" { bad_flip_frame_header vsample; }
 @test "bad input: vsample: flipped byte in a payload" { bad_flip_payload vsample; }
 @test "bad input: vsample: flipped byte in the end marker" { bad_flip_end vsample; }
+@test "bad input: vsample: bad HDF5 files" { bad_hdf5 vsample; }
 @test "bad input: vsample: wrong kind" { bad_kind vsample; }
 @test "bad input: vsample: dimension mismatch" { bad_dim vsample; }
 @test "bad input: vsample: NaN/Inf rows" { bad_nan vsample; }
@@ -392,6 +435,7 @@ bad_sigint() {
 @test "bad input: vcoreset: flipped byte in a frame header" { bad_flip_frame_header vcoreset; }
 @test "bad input: vcoreset: flipped byte in a payload" { bad_flip_payload vcoreset; }
 @test "bad input: vcoreset: flipped byte in the end marker" { bad_flip_end vcoreset; }
+@test "bad input: vcoreset: bad HDF5 files" { bad_hdf5 vcoreset; }
 @test "bad input: vcoreset: wrong kind" { bad_kind vcoreset; }
 @test "bad input: vcoreset: dimension mismatch" { bad_dim vcoreset; }
 @test "bad input: vcoreset: NaN/Inf rows" { bad_nan vcoreset; }
@@ -410,6 +454,7 @@ bad_sigint() {
 @test "bad input: vmerge: flipped byte in a frame header" { bad_flip_frame_header vmerge; }
 @test "bad input: vmerge: flipped byte in a payload" { bad_flip_payload vmerge; }
 @test "bad input: vmerge: flipped byte in the end marker" { bad_flip_end vmerge; }
+@test "bad input: vmerge: bad HDF5 files" { bad_hdf5 vmerge; }
 @test "bad input: vmerge: wrong kind" { bad_kind vmerge; }
 @test "bad input: vmerge: dimension mismatch" { bad_dim vmerge; }
 @test "bad input: vmerge: NaN/Inf rows" { bad_nan vmerge; }
@@ -428,6 +473,7 @@ bad_sigint() {
 @test "bad input: vkmeans: flipped byte in a frame header" { bad_flip_frame_header vkmeans; }
 @test "bad input: vkmeans: flipped byte in a payload" { bad_flip_payload vkmeans; }
 @test "bad input: vkmeans: flipped byte in the end marker" { bad_flip_end vkmeans; }
+@test "bad input: vkmeans: bad HDF5 files" { bad_hdf5 vkmeans; }
 @test "bad input: vkmeans: wrong kind" { bad_kind vkmeans; }
 @test "bad input: vkmeans: dimension mismatch" { bad_dim vkmeans; }
 @test "bad input: vkmeans: NaN/Inf rows" { bad_nan vkmeans; }
@@ -447,6 +493,7 @@ bad_sigint() {
 @test "bad input: vrefine: flipped byte in a frame header" { bad_flip_frame_header vrefine; }
 @test "bad input: vrefine: flipped byte in a payload" { bad_flip_payload vrefine; }
 @test "bad input: vrefine: flipped byte in the end marker" { bad_flip_end vrefine; }
+@test "bad input: vrefine: bad HDF5 files" { bad_hdf5 vrefine; }
 @test "bad input: vrefine: damaged -c centroids" { bad_centroids vrefine; }
 @test "bad input: vrefine: wrong kind" { bad_kind vrefine; }
 @test "bad input: vrefine: dimension mismatch" { bad_dim vrefine; }
@@ -467,6 +514,7 @@ bad_sigint() {
 @test "bad input: vpq: flipped byte in a frame header" { bad_flip_frame_header vpq; }
 @test "bad input: vpq: flipped byte in a payload" { bad_flip_payload vpq; }
 @test "bad input: vpq: flipped byte in the end marker" { bad_flip_end vpq; }
+@test "bad input: vpq: bad HDF5 files" { bad_hdf5 vpq; }
 @test "bad input: vpq: damaged -c centroids" { bad_centroids vpq; }
 @test "bad input: vpq: wrong kind" { bad_kind vpq; }
 @test "bad input: vpq: dimension mismatch" { bad_dim vpq; }
@@ -487,6 +535,7 @@ bad_sigint() {
 @test "bad input: vsqbounds: flipped byte in a frame header" { bad_flip_frame_header vsqbounds; }
 @test "bad input: vsqbounds: flipped byte in a payload" { bad_flip_payload vsqbounds; }
 @test "bad input: vsqbounds: flipped byte in the end marker" { bad_flip_end vsqbounds; }
+@test "bad input: vsqbounds: bad HDF5 files" { bad_hdf5 vsqbounds; }
 @test "bad input: vsqbounds: damaged -c centroids" { bad_centroids vsqbounds; }
 @test "bad input: vsqbounds: wrong kind" { bad_kind vsqbounds; }
 @test "bad input: vsqbounds: dimension mismatch" { bad_dim vsqbounds; }
@@ -506,6 +555,7 @@ bad_sigint() {
 @test "bad input: vloss: flipped byte in a frame header" { bad_flip_frame_header vloss; }
 @test "bad input: vloss: flipped byte in a payload" { bad_flip_payload vloss; }
 @test "bad input: vloss: flipped byte in the end marker" { bad_flip_end vloss; }
+@test "bad input: vloss: bad HDF5 files" { bad_hdf5 vloss; }
 @test "bad input: vloss: damaged -c centroids" { bad_centroids vloss; }
 @test "bad input: vloss: wrong kind" { bad_kind vloss; }
 @test "bad input: vloss: dimension mismatch" { bad_dim vloss; }
@@ -526,6 +576,7 @@ bad_sigint() {
 @test "bad input: vassign: flipped byte in a frame header" { bad_flip_frame_header vassign; }
 @test "bad input: vassign: flipped byte in a payload" { bad_flip_payload vassign; }
 @test "bad input: vassign: flipped byte in the end marker" { bad_flip_end vassign; }
+@test "bad input: vassign: bad HDF5 files" { bad_hdf5 vassign; }
 @test "bad input: vassign: damaged -c centroids" { bad_centroids vassign; }
 @test "bad input: vassign: wrong kind" { bad_kind vassign; }
 @test "bad input: vassign: dimension mismatch" { bad_dim vassign; }

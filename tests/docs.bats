@@ -32,13 +32,17 @@ layout() {
 	for f in ivf0.vt ivf.vt pq.vt sq.vt sample.vt; do assert_file_exists "$f"; done
 }
 
-@test "docs: INTEROP's FAISS recipes (export, IVF-PQ, SQ, precomputed partitions and codes) run as written" {
+@test "docs: INTEROP's FAISS recipes (export, IVF-PQ, SQ, precomputed partitions and codes) and HDF5 commands run as written" {
 	"$PY" -c 'import faiss' 2>/dev/null || fail "needs Debian's python3-faiss (pipelines/setup.sh --tests)"
 	layout
 	# the files the recipes name: models, data.npy, base.vt (the rows)
 	vgen -q -n 5000 -d 16 --means 60 --seed 3 -o data.vt
 	cp data.vt base.vt
 	vcat --to npy -o data.npy data.vt
+	# the HDF5 section's ann-benchmarks file: data.npy as train, 100 queries
+	"$PY" -c 'import h5py' 2>/dev/null || fail "needs Debian's python3-h5py (pipelines/setup.sh --tests)"
+	vcat --rows 0:100 --to npy -o q.npy data.vt
+	"$PY" "$VT_FIXTURES/annhdf5.py" ann fashion-mnist-784-euclidean.hdf5 data.npy q.npy
 	vkmeans -q -k 32 --seed 1 -o ivf.vt data.vt
 	vpq -q -c ivf.vt -m 4 -o pq.vt data.vt
 	vsqbounds -q --mode dim -o sq.vt data.vt

@@ -110,22 +110,48 @@ for f in ('c', 'pq', 'sq'):
 	assert_line "sq (2, 16) float32 True"
 }
 
-@test "vcat: reads .npy of every dtype numpy writes (f4 f8 f2 u1 i1) and versions 1-3" {
+@test "vcat: reads .npy of every dtype numpy writes (f4 f8 f2 u1 i1 i8 u8) and versions 1-3" {
 	need_numpy
 	"$PY" - <<'EOF'
 import numpy as np
 from numpy.lib import format as npf
 a = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 100]])
-for t in ("<f4", "<f8", "<f2", "|u1", "|i1"):
+for t in ("<f4", "<f8", "<f2", "|u1", "|i1", "<i8", "<u8"):
     np.save("t_%s.npy" % t[1:], a.astype(t))
 for v in ((1, 0), (2, 0), (3, 0)):
     with open("v%d.npy" % v[0], "wb") as f:
         npf.write_array(f, a.astype("<f4"), version=v)
 EOF
-	for f in t_f4 t_f8 t_f2 t_u1 t_i1 v1 v2 v3; do
+	for f in t_f4 t_f8 t_f2 t_u1 t_i1 t_i8 t_u8 v1 v2 v3; do
 		run -0 vcat --to text "$f.npy"
 		assert_output $'1 2 3\n4 5 6\n7 8 100'
 	done
+}
+
+@test "vcat: int64 and uint64 .npy, either byte order, round to float32 as numpy's astype does" {
+	need_numpy
+	"$PY" - <<'EOF'
+import numpy as np
+r = np.random.default_rng(5)
+i = r.integers(-2**63, 2**63, size=(30, 4), dtype=np.int64)
+i[0] = [2**53 + 1, -2**63, 2**63 - 1, 16777217]
+u = r.integers(0, 2**64, size=(30, 4), dtype=np.uint64)
+u[0] = [2**64 - 1, 2**63, 16777219, 0]
+for t in ("<i8", ">i8"):
+    np.save("i%s.npy" % ("le" if t[0] == "<" else "be"), i.astype(t))
+for t in ("<u8", ">u8"):
+    np.save("u%s.npy" % ("le" if t[0] == "<" else "be"), u.astype(t))
+np.save("i.ref.npy", i.astype(np.float32))
+np.save("u.ref.npy", u.astype(np.float32))
+EOF
+	local f
+	for f in ile ibe ule ube; do
+		vcat --to npy -o "$f.out.npy" "$f.npy"
+		cmp "$f.out.npy" "${f:0:1}.ref.npy"
+	done
+	run -0 vcat --info ibe.npy
+	assert_line 'format: npy'
+	assert_line 'rows: 30'
 }
 
 @test "vcat: --to npy and fbin to a pipe: patched in a file, held in memory up to 256 MiB on a pipe" {
@@ -724,7 +750,7 @@ EOF
 }
 
 @test "bad input: .npy with an unsupported dtype" {
-	for t in '<i8' '<c8' '|b1' '<U4' '|O'; do
+	for t in '<M8' '<c8' '|b1' '<U4' '|O'; do
 		{ npy_header "$t" False '(2, 2)'; head -c 64 /dev/zero; } >bad.npy
 		run -1 --separate-stderr vcat -o out.vt bad.npy
 		assert_err 'vcat: bad.npy: '

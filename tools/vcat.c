@@ -13,7 +13,8 @@
 static const char usage[] =
 "Usage: vcat [OPTIONS] [FILE...]\n"
 "Read vtrain streams and vector files (.npy .fvecs .bvecs .ivecs .fbin .u8bin\n"
-".i8bin, idx, raw float32), concatenate them, and write one stream or file.\n"
+".i8bin, idx, .hdf5 .h5, raw float32), concatenate them, and write one stream\n"
+"or file.  FILE.hdf5 reads its dataset train, FILE.hdf5:NAME the dataset NAME.\n"
 "With no FILE, or when FILE is -, read standard input.  Labels (from vassign)\n"
 "go --to npy as one file per array: -o NAME.npy writes NAME.ids.npy (int64),\n"
 "NAME.partitions.npy (int32), NAME.distances.npy (float32) and, with codes,\n"
@@ -23,7 +24,8 @@ static const char usage[] =
 "      --to FORMAT       vt, npy, fvecs, fbin, raw or text (default: the\n"
 "                        format -o's extension names, else vt)\n"
 "      --from FORMAT     read every input as FORMAT instead of detecting it\n"
-"                        (vt npy fvecs bvecs ivecs fbin u8bin i8bin idx raw)\n"
+"                        (vt npy fvecs bvecs ivecs fbin u8bin i8bin idx hdf5\n"
+"                        raw)\n"
 "      --dim D           dimension of raw float32 input\n"
 "      --ids             attach global row ids (0, 1, ...) to vectors without them\n"
 "  -z, --compress=CODEC  frame compression of a stream: none (default), lz4,\n"
@@ -196,8 +198,11 @@ static void info_stream(const vt_cli *c, const opts *o, const char *path)
 	char err[512];
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
 	int rc = vt_rd_open(&rd, path);
-	if (rc < 0)
-		vt_cli_fail(rc, "%s: %s", name, strerror(errno));
+	if (rc < 0) {
+		/* FILE:NAME of an HDF5 file, or an error that the input reports */
+		info_one(c, o, path);
+		return;
+	}
 	const unsigned char *head;
 	ssize_t np = vt_rd_peek(&rd, 4, &head);
 	int is_vt = o->from == VT_FMT_VT ||

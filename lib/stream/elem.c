@@ -101,6 +101,20 @@ void vt_el_convert(vt_el_type t, int swap, unsigned char *src, float *dst, size_
 			memcpy((unsigned char *)dst + 4 * i, &f, 4);
 		}
 		break;
+	case VT_EL_U64:
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v;
+			memcpy(&v, src + 8 * i, 8);
+			dst[i] = (float)v;
+		}
+		break;
+	case VT_EL_I64:
+		for (size_t i = 0; i < n; i++) {
+			int64_t v;
+			memcpy(&v, src + 8 * i, 8);
+			dst[i] = (float)v;
+		}
+		break;
 	case VT_EL_F64:
 		for (size_t i = 0; i < n; i++) {
 			double v;

@@ -49,7 +49,7 @@ static const struct {
 	{VT_FMT_VT, "vt"},       {VT_FMT_NPY, "npy"},     {VT_FMT_FVECS, "fvecs"},
 	{VT_FMT_BVECS, "bvecs"}, {VT_FMT_IVECS, "ivecs"}, {VT_FMT_FBIN, "fbin"},
 	{VT_FMT_U8BIN, "u8bin"}, {VT_FMT_I8BIN, "i8bin"}, {VT_FMT_IDX, "idx"},
-	{VT_FMT_RAW, "raw"},     {VT_FMT_TEXT, "text"},
+	{VT_FMT_RAW, "raw"},     {VT_FMT_TEXT, "text"},   {VT_FMT_HDF5, "hdf5"},
 };
 
 const char *vt_format_name(vt_format f)
@@ -101,6 +101,7 @@ static int detect_ext(const char *path, vt_format *out)
 		{".u8bin", VT_FMT_U8BIN}, {".i8bin", VT_FMT_I8BIN},
 		{".npy", VT_FMT_NPY},     {".idx", VT_FMT_IDX},
 		{".raw", VT_FMT_RAW},     {".f32", VT_FMT_RAW},
+		{".hdf5", VT_FMT_HDF5},   {".h5", VT_FMT_HDF5},
 	};
 	if (!path)
 		return VT_EMAGIC;
@@ -139,6 +140,10 @@ int vt_format_detect(const unsigned char *head, size_t n, const char *path,
 		*out = VT_FMT_NPY;
 		return 0;
 	}
+	if (head && n >= 8 && memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0) {
+		*out = VT_FMT_HDF5;
+		return 0;
+	}
 	if (detect_ext(path, out) == 0)
 		return 0;
 	if (head && n >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 &&
@@ -166,6 +171,7 @@ void vt_vecreader_free(vt_vecreader *r)
 {
 	if (!r)
 		return;
+	vt_h5_close(r->h5);
 	free(r->scratch);
 	free(r);
 }
@@ -398,6 +404,8 @@ int64_t vt_vecreader_read(vt_vecreader *r, float *dst, size_t max_rows,
 	size_t rowmax = ((size_t)1 << 40) / ((size_t)r->dim * 8 + 4);
 	if (max_rows > rowmax)
 		max_rows = rowmax;
+	if (r->h5)
+		return vt_h5_read(r, dst, max_rows, err, errlen);
 	if (r->rows >= 0 && r->done >= (uint64_t)r->rows) {
 		if (r->ended)
 			return 0;

@@ -1,6 +1,6 @@
 /* vtrain: what the modules of the foreign formats share (private to
- * lib/stream/formats.c, npy.c, vecs.c, elem.c and numfmt.c; not installed,
- * not for the tools).
+ * lib/stream/formats.c, npy.c, vecs.c, elem.c, numfmt.c and hdf5.c; not
+ * installed, not for the tools).
  *
  *   formats.c   names, detection, the reader and writer objects, the
  *               fixed-size row body (npy, *bin, idx, raw) and its scratch
@@ -9,6 +9,7 @@
  *               headers
  *   elem.c      element types: byte order and conversion to float
  *   numfmt.c    "%.9g" without snprintf
+ *   hdf5.c      HDF5 datasets through libhdf5 (the only file that sees it)
  */
 #ifndef VT_FORMATS_PRIV_H
 #define VT_FORMATS_PRIV_H
@@ -33,7 +34,7 @@
 
 typedef enum {
 	VT_EL_F32, VT_EL_F16, VT_EL_F64, VT_EL_U8, VT_EL_I8, VT_EL_U16, VT_EL_I16,
-	VT_EL_U32, VT_EL_I32,
+	VT_EL_U32, VT_EL_I32, VT_EL_U64, VT_EL_I64,
 } vt_el_type;
 
 /* Bytes of one element. */
@@ -42,7 +43,7 @@ static inline size_t vt_el_size(vt_el_type t)
 	switch (t) {
 	case VT_EL_U8: case VT_EL_I8: return 1;
 	case VT_EL_F16: case VT_EL_U16: case VT_EL_I16: return 2;
-	case VT_EL_F64: return 8;
+	case VT_EL_F64: case VT_EL_U64: case VT_EL_I64: return 8;
 	default: return 4;
 	}
 }
@@ -66,8 +67,11 @@ void vt_el_swap(unsigned char *p, size_t n, size_t es);
 /* Convert n little-endian (or, with swap, big-endian) elements of type t at
  * src to float at dst.  src may be byte-swapped in place.  src and dst do
  * not overlap, except for VT_EL_F32 / VT_EL_I32 where src == dst is
- * allowed.  Every value converts exactly except f64, u32, i32 (rounded to
- * nearest) and f16 NaN payloads (kept). */
+ * allowed.  Every value converts exactly except f64, u32, i32, u64, i64
+ * (rounded to nearest; every 64-bit integer is within float32's range) and
+ * f16 NaN payloads (kept); an f64 beyond float32's range becomes an
+ * infinity of its sign, which the programs refuse or drop as any
+ * non-finite value. */
 void vt_el_convert(vt_el_type t, int swap, unsigned char *src, float *dst, size_t n);
 
 /* ---- number formatting (numfmt.c) ---- */
@@ -91,6 +95,7 @@ struct vt_vecreader {
 	int ended;           /* 0 returned (or trailing data checked) */
 	unsigned char *scratch;
 	size_t scratch_cap;
+	struct vt_h5 *h5;    /* hdf5: its handles (rd is NULL) */
 };
 
 struct vt_vecwriter {
@@ -168,6 +173,14 @@ size_t vt_npy_header(char *h, size_t cap, uint64_t rows, uint32_t group, uint32_
  * one-dimensional shape (rows,). */
 size_t vt_npy_header_descr(char *h, size_t cap, const char *descr, uint64_t rows,
                            uint32_t group, uint32_t dim, int fixed);
+
+/* ---- hdf5 (hdf5.c) ---- */
+
+/* Up to max_rows rows of r's dataset as float rows; as vt_vecreader_read. */
+int64_t vt_h5_read(vt_vecreader *r, float *dst, size_t max_rows, char *err, size_t errlen);
+
+/* Close r's HDF5 handles and free them (NULL-safe). */
+void vt_h5_close(struct vt_h5 *h);
 
 /* ---- vecs, bin, idx (vecs.c) ---- */
 

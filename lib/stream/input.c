@@ -18,6 +18,7 @@ struct vt_input {
 	vt_header h;           /* the input's header (first source's) */
 	vt_rd rd;
 	int rd_open;
+	char *file;            /* the current path without its :NAME (HDF5), or NULL */
 	vt_format fmt;
 	vt_reader *rdr;        /* for a vtrain stream */
 	vt_vecreader *vr;      /* for a foreign file */
@@ -51,6 +52,8 @@ static void close_source(vt_input *in)
 	if (in->rd_open)
 		vt_rd_close(&in->rd);
 	in->rd_open = 0;
+	free(in->file);
+	in->file = NULL;
 }
 
 /* Prefix err with the current path. */
@@ -75,7 +78,16 @@ static int headerless(vt_format f)
 static int open_source(vt_input *in, int first, char *err, size_t errlen)
 {
 	char msg[400] = "";
-	const char *path = in->paths[in->cur];
+	const char *path = in->paths[in->cur], *dataset = NULL;
+	/* FILE:NAME names a dataset of an HDF5 file */
+	size_t flen = strcmp(path, "-") ? vt_hdf5_split(path) : 1;
+	if (path[flen]) {
+		in->file = strndup(path, flen);
+		if (!in->file)
+			return fail(in, VT_ENOMEM, vt_strerror(VT_ENOMEM), err, errlen);
+		dataset = path + flen + 1;
+		path = in->file;
+	}
 	int rc = vt_rd_open(&in->rd, path);
 	if (rc < 0) {
 		snprintf(msg, sizeof msg, "%s", rc == VT_EIO ? strerror(errno) : vt_strerror(rc));
@@ -99,8 +111,8 @@ static int open_source(vt_input *in, int first, char *err, size_t errlen)
 		rc = vt_format_detect(head, (size_t)n, strcmp(path, "-") ? path : NULL, &fmt);
 		if (rc < 0)
 			return fail(in, rc,
-			            "unknown format (not a vtrain stream, .npy or idx file, and no known "
-			            "extension; use --from)", err, errlen);
+			            "unknown format (not a vtrain stream, .npy, HDF5 or idx file, and no "
+			            "known extension; use --from)", err, errlen);
 	} else if (headerless(fmt)) {
 		int eof = vt_rd_at_eof(&in->rd);
 		if (eof < 0)
@@ -109,6 +121,18 @@ static int open_source(vt_input *in, int first, char *err, size_t errlen)
 			return EMPTY_SOURCE;
 	}
 	in->fmt = fmt;
+	if (dataset && fmt != VT_FMT_HDF5) {
+		snprintf(msg, sizeof msg, "a :NAME suffix names a dataset of an HDF5 file, and %s is "
+		         "%s", path, vt_format_name(fmt));
+		return fail(in, VT_EINVAL, msg, err, errlen);
+	}
+	if (fmt == VT_FMT_HDF5) {
+		if (strcmp(path, "-") == 0)
+			return fail(in, VT_EUNSUP, "HDF5 is read from a named file (libhdf5 needs "
+			            "random access), not from standard input", err, errlen);
+		vt_rd_close(&in->rd);   /* libhdf5 opens the file itself */
+		in->rd_open = 0;
+	}
 	vt_header h;
 	if (fmt == VT_FMT_VT) {
 		rc = vt_reader_open(&in->rdr, &in->rd, msg, sizeof msg);
@@ -122,7 +146,11 @@ static int open_source(vt_input *in, int first, char *err, size_t errlen)
 			return fail(in, VT_EINVAL, "raw float32 input needs --dim", err, errlen);
 		if (fmt == VT_FMT_TEXT)
 			return fail(in, VT_EUNSUP, "text is an output format only", err, errlen);
-		rc = vt_vecreader_open(&in->vr, &in->rd, fmt, in->opts.raw_dim, msg, sizeof msg);
+		if (fmt == VT_FMT_HDF5)
+			rc = vt_vecreader_open_hdf5(&in->vr, path, dataset, msg, sizeof msg);
+		else
+			rc = vt_vecreader_open(&in->vr, &in->rd, fmt, in->opts.raw_dim, msg,
+			                       sizeof msg);
 		if (rc < 0)
 			return fail(in, rc, msg, err, errlen);
 		uint32_t dim = vt_vecreader_dim(in->vr);

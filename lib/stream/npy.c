@@ -2,10 +2,11 @@
  * one for writing (see formats_priv.h).
  *
  * Decisions that formats.h leaves open:
- *   - dtypes read: f2 f4 f8 u1 i1 u2 i2 u4 i4, in either byte order
+ *   - dtypes read: f2 f4 f8 u1 i1 u2 i2 u4 i4 u8 i8, in either byte order
  *     ('<', '>', or '|' for one-byte types); big-endian data is byte-swapped.
- *     Anything else (complex, bool, i8, structured, ...) is VT_EUNSUP and the
- *     message names the dtype.
+ *     64-bit integers (ids, counts, ann-benchmarks' neighbours) round to
+ *     the nearest float32, as u4 and i4 do.  Anything else (complex, bool,
+ *     structured, ...) is VT_EUNSUP and the message names the dtype.
  *   - shape (n,) is n rows of dimension 1 (as idx labels are); shape
  *     (n, a, b, ...) is n rows of dimension a*b*...; shape () is VT_EUNSUP.
  *   - fortran_order True is VT_EUNSUP, unless at most one axis is longer
@@ -277,6 +278,7 @@ static int npy_dtype(const char *d, vt_el_type *t, int *swap, char *err,
 		{"f2", VT_EL_F16}, {"f4", VT_EL_F32}, {"f8", VT_EL_F64},
 		{"u1", VT_EL_U8},  {"i1", VT_EL_I8},  {"u2", VT_EL_U16},
 		{"i2", VT_EL_I16}, {"u4", VT_EL_U32}, {"i4", VT_EL_I32},
+		{"u8", VT_EL_U64}, {"i8", VT_EL_I64},
 	};
 	char order = d[0];
 	if ((order == '<' || order == '>' || order == '|') && d[1]) {
@@ -293,7 +295,7 @@ static int npy_dtype(const char *d, vt_el_type *t, int *swap, char *err,
 	}
 	return vt_fmt_err(err, errlen, VT_EUNSUP,
 	                  "npy dtype '%s' is not supported (supported: f2 f4 f8 "
-	                  "u1 i1 u2 i2 u4 i4, either byte order)", d);
+	                  "u1 i1 u2 i2 u4 i4 u8 i8, either byte order)", d);
 }
 
 int vt_npy_open(vt_vecreader *r, char *err, size_t errlen)

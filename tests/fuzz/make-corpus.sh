@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Write the seed corpus of the fuzz harnesses into tests/fixtures/fuzz/NAME/
-# (stream npy vecs bin lz4) with the tools of a build: small valid inputs of
+# (stream npy vecs bin lz4 hdf5) with the tools of a build: small valid inputs of
 # every stream kind and codec, and of every foreign format.  Files named
 # crash-* and regress-* (the inputs of bugs found, kept as regression tests)
 # are left alone.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 B=$(cd "${1:-build/bin}" && pwd)
 PY=${VT_PYTHON:-/usr/bin/python3}
 C=$PWD/tests/fixtures/fuzz
-for d in stream npy vecs bin lz4; do
+for d in stream npy vecs bin lz4 hdf5; do
 	mkdir -p "$C/$d"
 	find "$C/$d" -maxdepth 1 -type f ! -name 'crash-*' ! -name 'regress-*' -delete
 done
@@ -85,4 +85,13 @@ for path in sys.argv[2:]:
     name = path.rsplit(".", 1)[0]
     open("%s/%s" % (out, name), "wb").write(ctl + d[off + 32:off + 32 + stored])
 PYEOF
+# --- hdf5: small files of the layouts and element types read (h5py) ---
+"$B/vcat" --to npy -o v.npy v.vt
+"$PY" "$OLDPWD/tests/fixtures/annhdf5.py" ann "$C/hdf5/ann.hdf5" v.npy v.npy --k 3
+"$PY" "$OLDPWD/tests/fixtures/annhdf5.py" ann "$C/hdf5/ann-chunked.hdf5" v.npy v.npy --k 3 --chunks 7,3
+"$PY" "$OLDPWD/tests/fixtures/annhdf5.py" put "$C/hdf5/gzip-f8.hdf5" train v.npy --dtype '>f8' --chunks 8,4 --gzip
+"$PY" "$OLDPWD/tests/fixtures/annhdf5.py" put "$C/hdf5/i8.hdf5" train v.npy --dtype '<i8'
+"$PY" "$OLDPWD/tests/fixtures/annhdf5.py" put "$C/hdf5/f2.hdf5" train v.npy --dtype '<f2' --chunks 5,4
+"$PY" "$OLDPWD/tests/fixtures/annhdf5.py" put "$C/hdf5/cube.hdf5" train v.npy --shape 10,4,4
+"$PY" -c 'import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], "w", libver="latest"); f.create_dataset("train", data=np.load("v.npy"), chunks=(4, 4), maxshape=(None, 4))' "$C/hdf5/v3-unlimited.hdf5"
 du -sh "$C"/*

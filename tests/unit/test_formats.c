@@ -1,5 +1,7 @@
 /* Unit tests for lib/stream/formats.c: readers, writers, detection.
  *
+ * Also lib/stream/hdf5.c, on files that libhdf5 writes here.
+ *
  * Usage: test_formats [FIXTURE_DIR]   (default $VT_FORMATS_FIXTURES, else
  * $VT_FIXTURES/formats as ctest sets it, else tests/fixtures/formats; the
  * npy fixture tests are skipped when the directory is missing).  Prints
@@ -25,6 +27,8 @@
 #include "stream/fdio.h"
 #include "stream/formats.h"
 #include "stream/output.h"
+
+#include <hdf5.h>
 
 static char tmpdir[64];
 static const char *fixdir = "tests/fixtures/formats";
@@ -941,8 +945,8 @@ static void test_npy_headers(void)
 		 VT_EFORMAT, "after"},
 		{"{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3)",
 		 VT_EFORMAT, NULL},
-		{"{'descr': '<i8', 'fortran_order': False, 'shape': (5, 3)}",
-		 VT_EUNSUP, "'<i8'"},
+		{"{'descr': '<c16', 'fortran_order': False, 'shape': (5, 3)}",
+		 VT_EUNSUP, "'<c16'"},
 		{"{'descr': '|f4', 'fortran_order': False, 'shape': (5, 3)}",
 		 VT_EUNSUP, "'|f4'"},
 		{"{'descr': 'f4', 'fortran_order': False, 'shape': (5, 3)}",
@@ -1408,6 +1412,159 @@ static void cleanup(void)
 	rmdir(tmpdir);
 }
 
+/* ---- HDF5 (lib/stream/hdf5.c), with files written by libhdf5 itself ---- */
+
+/* Write dataset name (rank dims, stored as type t, data in memory as type
+ * mt) into the HDF5 file path (created when create), chunked by chunk when
+ * it is not NULL. */
+static int h5_put(const char *path, int create, const char *name, int rank,
+                  const hsize_t *dims, const hsize_t *chunk, hid_t t, hid_t mt,
+                  const void *data)
+{
+	hid_t f = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
+	                 : H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	if (f < 0)
+		return -1;
+	hid_t s = H5Screate_simple(rank, dims, NULL);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	if (chunk)
+		H5Pset_chunk(dcpl, rank, chunk);
+	hid_t d = H5Dcreate2(f, name, t, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	herr_t rc = d >= 0 && data ? H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+	if (d >= 0)
+		H5Dclose(d);
+	H5Pclose(dcpl);
+	H5Sclose(s);
+	H5Fclose(f);
+	remember(path);
+	return d < 0 || rc < 0 ? -1 : 0;
+}
+
+/* Read all rows of path's dataset (NULL: the default) in blocks of block
+ * rows into out (cap floats); returns the rows, or the error code. */
+static int64_t h5_read_all(const char *path, const char *dataset, size_t block, float *out,
+                           size_t cap, uint32_t *dim, int64_t *rows, char *err, size_t errlen)
+{
+	vt_vecreader *r;
+	int rc = vt_vecreader_open_hdf5(&r, path, dataset, err, errlen);
+	if (rc < 0)
+		return rc;
+	*dim = vt_vecreader_dim(r);
+	*rows = vt_vecreader_rows(r);
+	int64_t got = 0, n = 0;
+	while (((size_t)got + block) * *dim <= cap &&
+	       (n = vt_vecreader_read(r, out + got * *dim, block, err, errlen)) > 0)
+		got += n;
+	vt_vecreader_free(r);
+	return n < 0 ? n : got;
+}
+
+static void test_hdf5(void)
+{
+	vt_format f;
+#define DET(h, n, p, want) (vt_format_detect(h, n, p, &f) == 0 && f == (want))
+	static const unsigned char sig[] = "\x89HDF\r\n\x1a\n";
+	static const unsigned char fv[] = {128, 0, 0, 0, 0, 0, 0, 0};
+	CHECK(vt_format_parse("hdf5", &f) == 0 && f == VT_FMT_HDF5 &&
+	      strcmp(vt_format_name(VT_FMT_HDF5), "hdf5") == 0, "hdf5 parses and prints back");
+	CHECK(DET(sig, 8, NULL, VT_FMT_HDF5) && DET(sig, 8, "x.fvecs", VT_FMT_HDF5),
+	      "detect the HDF5 signature, before an extension");
+	CHECK(DET(fv, 8, "a.hdf5", VT_FMT_HDF5) && DET(fv, 8, "A.H5", VT_FMT_HDF5) &&
+	      vt_format_detect(fv, 8, "a.hdf", &f) == VT_EMAGIC, "extensions .hdf5 and .h5");
+#undef DET
+
+	/* FILE:NAME */
+	const char *ex = tpath("exists.bin");
+	char arg[256];
+	FILE *fp = fopen(ex, "w");
+	if (fp)
+		fclose(fp);
+	remember(ex);
+	snprintf(arg, sizeof arg, "%s:train", ex);
+	CHECK(vt_hdf5_split("a.hdf5:test") == 6 && vt_hdf5_split("d/a.H5:/g/x:y") == 6 &&
+	      vt_hdf5_split("a.hdf5") == 6 && vt_hdf5_split("a.hdf5:") == 7 &&
+	      vt_hdf5_split("nosuch.npy:x") == 12 && vt_hdf5_split(arg) == strlen(ex),
+	      "FILE:NAME splits after .hdf5/.h5 or an existing file, else not");
+	const char *colon = tpath("a:b.hdf5");
+	fp = fopen(colon, "w");
+	if (fp)
+		fclose(fp);
+	remember(colon);
+	CHECK(vt_hdf5_split(colon) == strlen(colon), "an existing file with a colon is whole");
+
+	/* float64, contiguous; int64 chunked across columns; uint8 */
+	enum { N = 7, D = 3 };
+	double f8[N][D];
+	int64_t i8[N][D];
+	uint8_t u1[N][D];
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < D; j++) {
+			f8[i][j] = (i * 10 + j) * 0.1 - 1.5;
+			i8[i][j] = (int64_t)(i * D + j) * 123456789012345LL - 3;
+			u1[i][j] = (uint8_t)(i * 40 + j);
+		}
+	i8[0][0] = INT64_MIN;
+	i8[0][1] = INT64_MAX;
+	i8[0][2] = (1LL << 53) + 1;
+	f8[1][0] = 1e300;
+	hsize_t dims[3] = {N, D, 2}, ch[2] = {3, 2};
+	const char *p = tpath("t.hdf5");
+	int ok = h5_put(p, 1, "train", 2, dims, NULL, H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, f8) == 0 &&
+	         h5_put(p, 0, "ints", 2, dims, ch, H5T_STD_I64LE, H5T_NATIVE_INT64, i8) == 0 &&
+	         h5_put(p, 0, "bytes", 2, dims, NULL, H5T_STD_U8LE, H5T_NATIVE_UINT8, u1) == 0 &&
+	         h5_put(p, 0, "cube", 3, dims, NULL, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, NULL) == 0;
+	CHECK(ok, "libhdf5 writes the test file");
+	float out[64];
+	uint32_t dim = 0;
+	int64_t rows = 0;
+	char err[512];
+	int64_t n = h5_read_all(p, NULL, 2, out, 64, &dim, &rows, err, sizeof err);
+	int same = n == N && dim == D && rows == N;
+	for (int i = 0; same && i < N * D; i++) {
+		float want = (float)f8[i / D][i % D];
+		same = i == D ? isinf(out[i]) && out[i] > 0 : out[i] == want;
+	}
+	CHECK(same, "big-endian float64 'train' (the default) reads in blocks of 2 rows, "
+	      "1e300 as +inf (%lld rows: %s)", (long long)n, n < 0 ? err : "");
+	n = h5_read_all(p, "ints", 3, out, 64, &dim, &rows, err, sizeof err);
+	same = n == N && dim == D;
+	for (int i = 0; same && i < N * D; i++)
+		same = out[i] == (float)i8[i / D][i % D];
+	CHECK(same, "int64, chunks of 3 x 2, rounds as (float) (%s)", n < 0 ? err : "ok");
+	n = h5_read_all(p, "/bytes", 5, out, 64, &dim, &rows, err, sizeof err);
+	same = n == N;
+	for (int i = 0; same && i < N * D; i++)
+		same = out[i] == (float)u1[i / D][i % D];
+	CHECK(same, "uint8 by a path name (%s)", n < 0 ? err : "ok");
+
+	/* errors */
+	n = h5_read_all(p, "nope", 2, out, 64, &dim, &rows, err, sizeof err);
+	CHECK(n == VT_EINVAL && strstr(err, "no dataset 'nope'") && strstr(err, "ints"),
+	      "a missing dataset is VT_EINVAL, naming the file's datasets: %s", err);
+	n = h5_read_all(p, "cube", 2, out, 64, &dim, &rows, err, sizeof err);
+	CHECK(n == VT_EUNSUP && strstr(err, "(7, 3, 2)"), "a 3-D dataset is VT_EUNSUP: %s", err);
+	n = h5_read_all(ex, NULL, 2, out, 64, &dim, &rows, err, sizeof err);
+	CHECK(n == VT_EMAGIC && strstr(err, "not an HDF5 file"), "not HDF5: VT_EMAGIC: %s", err);
+	const char *cut = tpath("cut.hdf5");
+	size_t len = 0;
+	unsigned char *all = NULL;
+	fp = fopen(p, "rb");
+	if (fp) {
+		all = xmalloc(1 << 20);
+		len = fread(all, 1, 1 << 20, fp);
+		fclose(fp);
+	}
+	fp = fopen(cut, "wb");
+	if (fp && all) {
+		fwrite(all, 1, len / 2, fp);
+		fclose(fp);
+	}
+	free(all);
+	remember(cut);
+	n = h5_read_all(cut, NULL, 2, out, 64, &dim, &rows, err, sizeof err);
+	CHECK(n == VT_ETRUNC && strstr(err, "truncated"), "cut in half: VT_ETRUNC: %s", err);
+}
+
 int main(int argc, char **argv)
 {
 	static char fixbuf[512];
@@ -1439,6 +1596,7 @@ int main(int argc, char **argv)
 	test_writer_errors();
 	test_numpy_reads_ours();
 	test_fuzz();
+	test_hdf5();
 	cleanup();
 	return check_done();
 }
