@@ -22,6 +22,10 @@
  *   - libhdf5 prints its error stack on stderr by default; that is turned
  *     off for the process (the library never prints).  A failure is one
  *     message with the innermost reason from the stack ("libhdf5: ...").
+ *   - What libhdf5 1.10 trusts is checked first (check_layout,
+ *     check_chunks): the shape against what the file can hold, the chunk
+ *     shape against the dataset's, each chunk's place and size; a file
+ *     shorter than its superblock says is "truncated" (stored_eof).
  *   - Locks: a read takes libhdf5's shared file lock, and goes on without
  *     one on a file system that has locking disabled (NFS, Lustre).
  */
