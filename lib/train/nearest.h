@@ -152,6 +152,11 @@ static inline double vt_nearest_norm_up(float sq)
  * squared distance ||x - c||^2 also lies within e of D (nearest.c). */
 double vt_nearest_margin(size_t d, double nxu, double ncu);
 
+/* out[q] = dd(x, row ids[q] of c) for q < m (c d wide): the values of
+ * vt_nearest_sqdist, four rows at a time where SSE2 allows. */
+void vt_nearest_sqdists(const float *x, const float *c, size_t d, const int32_t *ids, size_t m,
+                        double *out);
+
 /* The nearest of the m >= 1 candidates ids[] (rows of c, d wide)
  * to x by (dd, index); *dist (or NULL) receives its dd. */
 int32_t vt_nearest_pick(const float *x, const float *c, size_t d, const int32_t *ids,
