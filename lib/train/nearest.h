@@ -126,7 +126,8 @@ double vt_nearest_eps(size_t d);
 /* ---- deciding the near-ties of other float kernels ----
  *
  * Every other place that takes a label from float sgemm distances (the
- * k-means Lloyd passes, seeding, vpq's sub-spaces) keeps its fast float
+ * k-means Lloyd passes and seeding, the narrowed index of cindex.h, vpq's
+ * sub-spaces) keeps its fast float
  * scan and uses these to decide by dd wherever the float values leave a
  * doubt: with e the margin below, a centroid whose fl(D - e) exceeds the
  * best's fl(D + e) is provably farther by dd; the others are compared on dd
