@@ -449,8 +449,8 @@ static void group_assign(struct lloyd *L, const float *xb, size_t m, const size_
 		 * did (the true squared distance is at least dd (1 - 2^-22)) */
 		double cd[MAXCAND], dd = INFINITY;
 		int32_t b = -1;
+		vt_nearest_sqdists(xb + f * d, L->C, d, cand, nc, cd);
 		for (size_t q = 0; q < nc; q++) {
-			cd[q] = vt_nearest_sqdist(xb + f * d, L->C + (size_t)cand[q] * d, d);
 			if (b < 0 || cd[q] < dd || (cd[q] == dd && cand[q] < b)) {
 				dd = cd[q];
 				b = cand[q];

@@ -80,17 +80,80 @@ double vt_nearest_margin(size_t d, double nxu, double ncu)
 	return vt_nearest_eps(d) * w * w + abs_err(d);
 }
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+/* dd of x to four vectors at once: each lane pair holds one vector's
+ * partial sums s0, s1 (or s2, s3) and adds in vt_nearest_sqdist's order
+ * (_mm_mul_pd then _mm_add_pd round as its scalar code does), so the values
+ * are the same; the four independent chains hide the adds' latency. */
+static void sqdist4(const float *x, const float *const *c, size_t d, double *out)
+{
+	__m128d s01[4], s23[4];
+	for (int q = 0; q < 4; q++)
+		s01[q] = s23[q] = _mm_setzero_pd();
+	size_t t = 0;
+	for (; t + 4 <= d; t += 4) {
+		__m128d x01 = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(x + t))));
+		__m128d x23 =
+			_mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(x + t + 2))));
+		for (int q = 0; q < 4; q++) {
+			__m128d c01 = _mm_cvtps_pd(
+				_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(c[q] + t))));
+			__m128d c23 = _mm_cvtps_pd(
+				_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(c[q] + t + 2))));
+			__m128d a = _mm_sub_pd(x01, c01), b = _mm_sub_pd(x23, c23);
+			s01[q] = _mm_add_pd(s01[q], _mm_mul_pd(a, a));
+			s23[q] = _mm_add_pd(s23[q], _mm_mul_pd(b, b));
+		}
+	}
+	for (int q = 0; q < 4; q++) {
+		double p01[2], p23[2];
+		_mm_storeu_pd(p01, s01[q]);
+		_mm_storeu_pd(p23, s23[q]);
+		for (size_t u = t; u < d; u++) {
+			double a = (double)x[u] - c[q][u];
+			p01[0] += a * a;
+		}
+		out[q] = (p01[0] + p01[1]) + (p23[0] + p23[1]);
+	}
+}
+#endif
+
+void vt_nearest_sqdists(const float *x, const float *c, size_t d, const int32_t *ids, size_t m,
+                        double *out)
+{
+	size_t q = 0;
+#ifdef __SSE2__
+	/* (two or three left: padded with the last, its repeats thrown away;
+	 * the chains run side by side, so that costs about one) */
+	for (; q + 2 <= m; q += 4) {
+		const float *cs[4];
+		double o[4];
+		for (int u = 0; u < 4; u++)
+			cs[u] = c + (size_t)ids[q + (size_t)u < m ? q + (size_t)u : m - 1] * d;
+		sqdist4(x, cs, d, o);
+		for (size_t u = 0; u < 4 && q + u < m; u++)
+			out[q + u] = o[u];
+	}
+#endif
+	for (; q < m; q++)
+		out[q] = vt_nearest_sqdist(x, c + (size_t)ids[q] * d, d);
+}
+
 int32_t vt_nearest_pick(const float *x, const float *c, size_t d, const int32_t *ids,
                         size_t m, double *dist)
 {
+	double v[16];
 	int32_t b = ids[0];
-	double bd = vt_nearest_sqdist(x, c + (size_t)b * d, d);
-	for (size_t q = 1; q < m; q++) {
-		double v = vt_nearest_sqdist(x, c + (size_t)ids[q] * d, d);
-		if (v < bd || (v == bd && ids[q] < b)) {
-			bd = v;
-			b = ids[q];
-		}
+	double bd = INFINITY;
+	for (size_t q0 = 0; q0 < m; q0 += 16) {
+		size_t mm = m - q0 < 16 ? m - q0 : 16;
+		vt_nearest_sqdists(x, c, d, ids + q0, mm, v);
+		for (size_t q = 0; q < mm; q++)
+			if ((q0 == 0 && q == 0) || v[q] < bd || (v[q] == bd && ids[q0 + q] < b)) {
+				bd = v[q];
+				b = ids[q0 + q];
+			}
 	}
 	if (dist)
 		*dist = bd;

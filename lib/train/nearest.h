@@ -126,7 +126,8 @@ double vt_nearest_eps(size_t d);
 /* ---- deciding the near-ties of other float kernels ----
  *
  * Every other place that takes a label from float sgemm distances (the
- * k-means Lloyd passes, seeding, vpq's sub-spaces) keeps its fast float
+ * k-means Lloyd passes and seeding, the narrowed index of cindex.h, vpq's
+ * sub-spaces) keeps its fast float
  * scan and uses these to decide by dd wherever the float values leave a
  * doubt: with e the margin below, a centroid whose fl(D - e) exceeds the
  * best's fl(D + e) is provably farther by dd; the others are compared on dd
@@ -151,6 +152,11 @@ static inline double vt_nearest_norm_up(float sq)
  * float additions), fl(D - e) <= dd(x, c) <= fl(D + e), and the true
  * squared distance ||x - c||^2 also lies within e of D (nearest.c). */
 double vt_nearest_margin(size_t d, double nxu, double ncu);
+
+/* out[q] = dd(x, row ids[q] of c) for q < m (c d wide): the values of
+ * vt_nearest_sqdist, four rows at a time where SSE2 allows. */
+void vt_nearest_sqdists(const float *x, const float *c, size_t d, const int32_t *ids, size_t m,
+                        double *out);
 
 /* The nearest of the m >= 1 candidates ids[] (rows of c, d wide)
  * to x by (dd, index); *dist (or NULL) receives its dd. */

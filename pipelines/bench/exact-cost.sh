@@ -15,6 +15,9 @@
 #   narrow   vgen 131,072 x 64 (4,000 means, seed 7), k = 8,192 (narrowed)
 #   pq       vpq -m 8 on the 60,000 x 32 set against 1,024 vsample'd centroids
 #   balance  Fashion-MNIST, flat k = 256, --balance 0.1, 25 iterations
+#   blobs    vgen 60,000 x 784, 64 means (spread 4, sigma 1, seed 7), flat
+#            k = 256, 25 iterations: bench_kernel --kmeans's shape, where
+#            four centroids share a blob and most rows are near a tie
 # Environment: REPS (3), WORK (a directory for the data; default a temp dir).
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: exact-cost.sh OLD_BIN NEW_BIN [CASE...]" >&2; exit 2; }
@@ -24,7 +27,7 @@ reps=${REPS:-3}
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(fmnist sift1k hier narrow pq balance)
+[ ${#cases[@]} -gt 0 ] || cases=(fmnist sift1k hier narrow pq balance blobs)
 fm=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 echo "# exact-labels cost, $(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
@@ -66,6 +69,8 @@ data() {
     g32) [ -s "$work/g32.vt" ] || "$new/vgen" -q -n 60000 -d 32 --means 1000 --seed 3 -o "$work/g32.vt"
       [ -s "$work/c1024.vt" ] || "$new/vsample" -q -m 1024 --seed 5 -o "$work/c1024.vt" "$work/g32.vt" ;;
     g64) [ -s "$work/g64.vt" ] || "$new/vgen" -q -n 131072 -d 64 --means 4000 --seed 7 -o "$work/g64.vt" ;;
+    blobs) [ -s "$work/blobs.vt" ] ||
+      "$new/vgen" -q -n 60000 -d 784 --means 64 --spread 4 --sigma 1 --seed 7 -o "$work/blobs.vt" ;;
   esac
 }
 
@@ -79,6 +84,7 @@ for c in "${cases[@]}"; do
     pq) data g32; compare pq vpq -c "$work/c1024.vt" -m 8 "$work/g32.vt" ;;
     balance) data fm
       compare balance vkmeans -k 256 --iters 25 --tol 0 --balance 0.1 --seed 1 "$work/fm.npy" ;;
+    blobs) data blobs; compare blobs vkmeans -k 256 --iters 25 --tol 0 --seed 1 "$work/blobs.vt" ;;
     *) echo "exact-cost.sh: unknown case $c" >&2; exit 2 ;;
   esac
 done

@@ -386,6 +386,29 @@ int main(void)
 		free(x), free(c), free(ip), free(xn), free(cn);
 	}
 
+	/* sqdists: vt_nearest_sqdist's values to the bit, four at a time and
+	 * the rest, for dimensions with every tail length */
+	{
+		size_t ok = 0, tried = 0;
+		for (size_t d = 1; d <= 19; d += (d < 9 ? 1 : 5)) {
+			float *c = gauss(11, d, 3, 100 + d), *x = gauss(1, d, 3, 200 + d);
+			int32_t ids[11] = {10, 3, 3, 7, 0, 1, 9, 2, 5, 4, 8};
+			double v[11];
+			vt_nearest_sqdists(x, c, d, ids, 11, v);
+			for (size_t q = 0; q < 11; q++, tried++)
+				ok += v[q] == vt_nearest_sqdist(x, c + (size_t)ids[q] * d, d);
+			free(c), free(x);
+		}
+		float *c = gauss(5, 784, 100, 300), *x = gauss(1, 784, 100, 301);
+		int32_t ids[5] = {4, 2, 0, 1, 3};
+		double v[5];
+		vt_nearest_sqdists(x, c, 784, ids, 5, v);
+		for (size_t q = 0; q < 5; q++, tried++)
+			ok += v[q] == vt_nearest_sqdist(x, c + (size_t)ids[q] * 784, 784);
+		free(c), free(x);
+		CHECK(ok == tried, "sqdists = sqdist to the bit (%zu of %zu)", ok, tried);
+	}
+
 	/* pick: the least dd, ties to the lower index whatever the order given */
 	{
 		float c[12] = {0, 0, 2, 0, 0, 2, 2, 0, 1, 1, -2, 0}, x[2] = {1, 0};
