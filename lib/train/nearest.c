@@ -93,14 +93,11 @@ static void sqdist4(const float *x, const float *const *c, size_t d, double *out
 		s01[q] = s23[q] = _mm_setzero_pd();
 	size_t t = 0;
 	for (; t + 4 <= d; t += 4) {
-		__m128d x01 = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(x + t))));
-		__m128d x23 =
-			_mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(x + t + 2))));
+		__m128 xv = _mm_loadu_ps(x + t);
+		__m128d x01 = _mm_cvtps_pd(xv), x23 = _mm_cvtps_pd(_mm_movehl_ps(xv, xv));
 		for (int q = 0; q < 4; q++) {
-			__m128d c01 = _mm_cvtps_pd(
-				_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(c[q] + t))));
-			__m128d c23 = _mm_cvtps_pd(
-				_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(c[q] + t + 2))));
+			__m128 cv = _mm_loadu_ps(c[q] + t);
+			__m128d c01 = _mm_cvtps_pd(cv), c23 = _mm_cvtps_pd(_mm_movehl_ps(cv, cv));
 			__m128d a = _mm_sub_pd(x01, c01), b = _mm_sub_pd(x23, c23);
 			s01[q] = _mm_add_pd(s01[q], _mm_mul_pd(a, a));
 			s23[q] = _mm_add_pd(s23[q], _mm_mul_pd(b, b));
