@@ -21,30 +21,14 @@ import time
 
 import numpy as np
 
-
-def load(p):
-    return np.ascontiguousarray(np.load(p), dtype=np.float32)
-
-
-def quantizer(ivf):
-    import faiss
-    q = faiss.IndexFlatL2(ivf.shape[1])
-    q.add(ivf)
-    return q
+from faiss_models import ivfpq, load, quantizer
 
 
 def main():
-    import faiss
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "add":
         ivf, cb, x = load(a[0]), load(a[1]), load(a[2])
-        k, d = ivf.shape
-        m, ksub, _ = cb.shape
-        q = quantizer(ivf)
-        index = faiss.IndexIVFPQ(q, d, k, m, int(np.log2(ksub)))
-        index.by_residual = True
-        faiss.copy_array_to_vector(cb.ravel(), index.pq.centroids)
-        index.is_trained = True
+        index = ivfpq(ivf, cb)
         t = time.time()
         index.add(x)
         print("faiss add: %.2f s, %d rows" % (time.time() - t, index.ntotal), file=sys.stderr)

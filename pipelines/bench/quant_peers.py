@@ -26,17 +26,7 @@ import time
 
 import numpy as np
 
-
-def load(p):
-    return np.ascontiguousarray(np.load(p), dtype=np.float32)
-
-
-def residuals(ivf, x):
-    import faiss
-    q = faiss.IndexFlatL2(ivf.shape[1])
-    q.add(ivf)
-    _, a = q.search(x, 1)
-    return x - ivf[a[:, 0]]
+from faiss_models import ivfpq, load, residuals
 
 
 def pq_mse(r, cb):
@@ -60,7 +50,7 @@ def main():
     if cmd == "pq-train" and len(a) == 5:
         ivf, x = load(a[0]), load(a[1])
         m, nbits = int(a[2]), int(a[3])
-        r = np.ascontiguousarray(residuals(ivf, x))
+        r = residuals(ivf, x)
         pq = faiss.ProductQuantizer(r.shape[1], m, nbits)
         pq.train(r)
         cb = faiss.vector_to_array(pq.centroids).reshape(m, 1 << nbits, r.shape[1] // m)
@@ -84,12 +74,7 @@ def main():
             _, found = index.search(xq, 10)
             return np.mean([len(set(found[i]) & set(gt[i])) / 10.0 for i in range(len(xq))])
 
-        q1 = faiss.IndexFlatL2(d)
-        q1.add(ivf)
-        ours = faiss.IndexIVFPQ(q1, d, k, m, nbits)
-        faiss.copy_array_to_vector(cb.ravel(), ours.pq.centroids)
-        ours.is_trained = True
-        ours.precompute_table()
+        ours = ivfpq(ivf, cb)
         t0 = time.time()
         ours.add(xb)
         t_ours = time.time() - t0
