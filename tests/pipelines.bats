@@ -252,3 +252,22 @@ rebuilt() { # rebuilt OUT MARKER
 		rm fakebin/$p && ln -s "$VT_BIN/$p" fakebin/
 	done
 }
+
+@test "bench/recall.sh: SMOKE=1 LANCE=0 runs both cases and prints the recall tables" {
+	"$PY" -c 'import faiss' 2>/dev/null || skip "needs Debian's python3-faiss"
+	[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] ||
+		skip "needs Debian's dataset-fashion-mnist"
+	run -0 --separate-stderr env SMOKE=1 LANCE=0 REPS=1 WORK="$PWD/w" \
+		"$VT_TESTS_DIR/../pipelines/bench/recall.sh"
+	assert_line --partial "## fmnist: Fashion-MNIST, 2000 x 784"
+	assert_line --partial "## multi: multi-scale vgen -n 4000 -d 32"
+	assert_line --regexp '^time vtrain/FAISS = [0-9.]+ '
+	refute_line --partial "Lance |"
+	# both indexes, three nprobes, both cases: 12 rows of figures
+	[ "$(grep -cE '^\| IVF-(PQ 16 x 8|SQ8) \| [0-9]+ \| [01]\.[0-9]{4} \| [01]\.[0-9]{4} \|' <<<"$output")" = 12 ]
+	# every nprobe of k = 16 on fmnist scans all 2000 rows
+	assert_line --partial "| IVF-SQ8 | 16 | "
+	assert_line --regexp '^\| IVF-SQ8 \| 16 \| .* \| 2000\.0 \| 2000\.0 \|$'
+	run -2 env SMOKE=1 LANCE=0 "$VT_TESTS_DIR/../pipelines/bench/recall.sh" nosuch
+	assert_output --partial "unknown case: nosuch"
+}

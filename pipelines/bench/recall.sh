@@ -47,16 +47,16 @@ lance=${LANCE:-1}
 py=/usr/bin/python3
 node=/usr/bin/node
 lance_version=0.31.0
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-nodedir=${LANCE_NODE:-$work/node}
 fm=/usr/share/datasets/fashion-mnist
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(fmnist multi)
 for c in "${cases[@]}"; do
   case $c in fmnist | multi) ;; *) echo "recall.sh: unknown case: $c (fmnist, multi)" >&2; exit 2 ;; esac
 done
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+nodedir=${LANCE_NODE:-$work/node}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 source "$here/common.sh"
 
@@ -76,7 +76,7 @@ install() {
 }
 
 "$py" -c 'import faiss, numpy' 2>/dev/null || install python3-numpy python3-faiss
-[ "$smoke" = 1 ] || [ -f "$fm/train-images-idx3-ubyte.gz" ] || install dataset-fashion-mnist
+[[ " ${cases[*]} " != *" fmnist "* ]] || [ -f "$fm/train-images-idx3-ubyte.gz" ] || install dataset-fashion-mnist
 if [ "$lance" = 1 ]; then
   [ -x "$node" ] || install nodejs npm
   command -v npm >/dev/null || install npm
