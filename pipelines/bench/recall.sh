@@ -10,7 +10,7 @@
 #           IVF sample (the same rows, so FAISS subsamples nothing for its
 #           k-means); the whole python process is timed;
 #   lance   LanceDB's own IVF_PQ index (@lancedb/lancedb 0.31.0 under
-#           Debian's node): the rows written into a Lance table, then
+#           /usr/bin/node, nodejs): the rows written into a Lance table, then
 #           createIndex, whose time (training, encoding every row and
 #           writing the index) is Lance's figure.  Lance 0.31's node API has
 #           no IVF_SQ index (only IVF_PQ, IVF_RQ, IVF_FLAT and HNSW kinds).
@@ -176,7 +176,7 @@ run_case() {
   done
   if [ "$lance" = 1 ] && [ "$reps" -gt 1 ]; then
     echo
-    echo "Lance's recall per run (it seeds no randomness of its own): $(awk '{printf "nprobe %s %s; ", $3, $4}' "$cw/lance.recall")"
+    echo "Lance's recall per build (its builds of the same rows differ): $(awk '{printf "nprobe %s %s; ", $3, $4}' "$cw/lance.recall")"
   fi
   echo
   echo "FAISS add of every row: $(tr '\n' ';' <"$cw/eval.err" | sed 's/;$//; s/;/; /g')"
