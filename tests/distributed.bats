@@ -246,6 +246,20 @@ fault_bin() {
 	assert_output --partial "--metric is l2, cosine or dot (got 'ip')"
 }
 
+@test "train.sh --local --metric dot: stream-train.mk's METRIC=dot model (spherical), byte for byte" {
+	echo "x $BATS_FILE_TMPDIR/data/all.vt" >one
+	run -0 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" --metric dot one out
+	make -s -f "$MK" DATA="$BATS_FILE_TMPDIR/data/all.vt" K=16 OUT=mk BIN="$VT_BIN" SAMPLE_RATE=64 \
+		STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 SEED=3 METRIC=dot >/dev/null
+	assert_files_equal out/ivf.vt mk/ivf.vt
+	assert_files_equal out/pq.vt mk/pq.vt
+	local f
+	for f in ivf pq sq; do
+		run -0 vcat --info "out/$f.vt"
+		assert_line "meta.metric: dot"
+	done
+}
+
 @test "train.sh: 3 hosts give the local run's model, byte for byte; bytes moved per host" {
 	place 2 3 4
 	run -0 --separate-stderr dist out
