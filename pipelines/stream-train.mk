@@ -19,8 +19,10 @@
 # OUT/sq.vt with their .npy exports (docs/INTEROP.md), OUT/report.txt and
 # the logs; `ivf`, `pq` and `sq` make one model (pq needs ivf); `plots`
 # adds OUT/sizes.png and OUT/loss.png.  PQ_M must divide the dimension.
-# METRIC=cosine normalises the sample's rows and trains cosine models (the
-# metric is recorded in each model, and every later step uses it).
+# METRIC=cosine normalises the sample's rows and trains cosine models;
+# METRIC=dot trains inner-product models (spherical k-means: unit-norm IVF
+# centroids, a row in the partition of the largest <x, c>).  The metric is
+# recorded in each model, and every later step uses it.
 # BIN defaults to build/bin beside this makefile, wherever make runs (or,
 # installed by `cmake --install`, to the prefix's bin).
 #
@@ -60,8 +62,8 @@ endif
 ifeq ($(strip $(K)),)
 $(error K= is required: the number of IVF centroids)
 endif
-ifeq ($(filter l2 cosine,$(METRIC)),)
-$(error METRIC=$(METRIC): expected l2 or cosine)
+ifeq ($(filter l2 cosine dot,$(METRIC)),)
+$(error METRIC=$(METRIC): expected l2, cosine or dot)
 endif
 
 # Sizes, from the data's row count (read once, when make starts).

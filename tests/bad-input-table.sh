@@ -23,7 +23,7 @@ order = ["empty input", "header only", "truncated mid-frame", "truncated before 
          "HDF5: no such dataset", "HDF5: a 3-D dataset", "HDF5: damaged chunk shape",
          "damaged -c centroids", "wrong kind", "wrong kind (-c)",
          "dimension mismatch", "dimension mismatch (-c)", "NaN/Inf rows", "k larger than the data",
-         "zero vectors, cosine", "output in a missing directory", "a full disk", "stdout closed",
+         "zero vectors, cosine", "dot: centroids not of unit norm", "output in a missing directory", "a full disk", "stdout closed",
          "SIGPIPE (head -c 10 exits)", "SIGINT mid-run"]
 cases, seen = list(order), {c: {} for c in order}
 for line in open(sys.argv[1]):

@@ -24,6 +24,7 @@ setup_file() {
 	vkmeans -k 4 -q -o cent.vt data.vt
 	vkmeans -k 4 --metric=cosine -q -o centc.vt g.vt
 	vkmeans -k 4 -q -o cent16.vt data16.vt
+	vcat --to npy -o cent.npy cent.vt   # L2 centroids that record no metric
 	vcoreset -k 4 --budget 32 -q -o pts.vt data.vt
 	vsqbounds -q -o sq.vt data.vt
 	# nan.vt: 100 rows with a NaN in row 3 and +Inf in row 7; zero.vt: the
@@ -279,6 +280,23 @@ bad_cosine() {
 	esac
 }
 
+# L2 centroids (an .npy, which records no metric) given with --metric=dot:
+# the largest inner product is the nearest centroid only for unit
+# centroids, so every program that takes -c refuses them, naming the file.
+# The input is g.vt (vgen's rows, which record no metric either).
+bad_dot() {
+	local p=$1 f=$FX/cent.npy
+	case $p in
+	vrefine | vloss | vassign) CMD=("$p" -c "$f") ;;
+	vpq) CMD=(vpq -c "$f" -m 2 --nbits 2) ;;
+	vsqbounds) CMD=(vsqbounds -c "$f") ;;
+	*) fail "bad_dot: not for $p" ;;
+	esac
+	expect_fail "$p" 'dot: centroids not of unit norm' "$f" \
+		'has norm ' "${CMD[@]}" --metric=dot "$FX/g.vt"
+	assert_err 'metric=dot needs unit-norm centroids (vkmeans --metric=dot makes them)'
+}
+
 # --- HDF5 -------------------------------------------------------------------
 
 # A bad HDF5 input (tests/hdf5.bats has more): PROG reading each of the
@@ -500,6 +518,7 @@ bad_sigint() {
 @test "bad input: vrefine: NaN/Inf rows" { bad_nan vrefine; }
 @test "bad input: vrefine: k larger than the data" { bad_k vrefine; }
 @test "bad input: vrefine: zero vectors with --metric=cosine" { bad_cosine vrefine; }
+@test "bad input: vrefine: non-unit centroids with --metric=dot" { bad_dot vrefine; }
 @test "bad input: vrefine: output in a missing directory" { bad_out_dir vrefine; }
 @test "bad input: vrefine: full disk" { bad_full vrefine; }
 @test "bad input: vrefine: stdout closed" { bad_stdout_closed vrefine; }
@@ -521,6 +540,7 @@ bad_sigint() {
 @test "bad input: vpq: NaN/Inf rows" { bad_nan vpq; }
 @test "bad input: vpq: k larger than the data" { bad_k vpq; }
 @test "bad input: vpq: zero vectors with --metric=cosine" { bad_cosine vpq; }
+@test "bad input: vpq: non-unit centroids with --metric=dot" { bad_dot vpq; }
 @test "bad input: vpq: output in a missing directory" { bad_out_dir vpq; }
 @test "bad input: vpq: full disk" { bad_full vpq; }
 @test "bad input: vpq: stdout closed" { bad_stdout_closed vpq; }
@@ -541,6 +561,7 @@ bad_sigint() {
 @test "bad input: vsqbounds: dimension mismatch" { bad_dim vsqbounds; }
 @test "bad input: vsqbounds: NaN/Inf rows" { bad_nan vsqbounds; }
 @test "bad input: vsqbounds: zero vectors with --metric=cosine" { bad_cosine vsqbounds; }
+@test "bad input: vsqbounds: non-unit centroids with --metric=dot" { bad_dot vsqbounds; }
 @test "bad input: vsqbounds: output in a missing directory" { bad_out_dir vsqbounds; }
 @test "bad input: vsqbounds: full disk" { bad_full vsqbounds; }
 @test "bad input: vsqbounds: stdout closed" { bad_stdout_closed vsqbounds; }
@@ -562,6 +583,7 @@ bad_sigint() {
 @test "bad input: vloss: NaN/Inf rows" { bad_nan vloss; }
 @test "bad input: vloss: k larger than the data" { bad_k vloss; }
 @test "bad input: vloss: zero vectors with --metric=cosine" { bad_cosine vloss; }
+@test "bad input: vloss: non-unit centroids with --metric=dot" { bad_dot vloss; }
 @test "bad input: vloss: output in a missing directory" { bad_out_dir vloss; }
 @test "bad input: vloss: full disk" { bad_full vloss; }
 @test "bad input: vloss: stdout closed" { bad_stdout_closed vloss; }
@@ -583,6 +605,7 @@ bad_sigint() {
 @test "bad input: vassign: NaN/Inf rows" { bad_nan vassign; }
 @test "bad input: vassign: k larger than the data" { bad_k vassign; }
 @test "bad input: vassign: zero vectors with --metric=cosine" { bad_cosine vassign; }
+@test "bad input: vassign: non-unit centroids with --metric=dot" { bad_dot vassign; }
 @test "bad input: vassign: output in a missing directory" { bad_out_dir vassign; }
 @test "bad input: vassign: full disk" { bad_full vassign; }
 @test "bad input: vassign: stdout closed" { bad_stdout_closed vassign; }

@@ -136,3 +136,21 @@ across() {
 	vpq -q -j 2 -c "$D/c1024.vt" -m 4 --sample 10000 -o pq.vt "$D/g32.vt"
 	across labels 'vassign -q -j 2 -c "$D/c1024.vt" --pq pq.vt --top 2 -o "$OUT" "$D/g32.vt"'
 }
+
+@test "vkmeans --metric=dot (spherical), flat and hierarchical: the same model under every kernel" {
+	need_kernels
+	across dotflat 'vkmeans -q -j 2 -k 64 --metric=dot --seed 3 -o "$OUT" "$D/fm.vt"'
+	across dothier 'vkmeans -q -j 2 -k 1024 --metric=dot --hierarchical=on --seed 1 -o "$OUT" "$D/g32.vt"'
+	run -0 vcat --info dothier.Prescott
+	assert_line "meta.metric: dot"
+	assert_line "meta.vkmeans.mode: hierarchical"
+}
+
+@test "vrefine and vloss of a dot model: the same bytes under every kernel" {
+	need_kernels
+	vkmeans -q -j 2 -k 64 --metric=dot --iters 2 --seed 3 -o cd.vt "$D/fm.vt"
+	across dotrefine 'vrefine -q -j 2 -c cd.vt -o "$OUT" "$D/fm.vt"'
+	across dotreport 'vloss -j 2 -c cd.vt "$D/fm.vt" >"$OUT"'
+	run -0 cat dotreport.Prescott
+	assert_output --partial ' ip='
+}

@@ -242,8 +242,22 @@ fault_bin() {
 		assert_line "meta.metric: cosine"
 	done
 	run -1 cmp -s out/ivf.vt "$BATS_FILE_TMPDIR/data/ref/ivf.vt"
-	run -2 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" --metric dot one out2
-	assert_output --partial "--metric is l2 or cosine (got 'dot')"
+	run -2 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" --metric ip one out2
+	assert_output --partial "--metric is l2, cosine or dot (got 'ip')"
+}
+
+@test "train.sh --local --metric dot: stream-train.mk's METRIC=dot model (spherical), byte for byte" {
+	echo "x $BATS_FILE_TMPDIR/data/all.vt" >one
+	run -0 "$TRAIN" --local -q --bin "$VT_BIN" "${PARAMS[@]}" --metric dot one out
+	make -s -f "$MK" DATA="$BATS_FILE_TMPDIR/data/all.vt" K=16 OUT=mk BIN="$VT_BIN" SAMPLE_RATE=64 \
+		STREAM_RATE=16 CORESET_RATE=8 PQ_M=4 NBITS=6 SEED=3 METRIC=dot >/dev/null
+	assert_files_equal out/ivf.vt mk/ivf.vt
+	assert_files_equal out/pq.vt mk/pq.vt
+	local f
+	for f in ivf pq sq; do
+		run -0 vcat --info "out/$f.vt"
+		assert_line "meta.metric: dot"
+	done
 }
 
 @test "train.sh: 3 hosts give the local run's model, byte for byte; bytes moved per host" {
@@ -578,8 +592,8 @@ assert_no_labels() {
 	assert_err "vdist: -k: an option of train.sh, not of assign.sh"
 	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --top two
 	assert_err "vdist: TOP must be a whole number (got 'two')"
-	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --metric dot
-	assert_err "vdist: --metric is l2 or cosine (got 'dot')"
+	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt --metric ip
+	assert_err "vdist: --metric is l2, cosine or dot (got 'ip')"
 	run -2 --separate-stderr dassign -c "$ref/ivf.vt" -o out.vt -- --offset 5
 	assert_err "vdist: --offset after --: assign.sh sets it (give -c and -o to assign.sh)"
 	run -2 --separate-stderr "$ASSIGN" --bin "$VT_BIN" -c "$ref/ivf.vt" -o out.vt manifest

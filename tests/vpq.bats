@@ -202,7 +202,7 @@ np.save('x.npy', x)"
 	assert_usage_error vpq "--sample 100 is smaller than the 2^8 = 256 centroids"
 	run -2 --separate-stderr vpq -c ivf.vt -m 0 x.vt
 	assert_usage_error vpq "-m"
-	run -2 --separate-stderr vpq -c ivf.vt -m 4 --metric=dot x.vt
+	run -2 --separate-stderr vpq -c ivf.vt -m 4 --metric=ip x.vt
 	assert_usage_error vpq "--metric"
 	run -2 --separate-stderr vpq -c ivf.vt -m 4 --frobnicate x.vt
 	assert_usage_error vpq "unknown option"

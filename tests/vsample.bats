@@ -269,7 +269,7 @@ print(np.array_equal(s[:, 1:].astype(np.float32), x[ids]))"
 	assert_usage_error vsample "-m"
 	run -2 --separate-stderr vsample -m 10 --from raw x.vt
 	assert_usage_error vsample "--from raw needs --dim"
-	run -2 --separate-stderr vsample -m 10 --metric dot x.vt
+	run -2 --separate-stderr vsample -m 10 --metric ip x.vt
 	assert_usage_error vsample "--metric"
 	run -2 --separate-stderr vsample --bogus
 	assert_usage_error vsample "unknown option"

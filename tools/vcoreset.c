@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 		vt_header_put(&h, &rc, "k", "%lld", c.k);
 	int metric = vt_metric_recorded(ih, NULL);
 	if (metric == VT_EINVAL)
-		vt_cli_fail(VT_EFORMAT, "%s: the metric it records is not l2 or cosine",
+		vt_cli_fail(VT_EFORMAT, "%s: the metric it records is not " VT_METRIC_NAMES,
 		            vt_input_path(in));
 	if (metric >= 0)
 		vt_header_put(&h, &rc, "metric", "%s", vt_metric_name(metric));

@@ -41,8 +41,11 @@ static const char usage[] =
 "                        even partitions: F x (mean loss per row) x (cluster\n"
 "                        size / mean size); useful 0.05 to 0.3 (default 0)\n"
 "      --allow-duplicates  accept K larger than the number of distinct rows\n"
-"      --metric=METRIC   l2 or cosine (normalise, train as L2, emit the means\n"
-"                        normalised; the loss recorded is theirs).  The\n"
+"      --metric=METRIC   l2, cosine (normalise, train as L2, emit the means\n"
+"                        normalised; the loss recorded is theirs) or dot\n"
+"                        (inner product: spherical k-means, the rows as they\n"
+"                        are, unit-norm centroids renormalised after every\n"
+"                        update; a row goes to the largest <x, c>).  The\n"
 "                        default is the input's metric, else l2; one that\n"
 "                        disagrees with it is an error\n"
 "      --seed N          random seed (default 1)\n"
@@ -195,6 +198,7 @@ int main(int argc, char **argv)
 	vt_kmeans_set_refine_iters(km, o.refine_iters);
 	vt_kmeans_set_balance(km, o.balance);
 	vt_kmeans_set_allow_duplicates(km, o.dup);
+	vt_kmeans_set_spherical(km, c.metric == VT_METRIC_DOT);
 	vt_kmeans_set_probe(km, o.probe);
 	vt_kmeans_set_nearest(km, vt_cli_nearest_mode());
 	iter_ctx ic = {.c = &c, .total = o.mode == VT_KMEANS_FLAT || c.k <= 256 ? o.iters : 0};

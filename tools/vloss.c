@@ -19,12 +19,15 @@ static const char usage[] =
 "Compute the exact objective  loss = sum_x min_c ||x - c||^2  of CENTROIDS over\n"
 "the vectors (or weighted points: sum of local loss + w ||x - c||^2) in FILE,\n"
 "and the cluster sizes.  Prints one line:\n"
-"  loss= mean= n= k= min= max= empty= max_mean= cv= imbalance=\n"
+"  loss= mean= n= k= min= max= empty= max_mean= cv= imbalance= [ip= ip_mean=]\n"
 "where n is the number of rows (the total weight for weighted points), the\n"
 "sizes are the rows per centroid, cv their coefficient of variation, and\n"
-"imbalance = k sum(h^2) / (sum h)^2.  With --partial, write accumulators\n"
-"(per-centroid sums, counts, losses) instead; vloss on accumulators, possibly\n"
-"from several shards concatenated, prints the same report.\n"
+"imbalance = k sum(h^2) / (sum h)^2.  Under the dot metric, ip is the summed\n"
+"inner product sum_x max_c <x, c> (the objective that spherical k-means\n"
+"maximises; it needs the centroids) and ip_mean = ip / n.  With --partial,\n"
+"write accumulators (per-centroid sums, counts, losses) instead; vloss on\n"
+"accumulators, possibly from several shards concatenated, prints the same\n"
+"report (with ip when -c is given too).\n"
 "\n"
 "  -c, --centroids FILE  centroids (a centroids stream, or vectors in any format)\n"
 "      --partial         write an accumulator stream instead of the report\n"
@@ -32,9 +35,11 @@ static const char usage[] =
 "      --sizes           print, instead of the report, one line per centroid:\n"
 "                        its index, size (rows or weight) and loss, after a\n"
 "                        header line \"centroid size loss\"\n"
-"      --metric=METRIC   l2 or cosine (normalise rows first).  The default is\n"
-"                        the metric of -c, else of the input, else l2; one\n"
-"                        that disagrees with either is an error\n"
+"      --metric=METRIC   l2, cosine (normalise rows first) or dot (inner\n"
+"                        product: unit-norm centroids, and ip= ip_mean= in the\n"
+"                        report).  The default is the metric of -c, else of\n"
+"                        the input, else l2; one that disagrees with either is\n"
+"                        an error\n"
 "      --batch-rows N    rows assigned at once (default: about 16 MiB of rows)\n"
 "  -j, --threads N       threads (default: all cores)\n"
 "  -o, --output FILE     write FILE (atomically) instead of standard output\n"
@@ -74,23 +79,32 @@ static const struct option longopts[] = {
 	{0},
 };
 
-static void report(FILE *f, const vt_accum *a, int json)
+/* The report; ip (the summed inner product) is printed when ip_ok. */
+static void report(FILE *f, const vt_accum *a, int json, int ip_ok, double ip)
 {
 	vt_cluster_stats st;
 	vt_cluster_stats_compute(a->weight, a->k, &st);
 	double n = a->total_weight, loss = a->total_loss;
 	double mean = n > 0 ? loss / n : 0;
-	if (json)
+	double ip_mean = n > 0 ? ip / n : 0;
+	if (json) {
 		fprintf(f,
 		        "{\"loss\": %.17g, \"mean\": %.17g, \"n\": %.17g, \"k\": %zu, \"min\": %.17g, "
 		        "\"max\": %.17g, \"empty\": %zu, \"max_mean\": %.17g, \"cv\": %.17g, "
-		        "\"imbalance\": %.17g}\n",
+		        "\"imbalance\": %.17g",
 		        loss, mean, n, a->k, st.min, st.max, st.empty, st.max_mean, st.cv, st.imbalance);
-	else
+		if (ip_ok)
+			fprintf(f, ", \"ip\": %.17g, \"ip_mean\": %.17g", ip, ip_mean);
+		fputs("}\n", f);
+	} else {
 		fprintf(f,
 		        "loss=%.10g mean=%.10g n=%.17g k=%zu min=%.17g max=%.17g empty=%zu "
-		        "max_mean=%.6g cv=%.6g imbalance=%.6g\n",
+		        "max_mean=%.6g cv=%.6g imbalance=%.6g",
 		        loss, mean, n, a->k, st.min, st.max, st.empty, st.max_mean, st.cv, st.imbalance);
+		if (ip_ok)
+			fprintf(f, " ip=%.10g ip_mean=%.10g", ip, ip_mean);
+		fputc('\n', f);
+	}
 }
 
 static int on_progress(void *ctx, uint64_t rows)
@@ -202,7 +216,9 @@ int main(int argc, char **argv)
 			for (size_t j = 0; j < a->k; j++)
 				fprintf(mf, "%zu %.17g %.17g\n", j, a->weight[j], a->loss[j]);
 		} else {
-			report(mf, a, o.json);
+			/* dot: the inner products, from the sums and the centroids */
+			int ip_ok = metric == VT_METRIC_DOT && c.centroids;
+			report(mf, a, o.json, ip_ok, ip_ok ? vt_accum_dot(a, cent.x) : 0);
 		}
 		fclose(mf);
 		rc = vt_out_write(&out, buf, len);

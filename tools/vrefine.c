@@ -34,8 +34,11 @@ static const char usage[] =
 "  -c, --centroids FILE  centroids (a centroids stream, or vectors in any format)\n"
 "      --partial         write an accumulator stream instead of centroids\n"
 "      --apply           read accumulators (of -c) and write their centroids\n"
-"      --metric=METRIC   l2 or cosine (normalise rows, emit normalised\n"
-"                        centroids).  The default is the metric of -c, else\n"
+"      --metric=METRIC   l2, cosine (normalise rows, emit normalised\n"
+"                        centroids) or dot (inner product: the centroids must\n"
+"                        have unit norm, and the new ones are the members'\n"
+"                        means scaled to unit norm, as spherical k-means\n"
+"                        does).  The default is the metric of -c, else\n"
 "                        of the input, else l2; one that disagrees with either\n"
 "                        is an error\n"
 "      --batch-rows N    rows assigned at once (default: about 16 MiB of rows)\n"
@@ -168,6 +171,11 @@ int main(int argc, char **argv)
 	if ((metric = vt_metric_settle(&cent.h, c.centroids, metric, mfrom[0] ? mfrom : NULL, err,
 	                               sizeof err)) < 0)
 		vt_cli_fail(metric, "%s", err);
+	/* Under dot the largest inner product is the nearest centroid only for
+	 * unit centroids. */
+	if (metric == VT_METRIC_DOT &&
+	    (rc = vt_centroids_check_unit(&cent, c.centroids, metric, err, sizeof err)) < 0)
+		vt_cli_fail(rc, "%s", err);
 	vt_accum *a = NULL;
 	double t0 = vt_now();
 	if (o.apply) {
@@ -232,6 +240,12 @@ int main(int argc, char **argv)
 			for (size_t j = 0; j < k; j++)
 				if (a->weight[j] > 0)
 					vt_normalize_rows(nc + j * d, 1, d);
+		/* dot: spherical k-means' update, the mean's direction; a mean of
+		 * norm 0 has none, and the old centroid stays */
+		if (metric == VT_METRIC_DOT)
+			for (size_t j = 0; j < k; j++)
+				if (a->weight[j] > 0 && vt_normalize_rows(nc + j * d, 1, d))
+					memcpy(nc + j * d, cx + j * d, d * sizeof *nc);
 		vt_header h;
 		new_header(&h, &cent, a, metric, empty);
 		rc = vt_model_write(&out, &h, k, nc, NULL, a->weight, a->loss);

@@ -25,7 +25,7 @@ extern "C" {
 void vt_centroids_id_hex(const float *c, size_t k, size_t d, char buf[17]);
 
 /* Write a as one accumulator stream to o.  centroids_id is the hex id of
- * the centroids; metric is "l2" or "cosine"; made_by names the program.
+ * the centroids; metric is "l2", "cosine" or "dot"; made_by names the program.
  * Returns 0 or a VT_E* code. */
 int vt_accum_write(vt_out *o, const vt_accum *a, const char *centroids_id,
                    const char *metric, const char *made_by);

@@ -18,6 +18,32 @@ int vt_centroids_check_dim(const vt_model *m, const char *path, uint32_t dim,
 	return VT_EDIM;
 }
 
+int vt_centroids_check_unit(const vt_model *m, const char *path, int metric, char *err,
+                            size_t errlen)
+{
+	if (metric != VT_METRIC_COSINE && metric != VT_METRIC_DOT)
+		return 0;
+	double tol = metric == VT_METRIC_DOT ? VT_CENTROIDS_DOT_TOL : 1e-3;
+	for (size_t j = 0; j < m->rows; j++) {
+		const float *r = m->x + j * m->dim;
+		double s = 0;
+		for (uint32_t t = 0; t < m->dim; t++)
+			s += (double)r[t] * r[t];
+		if (!(fabs(sqrt(s) - 1) <= tol)) {
+			if (metric == VT_METRIC_DOT)
+				snprintf(err, errlen, "%s: centroid %zu has norm %.9g; metric=dot needs "
+				         "unit-norm centroids (vkmeans --metric=dot makes them)", path, j,
+				         sqrt(s));
+			else
+				snprintf(err, errlen, "%s: centroid %zu has norm %.6g; --metric=cosine needs "
+				         "normalised centroids (vkmeans --metric=cosine makes them)", path,
+				         j, sqrt(s));
+			return VT_EDATA;
+		}
+	}
+	return 0;
+}
+
 /* The checks after the load; returns 0 or an error with its message. */
 static int check(const vt_model *m, const char *path, const vt_centroids_opts *o, char *err,
                  size_t errlen)
@@ -42,21 +68,9 @@ static int check(const vt_model *m, const char *path, const vt_centroids_opts *o
 		return metric;
 	if (o->metric_out)
 		*o->metric_out = metric;
-	if (!(o->checks & VT_CENTROIDS_UNIT_NORM) || metric != VT_METRIC_COSINE)
+	if (metric == VT_METRIC_COSINE && !(o->checks & VT_CENTROIDS_UNIT_NORM))
 		return 0;
-	for (size_t j = 0; j < m->rows; j++) {
-		const float *r = m->x + j * m->dim;
-		double s = 0;
-		for (uint32_t t = 0; t < m->dim; t++)
-			s += (double)r[t] * r[t];
-		if (fabs(sqrt(s) - 1) > 1e-3) {
-			snprintf(err, errlen, "%s: centroid %zu has norm %.6g; --metric=cosine needs "
-			         "normalised centroids (vkmeans --metric=cosine makes them)", path, j,
-			         sqrt(s));
-			return VT_EDATA;
-		}
-	}
-	return 0;
+	return vt_centroids_check_unit(m, path, metric, err, errlen);
 }
 
 int vt_centroids_load(vt_model *m, const char *path, const vt_centroids_opts *opts, char *err,

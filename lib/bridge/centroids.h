@@ -10,7 +10,9 @@
  *   values     every one finite;
  *   metric     the model's recorded metric is the run's; a --metric
  *              that disagrees is an error naming both (vt_metric_settle);
- *   norm       (when asked, under cosine) every centroid has unit norm.
+ *   norm       under dot, always: every centroid has unit norm within
+ *              VT_CENTROIDS_DOT_TOL (vt_centroids_check_unit); under
+ *              cosine, when asked, within 1e-3.
  */
 #ifndef VT_CENTROIDS_H
 #define VT_CENTROIDS_H
@@ -28,6 +30,11 @@ extern "C" {
 /* The most centroids a model may hold: labels are 32-bit, and 2^28 rows
  * of dimension 1 are already 1 GiB. */
 #define VT_CENTROIDS_MAX_ROWS ((size_t)1 << 28)
+
+/* How far from 1 the norm of a dot model's centroid may be: vkmeans and
+ * vrefine write them normalised in double and rounded to float, within
+ * about 1e-7 of 1. */
+#define VT_CENTROIDS_DOT_TOL 1e-4
 
 /* Checks beyond those every load makes (see above). */
 enum {
@@ -57,6 +64,17 @@ typedef struct {
  * settled. */
 int vt_centroids_load(vt_model *m, const char *path, const vt_centroids_opts *opts, char *err,
                       size_t errlen);
+
+/* Check that every centroid of m (loaded from path) has unit L2 norm, as
+ * the metric needs: under VT_METRIC_DOT within VT_CENTROIDS_DOT_TOL (the
+ * largest inner product is the nearest centroid only for unit centroids),
+ * under VT_METRIC_COSINE within 1e-3; under l2 there is nothing to check.
+ * The norm is computed in double.  Returns 0, or VT_EDATA with a message
+ * in err naming path and the first centroid off:
+ *   "PATH: centroid J has norm N; metric=dot needs unit-norm centroids
+ *    (vkmeans --metric=dot makes them)" */
+int vt_centroids_check_unit(const vt_model *m, const char *path, int metric, char *err,
+                            size_t errlen);
 
 /* Check that the centroids m (loaded from path) have dimension dim, that
  * of the input dim_of: "PATH: centroids have dimension D, but DIM_OF has

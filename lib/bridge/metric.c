@@ -7,7 +7,7 @@
 
 const char *vt_metric_name(int metric)
 {
-	return metric == VT_METRIC_COSINE ? "cosine" : "l2";
+	return metric == VT_METRIC_COSINE ? "cosine" : metric == VT_METRIC_DOT ? "dot" : "l2";
 }
 
 int vt_metric_parse(const char *s)
@@ -16,6 +16,8 @@ int vt_metric_parse(const char *s)
 		return VT_METRIC_L2;
 	if (s && strcmp(s, "cosine") == 0)
 		return VT_METRIC_COSINE;
+	if (s && strcmp(s, "dot") == 0)
+		return VT_METRIC_DOT;
 	return VT_EINVAL;
 }
 
@@ -37,7 +39,7 @@ int vt_metric_settle(const vt_header *h, const char *what, int given, const char
 	const char *key;
 	int rec = vt_metric_recorded(h, &key);
 	if (rec == VT_EINVAL) {
-		snprintf(err, errlen, "%s: %s '%s' is not l2 or cosine", what, key,
+		snprintf(err, errlen, "%s: %s '%s' is not " VT_METRIC_NAMES, what, key,
 		         vt_header_get(h, key));
 		return VT_EINVAL;
 	}

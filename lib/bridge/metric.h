@@ -1,11 +1,18 @@
 /* vtrain: the distance a model is trained and used with.
  *
- * The metric is an option of the programs (--metric=l2|cosine) and a
- * metadata value of the models they write ("metric": "l2" or "cosine").
- * Under cosine, rows are normalised to unit L2 norm and then treated as
- * under L2.  A program given a model or a stream that records a metric
- * runs under that metric; --metric there only confirms it
- * (vt_metric_settle).
+ * The metric is an option of the programs (--metric=l2|cosine|dot) and a
+ * metadata value of the models they write ("metric": "l2", "cosine" or
+ * "dot").  Under cosine, rows are normalised to unit L2 norm and then
+ * treated as under L2.  Under dot (inner product, FAISS's
+ * METRIC_INNER_PRODUCT, Lance's "dot") a row goes to the centroid of the
+ * largest <x, c>; the centroids are kept at unit norm (spherical k-means),
+ * and for unit c
+ *     ||x - c||^2 = ||x||^2 + 1 - 2 <x, c>,
+ * so the largest inner product is the least squared distance: every
+ * assignment stays the exact L2 search, and a dot model whose centroids
+ * are not of unit norm is refused (bridge/centroids.h).  A program given
+ * a model or a stream that records a metric runs under that metric;
+ * --metric there only confirms it (vt_metric_settle).
  */
 #ifndef VT_METRIC_H
 #define VT_METRIC_H
@@ -18,12 +25,16 @@
 extern "C" {
 #endif
 
-enum { VT_METRIC_L2 = 0, VT_METRIC_COSINE = 1 };
+enum { VT_METRIC_L2 = 0, VT_METRIC_COSINE = 1, VT_METRIC_DOT = 2 };
 
-/* The metadata name of metric: "cosine" for VT_METRIC_COSINE, else "l2". */
+/* The names this version knows, for messages: "l2, cosine or dot". */
+#define VT_METRIC_NAMES "l2, cosine or dot"
+
+/* The metadata name of metric: "cosine" for VT_METRIC_COSINE, "dot" for
+ * VT_METRIC_DOT, else "l2". */
 const char *vt_metric_name(int metric);
 
-/* The metric named s ("l2" or "cosine"), or VT_EINVAL for any other name
+/* The metric named s ("l2", "cosine" or "dot"), or VT_EINVAL for any other name
  * or NULL. */
 int vt_metric_parse(const char *s);
 

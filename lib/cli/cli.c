@@ -405,7 +405,7 @@ void vt_cli_parse(int argc, char **argv, const vt_cli_spec *spec, vt_cli *c)
 			break;
 		case OPT_METRIC:
 			if ((c->metric = vt_metric_parse(optarg)) < 0)
-				vt_cli_usage_error("--metric: '%s' is not l2 or cosine", optarg);
+				vt_cli_usage_error("--metric: '%s' is not " VT_METRIC_NAMES, optarg);
 			c->metric_given = 1;
 			break;
 		case OPT_PARTIAL: c->partial = 1; break;

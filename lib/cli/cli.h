@@ -36,7 +36,7 @@ enum {
 	VT_CLI_SEED = 1 << 3,      /* --seed N */
 	VT_CLI_THREADS = 1 << 4,   /* -j N, --threads N */
 	VT_CLI_COMPRESS = 1 << 5,  /* -z, --compress=none|lz4|lz4-shuffle */
-	VT_CLI_METRIC = 1 << 6,    /* --metric=l2|cosine */
+	VT_CLI_METRIC = 1 << 6,    /* --metric=l2|cosine|dot */
 	VT_CLI_PARTIAL = 1 << 7,   /* --partial */
 };
 

@@ -112,3 +112,11 @@ int vt_accum_centroids(const vt_accum *a, const float *old, float *out,
 		*nempty = empty;
 	return 0;
 }
+
+double vt_accum_dot(const vt_accum *a, const float *c)
+{
+	double ip = 0;
+	for (size_t j = 0; j < a->k * a->d; j++)
+		ip += a->sum[j] * c[j];
+	return ip;
+}

@@ -70,6 +70,16 @@ int vt_accum_merge(vt_accum *dst, const vt_accum *src);
 int vt_accum_centroids(const vt_accum *a, const float *old, float *out,
                        size_t *nempty);
 
+/* The summed inner product of the points with the centroids they were
+ * assigned to:
+ *     ip = sum_j <sum[j], c_j> = sum_i w_i <x_i, c_{a(i)}>
+ * in double, over c (k x d, the centroids of the pass), in index order.
+ * (A weighted point stands for the points of its weight, and its mean's
+ * inner product times its weight is theirs summed, so ip is exact for
+ * coresets too.)  Under the dot metric, the objective that spherical
+ * k-means maximises. */
+double vt_accum_dot(const vt_accum *a, const float *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -197,6 +197,9 @@ int vt_kmeans_set_balance(vt_kmeans *km, double lambda)
 
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow) { km->allow_dup = allow != 0; }
 
+void vt_kmeans_set_spherical(vt_kmeans *km, int on) { km->spherical = on != 0; }
+int vt_kmeans_spherical(const vt_kmeans *km) { return km->spherical; }
+
 int vt_kmeans_set_probe(vt_kmeans *km, int nprobe)
 {
 	if (nprobe < -1 || nprobe > VT_CINDEX_MAX_PROBE)

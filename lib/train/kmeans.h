@@ -36,6 +36,22 @@
  * dimensions (c*(1 +- 1/1024); +-1/1024 where a coordinate is 0), and the
  * weight is halved between them.
  *
+ * Spherical (vt_kmeans_set_spherical; FAISS's spherical k-means, used for
+ * the inner-product metric): the centroids are kept on the unit sphere.
+ * The starting centroids (seeds, a hierarchy's leaves, the initial ones
+ * given) are scaled to unit norm, and every update sets
+ *     c_j = S_j / ||S_j||,   S_j = sum_{i in j} w_i x_i
+ * (the direction of the weighted mean; a cluster whose sum is 0 keeps its
+ * centroid, and a starting centroid of norm 0 becomes the unit vector of
+ * coordinate j mod d); the copies that split an empty cluster are scaled
+ * back to unit norm too.  For unit c, ||x - c||^2 = ||x||^2 + 1 - 2 <x, c>,
+ * so the nearest centroid is the one of the largest inner product and
+ * every assignment below stays as it is; the objective minimised is the
+ * loss above over unit centroids, which is
+ *     sum_i w_i (||x_i||^2 + 1) - 2 sum_i w_i max_j <x_i, c_j>   (+ sum l_i),
+ * the same as maximising the summed inner product sum_i w_i max_j <x_i, c_j>.
+ * The loss, weights and losses reported are those of this L2 objective.
+ *
  * Final assignment: after the last update, every point goes to its nearest
  * centroid by the exact double distance dd (ties to the lower index), found
  * by the certified search of train/nearest (an index over the final
@@ -207,6 +223,10 @@ int vt_kmeans_set_refine_iters(vt_kmeans *km, int iters);
 int vt_kmeans_set_balance(vt_kmeans *km, double lambda);
 /* Nonzero: accept k > number of distinct points (centroids may repeat). */
 void vt_kmeans_set_allow_duplicates(vt_kmeans *km, int allow);
+/* Nonzero: spherical k-means, unit-norm centroids (see above); 0 (the
+ * default): plain means.  vt_kmeans_spherical returns the setting. */
+void vt_kmeans_set_spherical(vt_kmeans *km, int on);
+int vt_kmeans_spherical(const vt_kmeans *km);
 /* Narrowed refinement of a hierarchical run: each global assignment goes
  * through a centroid index (cindex.h) over ceil(sqrt(nprobe k)) groups of
  * centroids made by vt_kmeans_group_centroids with the run's seed, built

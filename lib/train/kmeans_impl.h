@@ -44,6 +44,7 @@
 struct vt_kmeans {
 	size_t k, d;
 	int iters, split_iters, refine_iters, threads, init, mode, allow_dup;
+	int spherical;         /* unit-norm centroids (vt_kmeans_set_spherical) */
 	int probe;             /* -1 automatic, 0 exact, > 0 groups probed */
 	size_t bounds_bytes;   /* budget of the per-point lower bounds */
 	size_t hier_k;
@@ -122,6 +123,8 @@ struct vt_km_lloyd_opts {
 	int iters;             /* updates at most */
 	double tol;            /* stop when |loss_prev - loss| < tol * loss */
 	double balance;        /* penalty lambda, 0: none */
+	int spherical;         /* keep C at unit norm: at the start and after
+	                        * every update (kmeans.h, spherical k-means) */
 	size_t bounds_bytes;   /* budget of the lower bounds */
 	size_t narrow;         /* groups probed per row, 0: exact assignment */
 	uint64_t group_seed;   /* narrowed: seed of the centroid grouping */

@@ -732,6 +732,23 @@ static double sum_moved(struct lloyd *L)
 	return loss;
 }
 
+/* Scale the centroid c (d) of index j to unit norm, the norm summed in
+ * double (spherical k-means).  A centroid of norm 0 has no direction: it
+ * becomes the unit vector of coordinate j mod d. */
+static void sphere_row(float *c, size_t d, size_t j)
+{
+	double s = 0;
+	for (size_t e = 0; e < d; e++)
+		s += (double)c[e] * c[e];
+	if (s > 0) {
+		double inv = 1.0 / sqrt(s);
+		for (size_t e = 0; e < d; e++)
+			c[e] = (float)(c[e] * inv);
+		return;
+	}
+	c[j % d] = 1.0f;
+}
+
 /* New centroids from the sums; empty clusters split the heaviest.  Sets the
  * drift of every centroid.  Returns the number of splits. */
 static size_t update(struct lloyd *L)
@@ -747,6 +764,18 @@ static size_t update(struct lloyd *L)
 			continue;
 		}
 		double inv = 1.0 / L->W[j], dr = 0;
+		if (L->o->spherical) {
+			/* the mean's direction: S_j / ||S_j||, in double (W_j > 0
+			 * scales it away); a sum of 0 has none, and keeps c_j */
+			double s2 = 0;
+			for (size_t e = 0; e < d; e++)
+				s2 += L->S[j * d + e] * L->S[j * d + e];
+			if (!(s2 > 0)) {
+				L->drift[j] = 0;
+				continue;
+			}
+			inv = 1.0 / sqrt(s2);
+		}
 		for (size_t e = 0; e < d; e++) {
 			float v = (float)(L->S[j * d + e] * inv);
 			double df = (double)v - C[j * d + e];
@@ -776,6 +805,10 @@ static size_t update(struct lloyd *L)
 				cj[e] = v - step;
 				cb[e] = v + step;
 			}
+		}
+		if (L->o->spherical) {
+			sphere_row(cj, d, j);
+			sphere_row(cb, d, big);
 		}
 		L->W[big] *= 0.5;
 		L->W[j] = L->W[big];
@@ -868,6 +901,7 @@ struct vt_km_lloyd_opts vt_km_lloyd_opts_of(const vt_kmeans *km, int iters)
 	struct vt_km_lloyd_opts o = {.iters = iters,
 	                             .tol = km->tol,
 	                             .balance = km->balance,
+	                             .spherical = km->spherical,
 	                             .bounds_bytes = km->bounds_bytes,
 	                             .group_seed = km->seed,
 	                             .nearest_mode = km->nearest_mode};
@@ -1016,6 +1050,10 @@ int vt_km_lloyd(vt_pool *pool, const struct vt_km_prob *p, const double *lloss, 
 		memcpy(L.a, o->a0, n * sizeof *L.a);
 		have_labels = 1;
 	}
+
+	if (o->spherical) /* the seeds too: every assignment is to unit centroids */
+		for (size_t j = 0; j < k; j++)
+			sphere_row(C + j * d, d, j);
 
 	double prev = INFINITY;
 	int it = 0;

@@ -33,7 +33,7 @@ work too, as for train.sh):
   -c, --centroids FILE  the IVF centroids (required)
   --pq FILE             a PQ codebook (vpq -c of the same centroids): codes
   --top N               partitions per row (default 1)
-  --metric METRIC       l2 or cosine: confirms the model's (vassign(1))
+  --metric METRIC       l2, cosine or dot: confirms the model's (vassign(1))
   -z, --compress=CODEC  the labels' frames: none (default), lz4, lz4-shuffle (-z)
   -o FILE               the merged labels (written when complete)
   --leave               each shard's labels beside it, instead of -o
@@ -103,7 +103,7 @@ vd_checks() {
 	for v in J ${TOP:+TOP} ${RETRIES:+RETRIES}; do
 		[[ ${!v} =~ ^[0-9]+$ ]] || usage_error "$v must be a whole number (got '${!v}')"
 	done
-	case $AMETRIC in '' | l2 | cosine) ;; *) usage_error "--metric is l2 or cosine (got '$AMETRIC')" ;; esac
+	case $AMETRIC in '' | l2 | cosine | dot) ;; *) usage_error "--metric is l2, cosine or dot (got '$AMETRIC')" ;; esac
 	case $CODEC in '' | none | lz4 | lz4-shuffle) ;; *) usage_error "--compress is none, lz4 or lz4-shuffle (got '$CODEC')" ;; esac
 	for a in "${extra[@]}"; do
 		case $a in

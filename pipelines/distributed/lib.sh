@@ -88,7 +88,7 @@ vd_checks() {
 	done
 	[ "$K" -ge 1 ] || usage_error "give -k K, the number of IVF centroids"
 	case $SQ_MODE in global | dim) ;; *) usage_error "--sq-mode is global or dim (min/max bounds merge exactly)" ;; esac
-	case $METRIC in l2 | cosine) ;; *) usage_error "--metric is l2 or cosine (got '$METRIC')" ;; esac
+	case $METRIC in l2 | cosine | dot) ;; *) usage_error "--metric is l2, cosine or dot (got '$METRIC')" ;; esac
 }
 
 # vd_check_bin [PROGRAMS...]: the programs (default: the training's) are in

@@ -41,8 +41,9 @@ Options (environment variables of the same name in capitals work too):
   --pq-m M              PQ sub-spaces (PQ_M, 16; must divide d)
   --nbits B             PQ bits (NBITS, 8)
   --sq-mode MODE        global or dim (SQ_MODE, dim)
-  --metric METRIC       l2 or cosine (METRIC, l2): vsample normalises the rows
-                        under cosine, and every later step reads it from them
+  --metric METRIC       l2, cosine or dot (METRIC, l2): vsample normalises the
+                        rows under cosine, and records the metric in them for
+                        every later step (dot: spherical k-means, vkmeans(1))
   --bin DIR             vtrain programs on this machine (BIN, default build/bin)
   --remote-bin DIR      vtrain programs on the workers (REMOTE_BIN, default: BIN
                         as an absolute path)

@@ -469,6 +469,199 @@ static void test_exact_lloyd(void)
 	}
 }
 
+/* Spherical k-means, the reference (the inner-product metric): from the
+ * unit rows C (k x d), iters times give each row the centroid of the
+ * largest <x, c> in double (ties to the lower index), then set each
+ * centroid to the direction of its members' sum.  lab (n) receives the
+ * last labels.  Returns 0 when a cluster went empty. */
+static int ref_spherical(const float *x, size_t n, size_t d, float *C, size_t k, int iters,
+                         int32_t *lab)
+{
+	double *S = xmalloc(k * d * sizeof *S);
+	int ok = 1;
+	for (int it = 0; it < iters && ok; it++) {
+		memset(S, 0, k * d * sizeof *S);
+		for (size_t i = 0; i < n; i++) {
+			double b = -INFINITY;
+			for (size_t j = 0; j < k; j++) {
+				double v = 0;
+				for (size_t e = 0; e < d; e++)
+					v += (double)x[i * d + e] * C[j * d + e];
+				if (v > b) {
+					b = v;
+					lab[i] = (int32_t)j;
+				}
+			}
+			for (size_t e = 0; e < d; e++)
+				S[(size_t)lab[i] * d + e] += x[i * d + e];
+		}
+		for (size_t j = 0; j < k && ok; j++) {
+			double s2 = 0;
+			for (size_t e = 0; e < d; e++)
+				s2 += S[j * d + e] * S[j * d + e];
+			ok = s2 > 0;
+			for (size_t e = 0; ok && e < d; e++)
+				C[j * d + e] = (float)(S[j * d + e] / sqrt(s2));
+		}
+	}
+	free(S);
+	return ok;
+}
+
+/* The largest |norm - 1| over the k x d rows c. */
+static double unit_error(const float *c, size_t k, size_t d)
+{
+	double worst = 0;
+	for (size_t j = 0; j < k; j++) {
+		double s = 0;
+		for (size_t e = 0; e < d; e++)
+			s += (double)c[j * d + e] * c[j * d + e];
+		worst = fabs(sqrt(s) - 1) > worst ? fabs(sqrt(s) - 1) : worst;
+	}
+	return worst;
+}
+
+/* vt_kmeans_set_spherical: unit centroids after every update, the same
+ * updates as the reference, labels of the largest inner product, weights
+ * and hierarchical runs that stay on the sphere, and determinism. */
+static void test_spherical(void)
+{
+	const size_t n = 3000, d = 16, k = 10;
+	float *x = check_blobs(n, d, k, 4.0, 1.0, 31, NULL);
+	for (size_t i = 0; i < n; i++) /* rows of many norms: <x, c> sees them */
+		for (size_t e = 0; e < d; e++)
+			x[i * d + e] *= 0.5f + (float)(i % 7) / 4;
+	vt_kmeans *km = make(k, 2, 3);
+	CHECK(vt_kmeans_spherical(km) == 0, "spherical: off by default");
+	vt_kmeans_set_spherical(km, 1);
+	CHECK(vt_kmeans_spherical(km) == 1, "spherical: the setting reads back");
+
+	/* from the same start (rows 0..k-1, scaled to unit norm by the run),
+	 * the reference's centroids and labels */
+	const int iters = 5;
+	float *ref = xmalloc(k * d * sizeof *ref);
+	memcpy(ref, x, k * d * sizeof *ref);
+	for (size_t j = 0; j < k; j++) {
+		double s = 0;
+		for (size_t e = 0; e < d; e++)
+			s += (double)ref[j * d + e] * ref[j * d + e];
+		for (size_t e = 0; e < d; e++)
+			ref[j * d + e] = (float)(ref[j * d + e] / sqrt(s));
+	}
+	int32_t *rl = xmalloc(n * sizeof *rl), *lab = xmalloc(n * sizeof *lab);
+	int ok = ref_spherical(x, n, d, ref, k, iters, rl);
+	vt_kmeans_set_mode(km, VT_KMEANS_FLAT);
+	vt_kmeans_set_initial(km, x, d);
+	vt_kmeans_set_iters(km, iters);
+	vt_kmeans_set_tol(km, 0);
+	int rc = vt_kmeans_run(km, x, n, d, NULL, NULL, lab);
+	const float *c = vt_kmeans_centroids(km);
+	CHECK(rc == 0 && unit_error(c, k, d) < 1e-6, "spherical flat: unit centroids (%.3g off)",
+	      rc == 0 ? unit_error(c, k, d) : -1.0);
+	double worst = 0;
+	for (size_t i = 0; rc == 0 && i < k * d; i++)
+		worst = fabs((double)c[i] - ref[i]) > worst ? fabs((double)c[i] - ref[i]) : worst;
+	if (!ok)
+		check_skip("spherical: a cluster of the reference went empty");
+	else
+		CHECK(rc == 0 && worst < 1e-6, "spherical flat: %d updates give the reference's "
+		      "centroids (%.3g off)", iters, worst);
+	/* the final labels: the largest inner product with the centroids written */
+	size_t bad = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		double best = -INFINITY;
+		int32_t b = 0;
+		for (size_t j = 0; j < k; j++) {
+			double v = 0;
+			for (size_t e = 0; e < d; e++)
+				v += (double)x[i * d + e] * c[j * d + e];
+			if (v > best) {
+				best = v;
+				b = (int32_t)j;
+			}
+		}
+		bad += b != lab[i];
+	}
+	CHECK(rc == 0 && bad == 0, "spherical flat: final labels are argmax <x, c> (%zu differ)",
+	      bad);
+	/* the reported loss is the L2 one of the unit centroids */
+	double bl = brute_loss(x, n, d, NULL, c, k);
+	CHECK(rc == 0 && fabs(vt_kmeans_loss(km) - bl) <= 1e-6 * bl,
+	      "spherical flat: the loss is ||x - c||^2 of the unit centroids");
+	/* the inner products of the accumulated sums (vt_accum_dot) */
+	vt_accum *a = NULL;
+	double ip = 0;
+	if (rc == 0 && vt_accum_new(&a, k, d) == 0 &&
+	    vt_accum_add(a, x, n, NULL, NULL, lab, NULL) == 0) {
+		for (size_t i = 0; i < n; i++)
+			for (size_t e = 0; e < d; e++)
+				ip += (double)x[i * d + e] * c[(size_t)lab[i] * d + e];
+		CHECK(fabs(vt_accum_dot(a, c) - ip) <= 1e-9 * fabs(ip),
+		      "vt_accum_dot: sum_i <x_i, c_a(i)> (%.10g, direct %.10g)", vt_accum_dot(a, c),
+		      ip);
+	} else {
+		CHECK(0, "vt_accum_dot: accumulator made");
+	}
+	vt_accum_free(a);
+
+	/* seeded (k-means++), weighted, hierarchical: still on the sphere, and
+	 * one seed gives the same bytes on any number of threads */
+	double *w = xmalloc(n * sizeof *w);
+	for (size_t i = 0; i < n; i++)
+		w[i] = 1 + (double)(i % 3);
+	vt_kmeans *f1 = make(k, 1, 8), *f2 = make(k, 2, 8);
+	vt_kmeans_set_spherical(f1, 1);
+	vt_kmeans_set_spherical(f2, 1);
+	rc = vt_kmeans_run(f1, x, n, d, w, NULL, NULL) | vt_kmeans_run(f2, x, n, d, w, NULL, NULL);
+	CHECK(rc == 0 && unit_error(vt_kmeans_centroids(f1), k, d) < 1e-6 &&
+	          !memcmp(vt_kmeans_centroids(f1), vt_kmeans_centroids(f2), k * d * sizeof(float)),
+	      "spherical weighted k-means++: unit centroids, the same bytes on 1 and 2 threads");
+	const size_t kh = 300;
+	vt_kmeans *h1 = make(kh, 1, 8), *h2 = make(kh, 2, 8);
+	vt_kmeans_set_spherical(h1, 1);
+	vt_kmeans_set_spherical(h2, 1);
+	vt_kmeans_set_mode(h1, VT_KMEANS_HIER);
+	vt_kmeans_set_mode(h2, VT_KMEANS_HIER);
+	rc = vt_kmeans_run(h1, x, n, d, NULL, NULL, NULL) | vt_kmeans_run(h2, x, n, d, NULL, NULL, NULL);
+	CHECK(rc == 0 && vt_kmeans_was_hierarchical(h1) &&
+	          unit_error(vt_kmeans_centroids(h1), kh, d) < 1e-6 &&
+	          !memcmp(vt_kmeans_centroids(h1), vt_kmeans_centroids(h2), kh * d * sizeof(float)),
+	      "spherical hierarchical k=%zu: unit centroids, the same bytes on 1 and 2 threads", kh);
+	/* a plain run of the same settings is not on the sphere */
+	vt_kmeans *p = make(k, 2, 8);
+	rc = vt_kmeans_run(p, x, n, d, w, NULL, NULL);
+	CHECK(rc == 0 && unit_error(vt_kmeans_centroids(p), k, d) > 0.1,
+	      "plain k-means of the same rows: centroids off the sphere");
+
+	/* a starting centroid of norm 0 has no direction: it becomes e_(j mod d);
+	 * iters 0 writes the starting centroids as they are run */
+	float *z = xmalloc(k * d * sizeof *z);
+	memcpy(z, x, k * d * sizeof *z);
+	memset(z + 2 * d, 0, d * sizeof *z);
+	vt_kmeans *zk = make(k, 2, 1);
+	vt_kmeans_set_spherical(zk, 1);
+	vt_kmeans_set_initial(zk, z, d);
+	vt_kmeans_set_iters(zk, 0);
+	rc = vt_kmeans_run(zk, x, n, d, NULL, NULL, NULL);
+	CHECK(rc == 0 && unit_error(vt_kmeans_centroids(zk), k, d) < 1e-6 &&
+	          vt_kmeans_centroids(zk)[2 * d + 2] == 1.0f,
+	      "spherical, 0 iterations: the starting centroids on the sphere, a zero one as e_j");
+
+	vt_kmeans_free(zk);
+	vt_kmeans_free(p);
+	vt_kmeans_free(h1);
+	vt_kmeans_free(h2);
+	vt_kmeans_free(f1);
+	vt_kmeans_free(f2);
+	vt_kmeans_free(km);
+	free(z);
+	free(w);
+	free(ref);
+	free(rl);
+	free(lab);
+	free(x);
+}
+
 int main(void)
 {
 	test_planted();
@@ -478,5 +671,6 @@ int main(void)
 	test_weights();
 	test_misc();
 	test_accum_stats();
+	test_spherical();
 	return check_done();
 }
