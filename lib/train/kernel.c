@@ -222,6 +222,66 @@ void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1,
 	*m2 = s.b2;
 }
 
+static void sqdists_f_plain(const float *x, const float *c, size_t d, size_t m, float *out)
+{
+	for (size_t j = 0; j < m; j++) {
+		const float *cj = c + j * d;
+		float s = 0;
+		for (size_t t = 0; t < d; t++) {
+			float u = x[t] - cj[t];
+			s += u * u;
+		}
+		out[j] = s;
+	}
+}
+
+#ifdef VT_HAVE_AVX2_PATH
+/* Eight lanes of fused multiply-adds, the lanes summed, the tail scalar. */
+__attribute__((target("avx2,fma"))) static void
+sqdists_f_avx2(const float *x, const float *c, size_t d, size_t m, float *out)
+{
+	for (size_t j = 0; j < m; j++) {
+		const float *cj = c + j * d;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+		size_t t = 0;
+		for (; t + 16 <= d; t += 16) {
+			__m256 u0 = _mm256_sub_ps(_mm256_loadu_ps(x + t), _mm256_loadu_ps(cj + t));
+			__m256 u1 = _mm256_sub_ps(_mm256_loadu_ps(x + t + 8), _mm256_loadu_ps(cj + t + 8));
+			a0 = _mm256_fmadd_ps(u0, u0, a0);
+			a1 = _mm256_fmadd_ps(u1, u1, a1);
+		}
+		for (; t + 8 <= d; t += 8) {
+			__m256 u0 = _mm256_sub_ps(_mm256_loadu_ps(x + t), _mm256_loadu_ps(cj + t));
+			a0 = _mm256_fmadd_ps(u0, u0, a0);
+		}
+		a0 = _mm256_add_ps(a0, a1);
+		__m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+		h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+		h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+		float s = _mm_cvtss_f32(h);
+		for (; t < d; t++) {
+			float u = x[t] - cj[t];
+			s += u * u;
+		}
+		out[j] = s;
+	}
+}
+#endif
+
+void vt_sqdists_f(const float *x, const float *c, size_t d, size_t m, float *out)
+{
+#ifdef VT_HAVE_AVX2_PATH
+	static int fma = -1;
+	if (fma < 0)
+		fma = use_avx2() && __builtin_cpu_supports("fma");
+	if (fma) {
+		sqdists_f_avx2(x, c, d, m, out);
+		return;
+	}
+#endif
+	sqdists_f_plain(x, c, d, m, out);
+}
+
 void vt_sqnorms(const float *x, size_t n, size_t d, float *out)
 {
 	for (size_t i = 0; i < n; i++) {
