@@ -155,6 +155,121 @@ static void pp_task(void *arg, size_t t, int worker)
 	memcpy(a->pot + t * L, pot, L * sizeof *pot);
 }
 
+/* Plain k-means++ (L = 1) needs no potential per candidate: a step only
+ * lowers D_i where the new centroid is nearer.  The rows are kept in one
+ * list per centroid a_i, with R_j >= the largest dda_i of list j; a list
+ * whose ||c - C_j||^2 lower bound reaches 4 K R_j cannot hold a row that
+ * changes (the triangle test above, for all its rows at once), so a step
+ * visits only the other lists.  Rows whose D_i is not finite (NaN rows, an
+ * overflowing weight) stay on list k, visited every step; rows of weight 0
+ * are on no list (D_i = 0 for good).  The values are those of pp_task. */
+#define PP_NIL SIZE_MAX
+
+struct pp_lists {
+	size_t *head, *next, *prev; /* head: k + 1 lists; next, prev: m rows */
+	double *R;                  /* k + 1 */
+	size_t *vis, nvis;          /* the lists to visit this step */
+	double *nwd, *ndd;          /* m: a visited row's new D and dd, ndd -1 if none */
+};
+
+static void pp_list_push(struct pp_lists *s, size_t j, size_t i)
+{
+	s->prev[i] = PP_NIL;
+	s->next[i] = s->head[j];
+	if (s->head[j] != PP_NIL)
+		s->prev[s->head[j]] = i;
+	s->head[j] = i;
+}
+
+static void pp_list_unlink(struct pp_lists *s, size_t j, size_t i)
+{
+	if (s->prev[i] != PP_NIL)
+		s->next[s->prev[i]] = s->next[i];
+	else
+		s->head[j] = s->next[i];
+	if (s->next[i] != PP_NIL)
+		s->prev[s->next[i]] = s->prev[i];
+}
+
+struct pp_one_ctx {
+	struct pp_ctx *a;
+	struct pp_lists *s;
+	size_t per; /* visited lists per task */
+};
+
+static void pp_one_task(void *arg, size_t t, int worker)
+{
+	(void)worker;
+	struct pp_one_ctx *o = arg;
+	struct pp_ctx *a = o->a;
+	struct pp_lists *s = o->s;
+	const size_t d = a->d;
+	const double K4 = 4 * a->K, low = 1 - 2 * a->theta;
+	size_t q1 = (t + 1) * o->per < s->nvis ? (t + 1) * o->per : s->nvis;
+	for (size_t q = t * o->per; q < q1; q++) {
+		size_t j = s->vis[q];
+		double lbj = j < a->nc ? a->lb[j] : -1;
+		for (size_t i = s->head[j]; i != PP_NIL; i = s->next[i]) {
+			double dda = a->dda[i];
+			if (lbj >= K4 * dda)
+				continue;
+			const float *xr = a->xs + i * d;
+			float f;
+			vt_sqdists_f(xr, a->cand, d, 1, &f);
+			if (vt_sqdist_f_lower(f, d) * low >= dda)
+				continue;
+			double dd = vt_nearest_sqdist(xr, a->cand, d);
+			double wd = (a->ws ? a->ws[i] : 1.0) * dd;
+			if (wd < a->D[i]) {
+				s->nwd[i] = wd;
+				s->ndd[i] = dd;
+			}
+		}
+	}
+}
+
+/* One step of plain k-means++ with candidate a->cand as centroid c = a->nc:
+ * D, dda and the lists updated in place. */
+static void pp_one_step(vt_pool *pool, struct pp_ctx *a, struct pp_lists *s, size_t k)
+{
+	const size_t c = a->nc;
+	const double K4 = 4 * a->K;
+	double *D = (double *)a->D, *dda = (double *)a->dda;
+	int32_t *asg = (int32_t *)a->asg;
+	s->nvis = 0;
+	for (size_t j = 0; j < c; j++)
+		if (s->head[j] != PP_NIL && !(a->lb[j] >= K4 * s->R[j]))
+			s->vis[s->nvis++] = j;
+	if (s->head[k] != PP_NIL)
+		s->vis[s->nvis++] = k;
+	s->head[c] = PP_NIL;
+	s->R[c] = 0;
+	if (s->nvis == 0)
+		return;
+	size_t ntasks = s->nvis < 64 ? s->nvis : 64;
+	struct pp_one_ctx o = {a, s, (s->nvis + ntasks - 1) / ntasks};
+	vt_pool_run(pool, (s->nvis + o.per - 1) / o.per, pp_one_task, &o);
+	for (size_t q = 0; q < s->nvis; q++) {
+		size_t j = s->vis[q], nx;
+		double R = j == k ? INFINITY : 0;
+		for (size_t i = s->head[j]; i != PP_NIL; i = nx) {
+			nx = s->next[i];
+			if (s->ndd[i] >= 0) {
+				D[i] = s->nwd[i];
+				dda[i] = s->ndd[i];
+				asg[i] = (int32_t)c;
+				s->ndd[i] = -1;
+				pp_list_unlink(s, j, i);
+				pp_list_push(s, c, i);
+				s->R[c] = dda[i] > s->R[c] ? dda[i] : s->R[c];
+			} else if (dda[i] > R) {
+				R = dda[i];
+			}
+		}
+		s->R[j] = R;
+	}
+}
+
 /* Weighted k-means++ (Arthur & Vassilvitskii) on a uniform sample of at
  * most max(PP_SAMPLE k, 1024) rows.  Each step draws L candidates with
  * probability proportional to w_i D(x_i)^2 (D the exact dd to the nearest
@@ -182,6 +297,7 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	double *ws = NULL, *D = NULL, *dda = NULL, *prefix = NULL, *pot = NULL, *nd = NULL,
 	       *ndd = NULL, *lb = NULL;
 	float *cand = NULL;
+	struct pp_lists lists = {0};
 	size_t ntasks = (m + PP_ROWS - 1) / PP_ROWS;
 	const float *X = p->x;
 	const double *W = p->w;
@@ -214,6 +330,17 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	pot = malloc(ntasks * L * sizeof *pot);
 	if (!D || !dda || !asg || !prefix || !nd || !ndd || !lb || !cand || !pot)
 		goto out;
+	if (L == 1) {
+		lists.head = malloc((k + 1) * sizeof *lists.head);
+		lists.next = malloc(m * sizeof *lists.next);
+		lists.prev = malloc(m * sizeof *lists.prev);
+		lists.R = malloc((k + 1) * sizeof *lists.R);
+		lists.vis = malloc((k + 1) * sizeof *lists.vis);
+		lists.nwd = malloc(m * sizeof *lists.nwd);
+		lists.ndd = ndd;
+		if (!lists.head || !lists.next || !lists.prev || !lists.R || !lists.vis || !lists.nwd)
+			goto out;
+	}
 	const double theta = ((double)d + 8) * 0x1p-52;
 	struct pp_ctx a = {X, W, D, dda, asg, m, d, 1, C, C, 0, lb, nd, ndd, pot,
 	                   theta, 1 + 8 * theta + 0x1p-50};
@@ -227,11 +354,26 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 	for (size_t i = 0; i < m; i++)
 		D[i] = dda[i] = INFINITY;
 	vt_pool_run(pool, ntasks, pp_task, &a);
-	for (size_t i = 0; i < m; i++)
+	for (size_t i = 0; i < m; i++) {
+		D[i] = nd[i]; /* 0 for a row of weight 0; INFINITY for a NaN dd */
 		if (ndd[i] >= 0)
-			D[i] = nd[i], dda[i] = ndd[i];
-		else
-			D[i] = nd[i]; /* 0 for a row of weight 0, else INFINITY (NaN dd) */
+			dda[i] = ndd[i];
+	}
+	if (L == 1) {
+		for (size_t j = 0; j <= k; j++)
+			lists.head[j] = PP_NIL;
+		lists.R[0] = 0;
+		lists.R[k] = INFINITY;
+		for (size_t i = m; i-- > 0;) {
+			if (W && W[i] == 0)
+				continue;
+			int fin = dda[i] < INFINITY && D[i] < INFINITY;
+			pp_list_push(&lists, fin ? 0 : k, i);
+			if (fin && dda[i] > lists.R[0])
+				lists.R[0] = dda[i];
+			ndd[i] = -1;
+		}
+	}
 	for (size_t c = 1; c < k; c++) {
 		tot = 0;
 		for (size_t i = 0; i < m; i++)
@@ -254,6 +396,11 @@ int vt_km_seed_pp(vt_pool *pool, const struct vt_km_prob *p, size_t k, vt_rng *r
 		a.cand = cand;
 		a.nc = c;
 		vt_pool_run(pool, (c + PP_COLS - 1) / PP_COLS, pp_lb_task, &a);
+		if (L == 1) {
+			pp_one_step(pool, &a, &lists, k);
+			memcpy(C + c * d, cand, d * sizeof *C);
+			continue;
+		}
 		vt_pool_run(pool, ntasks, pp_task, &a);
 		size_t best = 0;
 		double bestpot = INFINITY;
@@ -289,6 +436,12 @@ out:
 	free(lb);
 	free(cand);
 	free(pot);
+	free(lists.head);
+	free(lists.next);
+	free(lists.prev);
+	free(lists.R);
+	free(lists.vis);
+	free(lists.nwd);
 	return rc;
 }
 
