@@ -69,6 +69,25 @@ static inline double vt_sqdist_f_lower(float f, size_t d)
 	return (double)f * (1 - 2 * e) - (2.0 * (double)d + 8) * 0x1p-148;
 }
 
+/* A float thr such that vt_sqdist_f_lower(f, d) >= v for every finite
+ * f >= thr: (v + (2d + 8) 2^-148) / (1 - 2e), enlarged by 2^-20 to cover
+ * this double arithmetic and the rounding to float (INFINITY when that
+ * does not fit a float, or v is not finite). */
+static inline float vt_sqdist_f_threshold(double v, size_t d)
+{
+	double e = (2.0 * (double)d + 8) * 0x1p-24;
+	double t = (v + (2.0 * (double)d + 8) * 0x1p-148) / (1 - 2 * e) * (1 + 0x1p-20);
+	return t < 0x1.fffffep127 ? (float)t : INFINITY;
+}
+
+/* 1 when the float squared distance of x and c (d wide), summed as
+ * vt_sqdists_f sums it but checked every 32 coordinates, reaches the finite
+ * thr (and is finite): then the true distance is at least the lower bound
+ * that thr stands for (vt_sqdist_f_threshold), since a partial sum of
+ * squares is a sum of fewer terms.  0 otherwise.  It stops at the first
+ * check that reaches thr, so a far pair costs a fraction of d. */
+int vt_sqdist_f_reaches(const float *x, const float *c, size_t d, float thr);
+
 /* Nearest centroid of every row.
  *
  *   pool    thread pool, or NULL to run in the calling thread.

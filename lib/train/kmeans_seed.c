@@ -81,7 +81,9 @@ static size_t pick_prefix(const double *prefix, size_t m, double u)
  *   distance, computed once per step for the L candidates and the centroids
  *   so far, not per row;
  *
- *   a float distance: vt_sqdist_f_lower(f) (1 - 2 theta) >= dda_i.
+ *   a float distance: vt_sqdist_f_lower(f) (1 - 2 theta) >= dda_i, checked
+ *   as the partial sums grow (vt_sqdist_f_reaches), so that a far
+ *   candidate costs a part of d.
  *
  * Every other row gets dd.  The result is therefore the plain algorithm's,
  * bit for bit, whatever the CPU: the float values only decide what is
@@ -136,9 +138,8 @@ static void pp_task(void *arg, size_t t, int worker)
 			if (wi == 0) {
 				v = 0;
 			} else if (!(a->nc && a->lb[c * a->nc + (size_t)a->asg[r]] >= K4 * dda)) {
-				float f;
-				vt_sqdists_f(xr, a->cand + c * d, d, 1, &f);
-				if (!(vt_sqdist_f_lower(f, d) * low >= dda)) {
+				if (!vt_sqdist_f_reaches(xr, a->cand + c * d, d,
+				                         vt_sqdist_f_threshold(dda / low, d))) {
 					double dd = vt_nearest_sqdist(xr, a->cand + c * d, d);
 					double wd = wi * dd;
 					if (wd < Di) {
@@ -214,9 +215,7 @@ static void pp_one_task(void *arg, size_t t, int worker)
 			if (lbj >= K4 * dda)
 				continue;
 			const float *xr = a->xs + i * d;
-			float f;
-			vt_sqdists_f(xr, a->cand, d, 1, &f);
-			if (vt_sqdist_f_lower(f, d) * low >= dda)
+			if (vt_sqdist_f_reaches(xr, a->cand, d, vt_sqdist_f_threshold(dda / low, d)))
 				continue;
 			double dd = vt_nearest_sqdist(xr, a->cand, d);
 			double wd = (a->ws ? a->ws[i] : 1.0) * dd;

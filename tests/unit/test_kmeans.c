@@ -605,7 +605,7 @@ static void test_sqdist_lower(void)
 {
 	vt_rng r;
 	vt_rng_init(&r, 5, 1);
-	size_t bad = 0, tight = 0, cnt = 0;
+	size_t bad = 0, tight = 0, cnt = 0, rbad = 0, rcnt = 0;
 	const size_t dims[] = {1, 3, 8, 15, 16, 17, 64, 128, 200};
 	const double scales[] = {1e-42, 1e-30, 1e-3, 1, 1e3, 1e15, 1e18};
 	float x[200], c[200 * 4], f[4];
@@ -625,15 +625,25 @@ static void test_sqdist_lower(void)
 					bad += lo > dd * (1 - (d + 8) * 0x1p-52);
 					tight += lo >= 0.99 * dd || dd < 1e-60;
 					cnt++;
+					/* the early exit proves only what it claims, and it
+					 * claims a value a little below the distance */
+					double v = dd * (0.25 + 0.5 * (rep % 3));
+					int reach = vt_sqdist_f_reaches(x, c + j * d, d, vt_sqdist_f_threshold(v, d));
+					rbad += reach && dd * (1 + (d + 8) * 0x1p-52) < v;
+					rcnt += reach;
 				}
 			}
 		}
 	}
 	CHECK(bad == 0, "float distance bound below the exact one (%zu of %zu violate)", bad, cnt);
 	CHECK(tight > cnt * 9 / 10, "and close to it (%zu of %zu within 1%%)", tight, cnt);
+	CHECK(rbad == 0 && rcnt > cnt / 3,
+	      "the early exit proves a distance only above it (%zu of %zu violate)", rbad, rcnt);
 	float big[2] = {3e38f, -3e38f};
 	vt_sqdists_f(big, big + 1, 1, 1, f);
-	CHECK(vt_sqdist_f_lower(f[0], 1) == -1, "an overflowing float distance bounds nothing");
+	CHECK(vt_sqdist_f_lower(f[0], 1) == -1 && !vt_sqdist_f_reaches(big, big + 1, 1, 1.0f) &&
+	          !vt_sqdist_f_reaches(big, big, 1, INFINITY),
+	      "an overflowing float distance bounds nothing");
 }
 
 int main(void)
