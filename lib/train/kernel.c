@@ -138,6 +138,18 @@ static int use_avx2(void)
 #endif
 }
 
+static int use_fma(void)
+{
+#ifdef VT_HAVE_AVX2_PATH
+	static int cached = -1;
+	if (cached < 0)
+		cached = use_avx2() && __builtin_cpu_supports("fma");
+	return cached;
+#else
+	return 0;
+#endif
+}
+
 static scan_fn pick_scan(int second)
 {
 #ifdef VT_HAVE_AVX2_PATH
@@ -220,6 +232,122 @@ void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1,
 	*m1 = s.b1;
 	*a1 = s.i1 == INT32_MAX ? 0 : s.i1;
 	*m2 = s.b2;
+}
+
+static void sqdists_f_plain(const float *x, const float *c, size_t d, size_t m, float *out)
+{
+	for (size_t j = 0; j < m; j++) {
+		const float *cj = c + j * d;
+		float s = 0;
+		for (size_t t = 0; t < d; t++) {
+			float u = x[t] - cj[t];
+			s += u * u;
+		}
+		out[j] = s;
+	}
+}
+
+#ifdef VT_HAVE_AVX2_PATH
+__attribute__((target("avx2,fma"))) static inline float hsum8(__m256 a)
+{
+	__m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+	return _mm_cvtss_f32(h);
+}
+
+/* Eight lanes of fused multiply-adds, the lanes summed, the tail scalar. */
+__attribute__((target("avx2,fma"))) static void
+sqdists_f_avx2(const float *x, const float *c, size_t d, size_t m, float *out)
+{
+	for (size_t j = 0; j < m; j++) {
+		const float *cj = c + j * d;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+		size_t t = 0;
+		for (; t + 16 <= d; t += 16) {
+			__m256 u0 = _mm256_sub_ps(_mm256_loadu_ps(x + t), _mm256_loadu_ps(cj + t));
+			__m256 u1 = _mm256_sub_ps(_mm256_loadu_ps(x + t + 8), _mm256_loadu_ps(cj + t + 8));
+			a0 = _mm256_fmadd_ps(u0, u0, a0);
+			a1 = _mm256_fmadd_ps(u1, u1, a1);
+		}
+		for (; t + 8 <= d; t += 8) {
+			__m256 u0 = _mm256_sub_ps(_mm256_loadu_ps(x + t), _mm256_loadu_ps(cj + t));
+			a0 = _mm256_fmadd_ps(u0, u0, a0);
+		}
+		float s = hsum8(_mm256_add_ps(a0, a1));
+		for (; t < d; t++) {
+			float u = x[t] - cj[t];
+			s += u * u;
+		}
+		out[j] = s;
+	}
+}
+#endif
+
+static int sqdist_f_reaches_plain(const float *x, const float *c, size_t d, float thr)
+{
+	float s = 0;
+	for (size_t t = 0; t < d; t++) {
+		float u = x[t] - c[t];
+		s += u * u;
+		if ((t % 32 == 31 || t + 1 == d) && s >= thr)
+			return s < INFINITY;
+	}
+	return 0;
+}
+
+#ifdef VT_HAVE_AVX2_PATH
+__attribute__((target("avx2,fma"))) static int
+sqdist_f_reaches_avx2(const float *x, const float *c, size_t d, float thr)
+{
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+	size_t t = 0;
+	for (; t + 32 <= d; t += 32) {
+		__m256 u0 = _mm256_sub_ps(_mm256_loadu_ps(x + t), _mm256_loadu_ps(c + t));
+		__m256 u1 = _mm256_sub_ps(_mm256_loadu_ps(x + t + 8), _mm256_loadu_ps(c + t + 8));
+		__m256 u2 = _mm256_sub_ps(_mm256_loadu_ps(x + t + 16), _mm256_loadu_ps(c + t + 16));
+		__m256 u3 = _mm256_sub_ps(_mm256_loadu_ps(x + t + 24), _mm256_loadu_ps(c + t + 24));
+		a0 = _mm256_fmadd_ps(u0, u0, a0);
+		a1 = _mm256_fmadd_ps(u1, u1, a1);
+		a0 = _mm256_fmadd_ps(u2, u2, a0);
+		a1 = _mm256_fmadd_ps(u3, u3, a1);
+		float h = hsum8(_mm256_add_ps(a0, a1));
+		if (h >= thr)
+			return h < INFINITY;
+	}
+	for (; t + 8 <= d; t += 8) {
+		__m256 u0 = _mm256_sub_ps(_mm256_loadu_ps(x + t), _mm256_loadu_ps(c + t));
+		a0 = _mm256_fmadd_ps(u0, u0, a0);
+	}
+	float s = hsum8(_mm256_add_ps(a0, a1));
+	for (; t < d; t++) {
+		float u = x[t] - c[t];
+		s += u * u;
+	}
+	return s >= thr && s < INFINITY;
+}
+#endif
+
+int vt_sqdist_f_reaches(const float *x, const float *c, size_t d, float thr)
+{
+	if (!(thr < INFINITY))
+		return 0;
+#ifdef VT_HAVE_AVX2_PATH
+	if (use_fma())
+		return sqdist_f_reaches_avx2(x, c, d, thr);
+#endif
+	return sqdist_f_reaches_plain(x, c, d, thr);
+}
+
+void vt_sqdists_f(const float *x, const float *c, size_t d, size_t m, float *out)
+{
+#ifdef VT_HAVE_AVX2_PATH
+	if (use_fma()) {
+		sqdists_f_avx2(x, c, d, m, out);
+		return;
+	}
+#endif
+	sqdists_f_plain(x, c, d, m, out);
 }
 
 void vt_sqnorms(const float *x, size_t n, size_t d, float *out)

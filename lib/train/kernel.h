@@ -17,6 +17,7 @@
 #ifndef VT_KERNEL_H
 #define VT_KERNEL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,48 @@ void vt_sqnorms(const float *x, size_t n, size_t d, float *out);
  * when n < 2).  The sums are the float additions of the plain loop; AVX2
  * where the CPU has it, with the same result. */
 void vt_min2(const float *v, const float *add, size_t n, float *m1, int32_t *a1, float *m2);
+
+/* Float squared distances, for bounds only: out[j] = sum_t (x_t - c_jt)^2
+ * for the m rows c_j of c (d wide), in float (differences, squares and the
+ * sum each rounded to float, with or without FMA, in any order: AVX2+FMA
+ * where the CPU has it).  Not reproducible across CPUs; a caller turns each
+ * value into a proven lower bound with vt_sqdist_f_lower and decides only
+ * what that bound proves. */
+void vt_sqdists_f(const float *x, const float *c, size_t d, size_t m, float *out);
+
+/* A lower bound of the true squared distance ||x - c||^2 from the float
+ * value f that vt_sqdists_f gave for x and c (d wide): every difference,
+ * square and sum is off by at most a relative 2^-24 plus, below FLT_MIN, an
+ * absolute 2^-149, so the true value is at least
+ *     f (1 - 2e) - (2d + 8) 2^-148,   e = (2d + 8) 2^-24,
+ * (the factor 2 of 2e also covers this double arithmetic).  -1 when f is not
+ * finite (an overflow proves nothing). */
+static inline double vt_sqdist_f_lower(float f, size_t d)
+{
+	if (!(f < INFINITY))
+		return -1;
+	double e = (2.0 * (double)d + 8) * 0x1p-24;
+	return (double)f * (1 - 2 * e) - (2.0 * (double)d + 8) * 0x1p-148;
+}
+
+/* A float thr such that vt_sqdist_f_lower(f, d) >= v for every finite
+ * f >= thr: (v + (2d + 8) 2^-148) / (1 - 2e), enlarged by 2^-20 to cover
+ * this double arithmetic and the rounding to float (INFINITY when that
+ * does not fit a float, or v is not finite). */
+static inline float vt_sqdist_f_threshold(double v, size_t d)
+{
+	double e = (2.0 * (double)d + 8) * 0x1p-24;
+	double t = (v + (2.0 * (double)d + 8) * 0x1p-148) / (1 - 2 * e) * (1 + 0x1p-20);
+	return t < 0x1.fffffep127 ? (float)t : INFINITY;
+}
+
+/* 1 when the float squared distance of x and c (d wide), summed as
+ * vt_sqdists_f sums it but checked every 32 coordinates, reaches the finite
+ * thr (and is finite): then the true distance is at least the lower bound
+ * that thr stands for (vt_sqdist_f_threshold), since a partial sum of
+ * squares is a sum of fewer terms.  0 otherwise.  It stops at the first
+ * check that reaches thr, so a far pair costs a fraction of d. */
+int vt_sqdist_f_reaches(const float *x, const float *c, size_t d, float thr);
 
 /* Nearest centroid of every row.
  *

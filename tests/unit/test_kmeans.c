@@ -9,7 +9,10 @@
 #include "check.h"
 #include "error.h"
 #include "train/accum.h"
+#include "train/kernel.h"
 #include "train/kmeans.h"
+#include "train/kmeans_impl.h"
+#include "train/pool.h"
 #include "train/nearest.h"
 #include "train/rng.h"
 #include "train/stats.h"
@@ -662,8 +665,184 @@ static void test_spherical(void)
 	free(x);
 }
 
+/* The k-means++ of the definition: every step computes every row's exact
+ * min(D_i, w_i dd) for every candidate, no row skipped (the rows are all
+ * used: n <= the seeding sample), drawing from r as vt_km_seed_pp does. */
+static size_t ref_pick(const double *prefix, size_t m, double u)
+{
+	size_t lo = 0, hi = m - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (prefix[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static void ref_seed_pp(const float *x, size_t n, size_t d, const double *w, size_t k,
+                        vt_rng *r, float *C)
+{
+	size_t L = k > VT_KM_HIER_AUTO_K ? 1 : 2 + (size_t)log((double)k);
+	L = L > 16 ? 16 : L;
+	double *D = xmalloc(n * sizeof *D), *prefix = xmalloc(n * sizeof *prefix);
+	double *nd = xmalloc(n * L * sizeof *nd);
+	size_t *ci = xmalloc(L * sizeof *ci);
+	double tot = 0;
+	for (size_t i = 0; i < n; i++)
+		prefix[i] = (tot += w ? w[i] : 1.0);
+	size_t first = ref_pick(prefix, n, vt_rng_uniform(r) * tot);
+	memcpy(C, x + first * d, d * sizeof *C);
+	for (size_t i = 0; i < n; i++) {
+		double wi = w ? w[i] : 1.0;
+		double v = wi * vt_nearest_sqdist(x + i * d, C, d);
+		D[i] = wi == 0 ? 0 : v < INFINITY ? v : INFINITY;
+	}
+	for (size_t c = 1; c < k; c++) {
+		tot = 0;
+		for (size_t i = 0; i < n; i++)
+			prefix[i] = (tot += D[i]);
+		if (!(tot > 0)) {
+			vt_rng fr;
+			vt_rng_init(&fr, vt_rng_u64(r), VT_KM_RNG_FALLBACK);
+			for (size_t j = c; j < k; j++)
+				memcpy(C + j * d, x + (size_t)vt_rng_below(&fr, n) * d, d * sizeof *C);
+			break;
+		}
+		for (size_t t = 0; t < L; t++)
+			ci[t] = ref_pick(prefix, n, vt_rng_uniform(r) * tot);
+		size_t best = 0;
+		double bestpot = INFINITY;
+		/* the potential summed as vt_km_seed_pp sums it: in blocks of 1024
+		 * rows, then the blocks in order */
+		for (size_t t = 0; t < L; t++) {
+			double s = 0, blk = 0;
+			for (size_t i = 0; i < n; i++) {
+				double wi = w ? w[i] : 1.0, v = D[i];
+				if (wi == 0) {
+					v = 0;
+				} else {
+					double wd = wi * vt_nearest_sqdist(x + i * d, x + ci[t] * d, d);
+					v = wd < D[i] ? wd : D[i];
+				}
+				nd[i * L + t] = v;
+				blk += v;
+				if ((i + 1) % 1024 == 0 || i + 1 == n)
+					s += blk, blk = 0;
+			}
+			if (s < bestpot)
+				bestpot = s, best = t;
+		}
+		memcpy(C + c * d, x + ci[best] * d, d * sizeof *C);
+		for (size_t i = 0; i < n; i++)
+			D[i] = nd[i * L + best];
+	}
+	free(D), free(prefix), free(nd), free(ci);
+}
+
+/* vt_km_seed_pp skips rows by the triangle inequality and float bounds: its
+ * centroids are the definition's to the byte, greedy (small k) and plain
+ * (large k), weighted (zeros, a huge weight) or not, on shifted rows where
+ * the float values are mostly rounding, with duplicate rows, threaded or
+ * not. */
+static void test_seed_reference(void)
+{
+	const struct { size_t n, d, k, blobs; double shift; int weighted, dup; } cs[] = {
+		{1000, 16, 12, 12, 0, 0, 0},     {1024, 16, 40, 8, 200, 1, 0},
+		{3000, 16, 300, 50, 0, 0, 0},    {3000, 16, 300, 50, 0, 1, 1},
+		{4000, 24, 400, 20, 3000, 1, 0}, {2000, 8, 600, 600, 0, 0, 1},
+		{1500, 33, 700, 30, 1e6, 0, 0},
+	};
+	vt_pool *pool = NULL;
+	vt_pool_new(&pool, 2);
+	for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+		size_t n = cs[ci].n, d = cs[ci].d, k = cs[ci].k;
+		float *x = check_blobs(n, d, cs[ci].blobs, 4.0, 1.0, 40 + ci, NULL);
+		for (size_t i = 0; i < n * d; i++)
+			x[i] += (float)cs[ci].shift;
+		if (cs[ci].dup)
+			for (size_t i = 0; i < n / 3; i++)
+				memcpy(x + (3 * i + 1) * d, x + 3 * i * d, d * sizeof *x);
+		double *w = NULL;
+		if (cs[ci].weighted) {
+			w = xmalloc(n * sizeof *w);
+			for (size_t i = 0; i < n; i++)
+				w[i] = i % 7 == 0 ? 0 : i % 11 == 0 ? 1e12 : 0.5 + (double)(i % 5);
+		}
+		float *ref = xmalloc(k * d * sizeof *ref), *got = xmalloc(k * d * sizeof *got);
+		vt_rng r;
+		vt_rng_init(&r, 9 + ci, 3);
+		ref_seed_pp(x, n, d, w, k, &r, ref);
+		for (int threaded = 0; threaded < 2; threaded++) {
+			struct vt_km_prob p;
+			int rc = vt_km_prob_init(&p, NULL, x, w, n, d);
+			vt_rng_init(&r, 9 + ci, 3);
+			if (!rc)
+				rc = vt_km_seed_pp(threaded ? pool : NULL, &p, k, &r, got);
+			vt_km_prob_release(&p);
+			CHECK(rc == 0 && !memcmp(got, ref, k * d * sizeof *got),
+			      "k-means++ n=%zu d=%zu k=%zu shift %g%s%s%s: the definition's bytes", n, d, k,
+			      cs[ci].shift, cs[ci].weighted ? ", weighted" : "",
+			      cs[ci].dup ? ", duplicates" : "", threaded ? ", 2 threads" : "");
+		}
+		free(ref), free(got), free(w), free(x);
+	}
+	vt_pool_free(pool);
+}
+
+/* vt_sqdist_f_lower never exceeds the true squared distance (here the
+ * exact dd less its own rounding bound), on values of every scale,
+ * subnormals included; and it is -1 when the float sum overflowed. */
+static void test_sqdist_lower(void)
+{
+	vt_rng r;
+	vt_rng_init(&r, 5, 1);
+	size_t bad = 0, tight = 0, cnt = 0, rbad = 0, rcnt = 0;
+	const size_t dims[] = {1, 3, 8, 15, 16, 17, 64, 128, 200};
+	const double scales[] = {1e-42, 1e-30, 1e-3, 1, 1e3, 1e15, 1e18};
+	float x[200], c[200 * 4], f[4];
+	for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+		size_t d = dims[di];
+		for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+			for (int rep = 0; rep < 200; rep++) {
+				for (size_t t = 0; t < d; t++)
+					x[t] = (float)(scales[si] * vt_rng_normal(&r));
+				for (size_t t = 0; t < 4 * d; t++)
+					c[t] = rep % 2 ? x[t % d] * (float)(1 + 1e-6 * vt_rng_normal(&r))
+					               : (float)(scales[si] * vt_rng_normal(&r));
+				vt_sqdists_f(x, c, d, 4, f);
+				for (int j = 0; j < 4; j++) {
+					double dd = vt_nearest_sqdist(x, c + j * d, d);
+					double lo = vt_sqdist_f_lower(f[j], d);
+					bad += lo > dd * (1 - (d + 8) * 0x1p-52);
+					tight += lo >= 0.99 * dd || dd < 1e-60;
+					cnt++;
+					/* the early exit proves only what it claims, and it
+					 * claims a value a little below the distance */
+					double v = dd * (0.25 + 0.5 * (rep % 3));
+					int reach = vt_sqdist_f_reaches(x, c + j * d, d, vt_sqdist_f_threshold(v, d));
+					rbad += reach && dd * (1 + (d + 8) * 0x1p-52) < v;
+					rcnt += reach;
+				}
+			}
+		}
+	}
+	CHECK(bad == 0, "float distance bound below the exact one (%zu of %zu violate)", bad, cnt);
+	CHECK(tight > cnt * 9 / 10, "and close to it (%zu of %zu within 1%%)", tight, cnt);
+	CHECK(rbad == 0 && rcnt > cnt / 3,
+	      "the early exit proves a distance only above it (%zu of %zu violate)", rbad, rcnt);
+	float big[2] = {3e38f, -3e38f};
+	vt_sqdists_f(big, big + 1, 1, 1, f);
+	CHECK(vt_sqdist_f_lower(f[0], 1) == -1 && !vt_sqdist_f_reaches(big, big + 1, 1, 1.0f) &&
+	          !vt_sqdist_f_reaches(big, big, 1, INFINITY),
+	      "an overflowing float distance bounds nothing");
+}
+
 int main(void)
 {
+	test_sqdist_lower();
+	test_seed_reference();
 	test_planted();
 	test_exact_lloyd();
 	test_determinism(VT_KMEANS_FLAT, 20, 3000, 16, "flat k=20");
