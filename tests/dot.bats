@@ -303,3 +303,26 @@ print('search', bool(np.allclose(D[:, 0], (X[:50].astype(np.float64) @ X.T.astyp
 	assert_line "codes True"
 	assert_line "search True"
 }
+
+@test "dot: accumulators of another metric against the same centroids are refused, merged or concatenated" {
+	make_data
+	vkmeans -q -k 16 --metric=dot --iters 2 --seed 1 -o c.vt x.vt
+	vcat --to npy -o c.npy c.vt
+	vcat --rows 0:1000 -o a.vt x.vt
+	vcat --rows 1000: -o b.vt x.vt
+	vrefine -q -c c.npy --metric=l2 --partial -o a.acc a.vt
+	vrefine -q -c c.npy --metric=dot --partial -o b.acc b.vt
+	run -1 vmerge -o m.acc a.acc b.acc
+	assert_output "vmerge: b.acc: accumulators made with metric=dot, a.acc with metric=l2"
+	assert_file_not_exists m.acc
+	run -1 vrefine -c c.npy --apply -o r.vt a.acc b.acc
+	assert_output --partial "b.acc: accumulators made with metric=dot, but the first input with metric=l2"
+	assert_file_not_exists r.vt
+	run -1 bash -c "cat a.acc b.acc | '$VT_BIN/vrefine' -c c.npy --apply -o r.vt"
+	assert_output --partial "accumulators made with metric=dot, but the first input with metric=l2"
+	run -1 vloss -c c.npy a.acc b.acc
+	assert_output --partial "metric=dot"
+	# one metric merges as before
+	vrefine -q -c c.npy --metric=dot --partial -o a2.acc a.vt
+	run -0 vmerge -o m.acc a2.acc b.acc
+}

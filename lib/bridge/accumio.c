@@ -138,6 +138,13 @@ static uint64_t accum_hash(const vt_accum *a)
 	return vt_hash64(a->loss, a->k * sizeof *a->loss, h);
 }
 
+/* The metric an accumulator records ("l2" when it records none). */
+static const char *accum_metric(vt_input *in)
+{
+	const char *m = vt_header_get(vt_input_header(in), "metric");
+	return m ? m : "l2";
+}
+
 int vt_accum_read_merged(vt_input *const *ins, const char *const *paths, size_t nin,
                          vt_accum **out, char id[17], size_t *first, char *err, size_t errlen)
 {
@@ -157,6 +164,10 @@ int vt_accum_read_merged(vt_input *const *ins, const char *const *paths, size_t 
 		if (i && strcmp(idi, id) != 0) {
 			snprintf(err, errlen, "%s: accumulators were computed against other centroids "
 			         "(centroids_id %s, %s has %s)", paths[i], idi, paths[0], id);
+			rc = VT_EFORMAT;
+		} else if (i && strcmp(accum_metric(ins[i]), accum_metric(ins[0])) != 0) {
+			snprintf(err, errlen, "%s: accumulators made with metric=%s, %s with metric=%s",
+			         paths[i], accum_metric(ins[i]), paths[0], accum_metric(ins[0]));
 			rc = VT_EFORMAT;
 		} else if (i && P[i].a->k != P[0].a->k) {
 			snprintf(err, errlen, "%s: accumulators for k=%zu, %s has k=%zu", paths[i],

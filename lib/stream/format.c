@@ -340,6 +340,14 @@ int vt_header_compatible(const vt_header *a, const vt_header *b, char *err, size
 			         ib ? ib : "missing", ia ? ia : "missing");
 			return VT_EFORMAT;
 		}
+		/* sums under one metric are not updates under another */
+		const char *ma = vt_header_get(a, "metric"), *mb = vt_header_get(b, "metric");
+		if (strcmp(ma ? ma : "l2", mb ? mb : "l2") != 0) {
+			snprintf(err, errlen,
+			         "accumulators made with metric=%s, but the first input with metric=%s",
+			         mb ? mb : "l2", ma ? ma : "l2");
+			return VT_EFORMAT;
+		}
 	}
 	if (a->kind == VT_KIND_SQ || a->kind == VT_KIND_LABELS) {
 		/* the rows of SQ streams and labels mean what these say */
