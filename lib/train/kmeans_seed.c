@@ -92,9 +92,9 @@ static size_t pick_prefix(const double *prefix, size_t m, double u)
 struct pp_ctx {
 	const float *xs;       /* m x d sample */
 	const double *ws;      /* m weights */
-	const double *D;       /* m current w * min dd */
-	const double *dda;     /* m: dd to the centroid that set D */
-	const int32_t *asg;    /* m: that centroid */
+	double *D;             /* m current w * min dd */
+	double *dda;           /* m: dd to the centroid that set D */
+	int32_t *asg;          /* m: that centroid */
 	size_t m, d, L;
 	const float *cand;     /* L x d */
 	const float *C;        /* the centroids so far, nc x d */
@@ -233,8 +233,8 @@ static void pp_one_step(vt_pool *pool, struct pp_ctx *a, struct pp_lists *s, siz
 {
 	const size_t c = a->nc;
 	const double K4 = 4 * a->K;
-	double *D = (double *)a->D, *dda = (double *)a->dda;
-	int32_t *asg = (int32_t *)a->asg;
+	double *D = a->D, *dda = a->dda;
+	int32_t *asg = a->asg;
 	s->nvis = 0;
 	for (size_t j = 0; j < c; j++)
 		if (s->head[j] != PP_NIL && !(a->lb[j] >= K4 * s->R[j]))
