@@ -443,16 +443,16 @@ void vt_cli_nearest_report(const vt_cli *c, const char *what, const vt_assign_re
 		return;
 	const vt_nearest_stats *s = &r->st;
 	double n = s->rows > 0 ? s->rows : 1;
-	vt_cli_msg("%s: nearest: mode=%s k=%zu d=%zu groups=%zu index_bytes=%zu build=%.3fs%s "
-	           "rows=%.0f certified=%.2f%% round1=%.2f%% round2=%.2f%% costly=%.2f%% "
-	           "overflow=%.2f%% brute=%.2f%% special=%.2f%% time: centres=%.3fs visit=%.3fs "
-	           "brute=%.3fs other=%.3fs",
-	           what, vt_assign_mode_name(r->mode), r->k, r->d, r->groups, r->bytes, r->t_build,
-	           r->scan ? " scan=yes" : "", s->rows,
+	vt_cli_msg("%s: nearest: mode=%s k=%zu d=%zu groups=%zu supers=%.0f index_bytes=%zu "
+	           "build=%.3fs%s rows=%.0f certified=%.2f%% round1=%.2f%% round2=%.2f%% "
+	           "costly=%.2f%% overflow=%.2f%% brute=%.2f%% special=%.2f%% super=%.2f%% "
+	           "wide=%.2f%% evals_per_row=%.1f time: centres=%.3fs visit=%.3fs brute=%.3fs other=%.3fs",
+	           what, vt_assign_mode_name(r->mode), r->k, r->d, r->groups, s->supers, r->bytes,
+	           r->t_build, r->scan ? " scan=yes" : "", s->rows,
 	           100 * (s->rows_round1 + s->rows_round2) / n, 100 * s->rows_round1 / n,
 	           100 * s->rows_round2 / n, 100 * s->rows_costly / n, 100 * s->rows_overflow / n,
-	           100 * s->rows_brute / n, 100 * s->rows_special / n, s->t_centres, s->t_visit,
-	           s->t_brute, s->t_other);
+	           100 * s->rows_brute / n, 100 * s->rows_special / n, 100 * s->rows_super / n,
+	           100 * s->rows_wide / n, s->evals / n, s->t_centres, s->t_visit, s->t_brute, s->t_other);
 }
 
 double vt_now(void)

@@ -181,14 +181,19 @@ void vt_cli_check_meta(const vt_cli *c, int rc);
 int vt_cli_nearest_mode(void);
 
 /* At -v only: one line on what the nearest-centroid search did,
- *   "WHAT: nearest: mode=M k=K d=D groups=G index_bytes=B build=Ts rows=N
- *    certified=P% round1=P% round2=P% costly=P% overflow=P% brute=P%
- *    special=P% time: centres=Ts visit=Ts brute=Ts other=Ts"
+ *   "WHAT: nearest: mode=M k=K d=D groups=G supers=S index_bytes=B build=Ts
+ *    rows=N certified=P% round1=P% round2=P% costly=P% overflow=P% brute=P%
+ *    special=P% super=P% wide=P% evals_per_row=E time: centres=Ts visit=Ts
+ *    brute=Ts other=Ts"
  * certified: the share of rows that the search answered without a
  * fallback (round1 + round2); costly, overflow: rows sent to brute force
  * one by one (by the cost model, or a full candidate list); brute: rows
  * answered by brute force as whole chunks (all of them in brute mode);
- * special: rows not finite or too large for float.  A run whose
+ * special: rows not finite or too large for float; supers: the index's
+ * second level (0: none); super: rows whose centre step went through it,
+ * wide: of those, rows it could not narrow (round 2 scored all groups);
+ * evals_per_row: row-centroid (and row-centre) distances computed per row,
+ * the work measure that does not depend on the machine's load.  A run whose
  * centroids are too large for float says scan=yes. */
 void vt_cli_nearest_report(const vt_cli *c, const char *what, const vt_assign_report *r);
 

@@ -103,6 +103,9 @@ typedef struct {
 	double rows_overflow; /* candidate list overflowed: brute force */
 	double rows_brute;    /* answered by brute force as a whole chunk */
 	double rows_special;  /* not finite, or norms too large for float */
+	double rows_super;    /* centre step through the super level */
+	double rows_wide;     /* of those, rows it kept too many groups for */
+	double supers;        /* supers of the index (0: none) */
 	double evals;         /* row-centroid evaluations, group centres included */
 	double t_centres, t_visit, t_brute, t_other; /* seconds (wall) */
 	double col_ratio;     /* measured brute / visit cost per centroid */
@@ -239,6 +242,8 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 /* ---- get / set ---- */
 
 size_t vt_nearest_groups(const vt_nearest *ix);
+/* Supers of the index's second level (0: none; see nearest_build.c). */
+size_t vt_nearest_supers(const vt_nearest *ix);
 /* Bytes held by the index (the centroids excluded). */
 size_t vt_nearest_bytes(const vt_nearest *ix);
 const vt_nearest_stats *vt_nearest_get_stats(const vt_nearest *ix);

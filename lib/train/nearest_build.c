@@ -24,7 +24,13 @@ size_t vt_nearest_bytes(const vt_nearest *ix)
 {
 	return sizeof *ix + ix->k * (sizeof(float) + sizeof(int32_t)) +
 	       (ix->k / NR_COLS + 1) * sizeof(double) + (ix->G + 1) * sizeof(uint32_t) +
-	       ix->G * (ix->d * sizeof(float) + 3 * sizeof(float) + 3 * sizeof(double));
+	       ix->G * (ix->d * sizeof(float) + 3 * sizeof(float) + 3 * sizeof(double)) +
+	       (ix->T ? (ix->T + 1) * sizeof(uint32_t) + ix->T * (ix->d + 3) * sizeof(float) : 0);
+}
+
+size_t vt_nearest_supers(const vt_nearest *ix)
+{
+	return ix->T;
 }
 
 const vt_nearest_stats *vt_nearest_get_stats(const vt_nearest *ix)
@@ -64,6 +70,11 @@ void vt_nearest_free(vt_nearest *ix)
 	free(ix->rhof);
 	free(ix->mnuf);
 	free(ix->gmax);
+	free(ix->sstart);
+	free(ix->sm);
+	free(ix->smn);
+	free(ix->smnuf);
+	free(ix->srhof);
 	free(ix);
 }
 
@@ -111,7 +122,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t leaf,
-                       uint64_t seed, int32_t *grp, size_t *ng)
+                       int resplit, uint64_t seed, int32_t *grp, size_t *ng)
 {
 	size_t smax = 64 * SPLIT_MAX;
 	int32_t *ids = malloc(k * sizeof *ids), *tmp = malloc(k * sizeof *tmp);
@@ -133,7 +144,7 @@ static int make_groups(vt_pool *pool, const float *c, size_t k, size_t d, size_t
 	size_t top = 0, G = 0, nlv = 0;
 	uint64_t node = 0;
 	st[top++] = (struct span){0, k, leaf};
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < 1 + !!resplit; pass++) {
 	if (pass == 1) {
 		/* leaves of a radius above twice the median mix separate
 		 * structures (a few stray members of several clusters): split
@@ -269,6 +280,192 @@ out:
 	return rc;
 }
 
+/* The super level: the G group centres are grouped again by the same
+ * recursive splits (supers of at most SUPER_LEAF groups), the groups are
+ * renumbered super by super (so that a super's group centres are
+ * contiguous rows of m), and each super s gets a centre M_s (the mean of
+ * its groups' centres) and a radius R_s = max ||c - M_s|| over every
+ * centroid c of its groups (dd, rounded up as the groups' radii).  The
+ * triangle inequality ||x - c|| >= ||x - M_s|| - R_s then bounds every
+ * centroid of s at once, with the same rounding margins as a group's.
+ * Only large G gets one: below SUPER_MIN_G the centre step is cheap. */
+#define SUPER_LEAF 8
+#define SUPER_MIN_G 1024
+#define SUPER_ITERS 8
+
+/* Flat k-means of the n points x into T clusters (T <= n): k-means++
+ * seeds (the rng of `seed`), then SUPER_ITERS Lloyd iterations
+ * (vt_assign and means; an empty cluster keeps its centre); lab receives
+ * each point's cluster (the seeding's distances are float, vt_sqdists_f:
+ * only the speed depends on the grouping).  The supers want one cut at the data's own scale,
+ * which recursive splits into at most 16 children miss (a node of 33
+ * groups cut in 3 mixes clusters of about 8).  Returns 0 or VT_ENOMEM. */
+static int flat_kmeans(vt_pool *pool, const float *x, size_t n, size_t d, size_t T,
+                       uint64_t seed, int32_t *lab)
+{
+	float *cen = malloc(T * d * sizeof *cen), *dmin = malloc(2 * n * sizeof *dmin);
+	double *sum = malloc(T * d * sizeof *sum);
+	size_t *cnt = malloc(T * sizeof *cnt);
+	int rc = VT_ENOMEM;
+	if (!cen || !dmin || !sum || !cnt)
+		goto out;
+	float *dq = dmin + n;
+	vt_rng r;
+	vt_rng_init(&r, seed, 0);
+	memcpy(cen, x + (size_t)vt_rng_below(&r, n) * d, d * sizeof *cen);
+	vt_sqdists_f(cen, x, d, n, dmin);
+	for (size_t q = 1; q < T; q++) {
+		double tot = 0;
+		for (size_t i = 0; i < n; i++)
+			tot += dmin[i];
+		size_t pick = 0;
+		if (tot > 0) {
+			double u = vt_rng_uniform(&r) * tot, acc = 0;
+			for (pick = 0; pick + 1 < n; pick++)
+				if ((acc += dmin[pick]) > u)
+					break;
+		} else {
+			pick = (size_t)vt_rng_below(&r, n);
+		}
+		float *cq = cen + q * d;
+		memcpy(cq, x + pick * d, d * sizeof *cq);
+		vt_sqdists_f(cq, x, d, n, dq);
+		for (size_t i = 0; i < n; i++)
+			dmin[i] = dq[i] < dmin[i] ? dq[i] : dmin[i];
+	}
+	for (int it = 0; it <= SUPER_ITERS; it++) {
+		if ((rc = vt_assign(pool, x, n, d, cen, T, NULL, NULL, lab, NULL, NULL, NULL)))
+			goto out;
+		if (it == SUPER_ITERS)
+			break;
+		memset(sum, 0, T * d * sizeof *sum);
+		memset(cnt, 0, T * sizeof *cnt);
+		for (size_t i = 0; i < n; i++) {
+			cnt[lab[i]]++;
+			for (size_t t = 0; t < d; t++)
+				sum[(size_t)lab[i] * d + t] += x[i * d + t];
+		}
+		for (size_t g = 0; g < T; g++)
+			if (cnt[g])
+				for (size_t t = 0; t < d; t++)
+					cen[g * d + t] = (float)(sum[g * d + t] / (double)cnt[g]);
+	}
+	rc = 0;
+out:
+	free(cen);
+	free(dmin);
+	free(sum);
+	free(cnt);
+	return rc;
+}
+
+static int build_supers(vt_nearest *ix, vt_pool *pool, uint64_t seed)
+{
+	size_t G = ix->G, d = ix->d, k = ix->k, T0 = 0;
+	int rc = VT_ENOMEM;
+	int32_t *sg = malloc(G * sizeof *sg), *order = malloc(G * sizeof *order);
+	size_t *cnt = NULL;
+	int32_t *perm = malloc(k * sizeof *perm);
+	uint32_t *gstart = malloc((G + 1) * sizeof *gstart);
+	float *m = malloc(G * d * sizeof *m), *mn = malloc(G * sizeof *mn);
+	double *mnu = malloc(G * sizeof *mnu), *rho = malloc(G * sizeof *rho);
+	double *gmax = malloc(G * sizeof *gmax), *sum = malloc(d * sizeof *sum);
+	float *rhof = malloc(G * sizeof *rhof), *mnuf = malloc(G * sizeof *mnuf);
+	if (!sg || !order || !perm || !gstart || !m || !mn || !mnu || !rho || !gmax || !sum ||
+	    !rhof || !mnuf)
+		goto out;
+	T0 = getenv("SLEAF") ? (G + atoi(getenv("SLEAF")) - 1) / atoi(getenv("SLEAF")) : (G + SUPER_LEAF - 1) / SUPER_LEAF;
+	if ((rc = flat_kmeans(pool, ix->m, G, d, T0, seed ^ 0x9e3779b97f4a7c15u, sg)))
+		goto out;
+	rc = VT_ENOMEM;
+	cnt = calloc(T0 + 1, sizeof *cnt);
+	if (!cnt)
+		goto out;
+	for (size_t g = 0; g < G; g++)
+		cnt[sg[g] + 1]++;
+	size_t T = 0;
+	for (size_t s = 0; s < T0; s++)
+		T += cnt[s + 1] > 0;
+	ix->sstart = malloc((T + 1) * sizeof *ix->sstart);
+	ix->sm = malloc(T * d * sizeof *ix->sm);
+	ix->smn = malloc(T * sizeof *ix->smn);
+	ix->smnuf = malloc(T * sizeof *ix->smnuf);
+	ix->srhof = malloc(T * sizeof *ix->srhof);
+	if (!ix->sstart || !ix->sm || !ix->smn || !ix->smnuf || !ix->srhof)
+		goto out;
+	for (size_t s = 0; s < T0; s++)
+		cnt[s + 1] += cnt[s];
+	{
+		size_t t = 0;
+		for (size_t s = 0; s < T0; s++)
+			if (cnt[s + 1] > cnt[s])
+				ix->sstart[t++] = (uint32_t)cnt[s];
+		ix->sstart[T] = (uint32_t)G;
+	}
+	for (size_t g = 0; g < G; g++)
+		order[cnt[sg[g]]++] = (int32_t)g; /* new group number -> old */
+	/* the groups' arrays in the new order */
+	uint32_t pos = 0;
+	for (size_t q = 0; q < G; q++) {
+		size_t g = (size_t)order[q];
+		uint32_t a = ix->gstart[g], b = ix->gstart[g + 1];
+		gstart[q] = pos;
+		memcpy(perm + pos, ix->perm + a, (b - a) * sizeof *perm);
+		pos += b - a;
+		memcpy(m + q * d, ix->m + g * d, d * sizeof *m);
+		mn[q] = ix->mn[g], mnu[q] = ix->mnu[g], rho[q] = ix->rho[g];
+		gmax[q] = ix->gmax[g], rhof[q] = ix->rhof[g], mnuf[q] = ix->mnuf[g];
+	}
+	gstart[G] = pos;
+#define SWAP_IN(f, v) do { free(ix->f); ix->f = v; v = NULL; } while (0)
+	SWAP_IN(perm, perm);
+	SWAP_IN(gstart, gstart);
+	SWAP_IN(m, m);
+	SWAP_IN(mn, mn);
+	SWAP_IN(mnu, mnu);
+	SWAP_IN(rho, rho);
+	SWAP_IN(gmax, gmax);
+	SWAP_IN(rhof, rhof);
+	SWAP_IN(mnuf, mnuf);
+#undef SWAP_IN
+	for (size_t s = 0; s < T; s++) {
+		uint32_t a = ix->sstart[s], b = ix->sstart[s + 1];
+		memset(sum, 0, d * sizeof *sum);
+		for (uint32_t g = a; g < b; g++)
+			for (size_t t = 0; t < d; t++)
+				sum[t] += ix->m[(size_t)g * d + t];
+		float *ms = ix->sm + s * d;
+		for (size_t t = 0; t < d; t++)
+			ms[t] = (float)(sum[t] / (double)(b - a));
+		double r = 0;
+		for (uint32_t p = ix->gstart[a]; p < ix->gstart[b]; p++) {
+			double v = vt_nearest_sqdist(ix->c + (size_t)ix->perm[p] * d, ms, d);
+			r = v > r ? v : r;
+		}
+		ix->srhof[s] = float_up(sqrt(r * (1 + ((double)d + 4) * 0x1p-50)) * (1 + 0x1p-50));
+	}
+	vt_sqnorms(ix->sm, T, d, ix->smn);
+	for (size_t s = 0; s < T; s++)
+		ix->smnuf[s] = float_up(norm_up(ix->smn[s]));
+	ix->T = T;
+	rc = 0;
+out:
+	free(sg);
+	free(order);
+	free(cnt);
+	free(perm);
+	free(gstart);
+	free(m);
+	free(mn);
+	free(mnu);
+	free(rho);
+	free(gmax);
+	free(sum);
+	free(rhof);
+	free(mnuf);
+	return rc;
+}
+
 int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, size_t d,
                    const int32_t *group, size_t groups, uint64_t seed)
 {
@@ -306,7 +503,7 @@ int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, si
 	} else {
 		size_t want = groups ? groups : (k + VT_NEAREST_LEAF - 1) / VT_NEAREST_LEAF;
 		size_t leaf = (k + want - 1) / (want ? want : 1);
-		if ((rc = make_groups(pool, c, k, d, leaf ? leaf : 1, seed, grp, &G0)))
+		if ((rc = make_groups(pool, c, k, d, leaf ? leaf : 1, 1, seed, grp, &G0)))
 			goto fail;
 	}
 	rc = VT_ENOMEM;
@@ -379,6 +576,8 @@ int vt_nearest_new(vt_nearest **out, vt_pool *pool, const float *c, size_t k, si
 		ix->mnuf[g] = float_up(ix->mnu[g]);
 		ix->cmaxu = ix->gmax[g] > ix->cmaxu ? ix->gmax[g] : ix->cmaxu;
 	}
+	if (G >= SUPER_MIN_G && (rc = build_supers(ix, pool, seed)))
+		goto fail;
 	free(grp);
 	free(cnt);
 	free(newid);

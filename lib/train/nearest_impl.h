@@ -142,12 +142,21 @@ struct vt_nearest {
 	double cmaxu;     /* max centroid norm, rounded up */
 	double *gmax;     /* G max member norms, rounded up */
 	size_t gbig;      /* members in the largest group */
+	/* the super level (T > 0 for large G): groups numbered super by super */
+	size_t T;
+	uint32_t *sstart; /* T + 1 offsets into the groups */
+	float *sm;        /* T x d super centres */
+	float *smn;       /* T float norms of the super centres */
+	float *smnuf;     /* T super centre norms, rounded up to float */
+	float *srhof;     /* T radii over the supers' centroids, rounded up */
 	int mode;
 	size_t probe;
 	/* cost model */
 	double tb, nb;    /* brute force: seconds, row-centroid evaluations */
 	double tv, nv;    /* visits: seconds, row-centroid evaluations */
 	double ts, ns;    /* search chunks: seconds, rows */
+	double tsup[2], nsup[2]; /* search chunks without / with the super level */
+	size_t schunks;   /* search chunks run */
 	size_t chunks;
 	vt_nearest_stats st;
 };

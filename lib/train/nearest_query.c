@@ -42,6 +42,12 @@ struct chunk {
 	float *sval;     /* n x SCAP: their full centre scores */
 	int *sn;         /* n: how many (SCAP + 1: too many, recomputed later) */
 	float *cscr;     /* per thread NR_ROWS x G centre scores */
+	int sup;         /* this chunk's centre step goes through the supers */
+	float *gsc;      /* per thread G: a row's group scores (super level) */
+	int32_t *gid;    /* per thread G: their groups */
+	unsigned char *keep; /* per thread G: the supers a row keeps */
+	double *wst;     /* per thread 8: evaluations, rows, wide rows */
+	int nthreads;
 	cand *rl;        /* n x L row lists */
 	int *rcnt;
 	double *rev, *U;
@@ -80,19 +86,38 @@ static size_t visit_scratch(size_t d)
  * groups kept (the row's primary excluded), the return value their number
  * (cap + 1 when more than cap), *cols their members, stopping early once
  * above budget. */
+/* The float terms of that bound for one row, rounded up. */
+typedef struct {
+	float q, Ef, Af, nx;
+} fbound;
+
+static fbound bound_of(const vt_nearest *ix, double nxu, double U, double E, double A)
+{
+	double w = nxu + ix->cmaxu, qd = sqrt(U + E * w * w + A) * (1 + 0x1p-50);
+	fbound b = {(float)qd, (float)E, (float)A, (float)nxu};
+	if ((double)b.q < qd)
+		b.q = nextafterf(b.q, INFINITY);
+	if ((double)b.Ef < E)
+		b.Ef = nextafterf(b.Ef, INFINITY);
+	if ((double)b.nx < nxu)
+		b.nx = nextafterf(b.nx, INFINITY);
+	b.Af = b.Af > 0 ? b.Af : FLT_TRUE_MIN;
+	return b;
+}
+
+/* Whether a ball (centre of full float score sg and norm up to mnu, radius
+ * up to rho) holds no centroid that could beat the row's bound. */
+static inline int ball_out(const fbound *b, float sg, float rho, float mnu)
+{
+	float t = rho + b->q, v = b->nx + mnu;
+	return sg > (t * t + (b->Ef * v * v + b->Af)) * (1 + 0x1p-20f);
+}
+
 static size_t survivors(const vt_nearest *ix, const float *s, const int32_t *gl, size_t ng,
                         float xn, double nxu, double U, double E, double A, int32_t prim,
                         double budget, size_t cap, int32_t *surv, float *sv, double *cols)
 {
-	double w = nxu + ix->cmaxu, qd = sqrt(U + E * w * w + A) * (1 + 0x1p-50);
-	float q = (float)qd, Ef = (float)E, Af = (float)A, nx = (float)nxu, up = 1 + 0x1p-20f;
-	if ((double)q < qd)
-		q = nextafterf(q, INFINITY);
-	if ((double)Ef < E)
-		Ef = nextafterf(Ef, INFINITY);
-	if ((double)nx < nxu)
-		nx = nextafterf(nx, INFINITY);
-	Af = Af > 0 ? Af : FLT_TRUE_MIN;
+	fbound b = bound_of(ix, nxu, U, E, A);
 	size_t ns = 0;
 	double cl = 0;
 	const float *mn = ix->mn, *rho = ix->rhof, *mnu = ix->mnuf;
@@ -102,9 +127,7 @@ static size_t survivors(const vt_nearest *ix, const float *s, const int32_t *gl,
 		size_t g = gl ? (size_t)gl[i] : i;
 		float sc = s[i];
 		float sg = gl ? sc : (sc + mn[g]) + xn;
-		float t = rho[g] + q, v = nx + mnu[g];
-		float thr = (t * t + (Ef * v * v + Af)) * up;
-		if (sg > thr || (int32_t)g == prim)
+		if (ball_out(&b, sg, rho[g], mnu[g]) || (int32_t)g == prim)
 			continue;
 		if (ns == cap) {
 			ns++;
@@ -121,9 +144,107 @@ static size_t survivors(const vt_nearest *ix, const float *s, const int32_t *gl,
 	return ns;
 }
 
+/* U0 >= the N-th distance of a row whose nearest group by its float centre
+ * score sp is p: N members of p lie within ||x - m_p|| + rho_p, and
+ * ||x - m_p||^2 <= sp + e_m.  INFINITY when p has fewer than N members. */
+static double upper0(const struct chunk *a, size_t r, int32_t p, float sp)
+{
+	const vt_nearest *ix = a->ix;
+	if (ix->gstart[p + 1] - ix->gstart[p] < a->N)
+		return INFINITY;
+	double w = a->nxu[r] + ix->mnu[p], dc = (double)sp + a->E * w * w + a->A;
+	double du = (dc > 0 ? sqrt(dc) : 0) * (1 + 0x1p-50) + ix->rho[p];
+	double v = a->nxu[r] + ix->gmax[p];
+	return du * du * (1 + 0x1p-50) + a->E * v * v + a->A;
+}
+
+/* Append the full float centre scores of the groups of super s (one sgemv
+ * of the row against their contiguous centres) to sc/gl from position ng;
+ * returns the new count. */
+static size_t super_groups(const vt_nearest *ix, const float *xr, float xn, size_t s, float *sc,
+                           int32_t *gl, size_t ng)
+{
+	uint32_t g0 = ix->sstart[s], g1 = ix->sstart[s + 1];
+	size_t d = ix->d;
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(g1 - g0), (int)d, -2.0f, ix->m + g0 * d,
+	            (int)d, xr, 1, 0.0f, sc + ng, 1);
+	for (uint32_t g = g0; g < g1; g++, ng++) {
+		sc[ng] = (sc[ng] + ix->mn[g]) + xn;
+		gl[ng] = (int32_t)g;
+	}
+	return ng;
+}
+
+/* The centre step through the super level (exact mode): each row against
+ * the T super centres (one sgemm per block), then the groups of its
+ * nearest super (its primary is the nearest of those), then the groups of
+ * every other super that the bound U0 does not exclude as a whole.  A row
+ * for which more than a quarter of the groups would be scored this way is
+ * left to round 2's dense path (all G scores), like a row with more than
+ * SCAP survivors. */
+static void centre_super(struct chunk *a, size_t task, int worker)
+{
+	const vt_nearest *ix = a->ix;
+	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
+	size_t G = ix->G, T = ix->T, d = ix->d, wide = G / 4;
+	float *ips = a->cscr + (size_t)worker * NR_ROWS * G;
+	float *gs = a->gsc + (size_t)worker * G;
+	int32_t *gl = a->gid + (size_t)worker * G;
+	double *ws = a->wst + (size_t)worker * 8;
+	unsigned char *keep = a->keep + (size_t)worker * G;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)T, (int)d, -2.0f,
+	            a->x + r0 * d, (int)d, ix->sm, (int)d, 0.0f, ips, (int)T);
+	for (size_t i = 0; i < m; i++) {
+		size_t r = r0 + i;
+		if (a->spec[r])
+			continue;
+		const float *xr = a->x + r * d, *sr = ips + i * T;
+		float xn = a->xn[r], m1, m2;
+		int32_t s0;
+		vt_min2(sr, ix->smn, T, &m1, &s0, &m2);
+		size_t ng = super_groups(ix, xr, xn, (size_t)s0, gs, gl, 0);
+		size_t best = 0;
+		for (size_t q = 1; q < ng; q++)
+			if (gs[q] < gs[best])
+				best = q;
+		int32_t p = gl[best];
+		a->prim[r] = p;
+		double U0 = upper0(a, r, p, gs[best]);
+		fbound b = bound_of(ix, a->nxu[r], U0, a->E, a->A);
+		for (size_t t = 0; t < T; t++) /* ball_out, in a loop that vectorizes */
+		{
+			float sg = (sr[t] + ix->smn[t]) + xn, u = ix->srhof[t] + b.q, v = b.nx + ix->smnuf[t];
+			keep[t] = !(sg > (u * u + (b.Ef * v * v + b.Af)) * (1 + 0x1p-20f));
+		}
+		int dense = 0;
+		for (size_t t = 0; t < T && !dense; t++) {
+			if (!keep[t] || (int32_t)t == s0)
+				continue;
+			if (ng + (ix->sstart[t + 1] - ix->sstart[t]) > wide)
+				dense = 1;
+			else
+				ng = super_groups(ix, xr, xn, t, gs, gl, ng);
+		}
+		ws[0] += (double)(T + ng);
+		ws[1] += 1;
+		if (dense) {
+			ws[2] += 1;
+			a->sn[r] = SCAP + 1;
+			continue;
+		}
+		double cols;
+		a->sn[r] = (int)survivors(ix, gs, gl, ng, xn, a->nxu[r], U0, a->E, a->A, p, INFINITY,
+		                          SCAP, a->sid + r * SCAP, a->sval + r * SCAP, &cols);
+	}
+}
+
 static void centre_task(void *arg, size_t task, int worker)
 {
 	struct chunk *a = arg;
+	if (a->sup) {
+		centre_super(a, task, worker);
+		return;
+	}
 	const vt_nearest *ix = a->ix;
 	size_t r0 = task * NR_ROWS, m = a->n - r0 < NR_ROWS ? a->n - r0 : NR_ROWS;
 	size_t G = ix->G, d = ix->d;
@@ -139,16 +260,7 @@ static void centre_task(void *arg, size_t task, int worker)
 			int32_t p;
 			vt_min2(ipc + i * G, ix->mn, G, &m1, &p, &m2);
 			a->prim[r] = p;
-			/* U0 >= the N-th distance: N members of the primary group lie
-			 * within ||x - m_p|| + rho_p, and ||x - m_p||^2 <= s_p + e_m */
-			double U0 = INFINITY;
-			if (ix->gstart[p + 1] - ix->gstart[p] >= a->N) {
-				float sp = (ipc[i * G + p] + ix->mn[p]) + a->xn[r];
-				double w = a->nxu[r] + ix->mnu[p], dc = (double)sp + a->E * w * w + a->A;
-				double du = (dc > 0 ? sqrt(dc) : 0) * (1 + 0x1p-50) + ix->rho[p];
-				double v = a->nxu[r] + ix->gmax[p];
-				U0 = du * du * (1 + 0x1p-50) + a->E * v * v + a->A;
-			}
+			double U0 = upper0(a, r, p, (ipc[i * G + p] + ix->mn[p]) + a->xn[r]);
 			double cols;
 			a->sn[r] = (int)survivors(ix, ipc + i * G, NULL, 0, a->xn[r], a->nxu[r], U0, a->E,
 			                          a->A, p, INFINITY, SCAP, a->sid + r * SCAP,
@@ -321,10 +433,19 @@ static int search_chunk(struct chunk *a, vt_pool *pool, uint32_t *todo, int32_t 
 			nspec++;
 		}
 	}
+	memset(a->wst, 0, (size_t)a->nthreads * 8 * sizeof *a->wst);
 	vt_pool_run(pool, (n + NR_ROWS - 1) / NR_ROWS, centre_task, a);
 	double t1 = now();
 	ix->st.t_centres += t1 - t0;
-	ix->st.evals += (double)(n - nspec) * G;
+	if (a->sup) {
+		for (int w = 0; w < a->nthreads; w++) {
+			ix->st.evals += a->wst[w * 8];
+			ix->st.rows_super += a->wst[w * 8 + 1];
+			ix->st.rows_wide += a->wst[w * 8 + 2];
+		}
+	} else {
+		ix->st.evals += (double)(n - nspec) * G;
+	}
 	ix->st.rows_special += (double)nspec;
 	size_t P = a->P ? a->P : 1;
 	for (size_t r = 0; r < n; r++)
@@ -413,6 +534,23 @@ static int search_chunk(struct chunk *a, vt_pool *pool, uint32_t *todo, int32_t 
 	return brute_rows(a, pool, todo, ntodo, gb, tl, td, labels, dists);
 }
 
+/* Whether the next search chunk's centre step goes through the super
+ * level: measured, as the choice of brute force.  The first search chunk
+ * uses it, the second does not, and then the faster per row of the two
+ * wins, the other being measured again every 64th chunk.  Exact mode
+ * only; the results are the same either way. */
+static int use_supers(const vt_nearest *ix)
+{
+	if (!ix->T || ix->probe)
+		return 0;
+	if (ix->nsup[1] == 0)
+		return 1;
+	if (ix->nsup[0] == 0)
+		return 0;
+	int faster = ix->tsup[1] / ix->nsup[1] <= ix->tsup[0] / ix->nsup[0];
+	return ix->schunks % 64 == 63 ? !faster : faster;
+}
+
 int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, size_t top,
                      int32_t *labels, double *dists)
 {
@@ -420,6 +558,7 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 		return VT_EINVAL;
 	if (n == 0)
 		return 0;
+	ix->st.supers = (double)ix->T;
 	size_t d = ix->d, G = ix->G, N = top;
 	int T = vt_pool_size(pool);
 	size_t C = n < CHUNK ? n : CHUNK;
@@ -438,6 +577,11 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 	a.sval = malloc(C * SCAP * sizeof *a.sval);
 	a.sn = malloc(C * sizeof *a.sn);
 	a.cscr = malloc((size_t)T * NR_ROWS * G * sizeof *a.cscr);
+	a.nthreads = T;
+	a.gsc = malloc((size_t)T * G * sizeof *a.gsc);
+	a.gid = malloc((size_t)T * G * sizeof *a.gid);
+	a.keep = malloc((size_t)T * G);
+	a.wst = malloc((size_t)T * 8 * sizeof *a.wst);
 	a.prim = malloc(C * (P ? P : 1) * sizeof *a.prim);
 	a.rl = malloc(C * (size_t)L * sizeof *a.rl);
 	a.rcnt = malloc(C * sizeof *a.rcnt);
@@ -459,7 +603,7 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 	int32_t *tl = malloc((size_t)BRUTE_ROWS * N * sizeof *tl);
 	double *td = malloc((size_t)BRUTE_ROWS * N * sizeof *td);
 	int rc = VT_ENOMEM;
-	if (!a.xn || !a.nxu || !a.spec || !a.sid || !a.sval || !a.sn || !a.cscr || !a.prim || !a.rl || !a.rcnt || !a.rev ||
+	if (!a.xn || !a.nxu || !a.spec || !a.sid || !a.sval || !a.sn || !a.cscr || !a.gsc || !a.gid || !a.keep || !a.wst || !a.prim || !a.rl || !a.rcnt || !a.rev ||
 	    !a.U || !a.prow || !a.pg || !a.srow || !a.gcnt || !a.sl || !a.pl || !a.pcnt ||
 	    !a.pev || !a.scr || !todo || !surv || !gb || !tl || !td)
 		goto out;
@@ -504,9 +648,14 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 		} else {
 			a.x = x + pos * d;
 			a.n = m;
+			a.sup = use_supers(ix);
 			rc = search_chunk(&a, pool, todo, surv, gb, tl, td, lab, dst);
-			ix->ts += now() - t0;
+			double t = now() - t0;
+			ix->ts += t;
 			ix->ns += (double)m;
+			ix->tsup[a.sup] += t;
+			ix->nsup[a.sup] += (double)m;
+			ix->schunks++;
 		}
 		if (rc)
 			goto out;
@@ -522,6 +671,10 @@ out:
 	free(a.sval);
 	free(a.sn);
 	free(a.cscr);
+	free(a.gsc);
+	free(a.gid);
+	free(a.keep);
+	free(a.wst);
 	free(a.prim);
 	free(a.rl);
 	free(a.rcnt);

@@ -213,6 +213,51 @@ int main(void)
 		check_all("empty groups", pool, x, 500, d, c, k, 1, grp, 21);
 		free(grp);
 		free(x);
+		free(c);
+	}
+
+	/* the super level (G >= 1024): about 2,048 groups of 2 centroids
+	 * around 64 top clusters; 33,000 rows are two chunks, the first through the
+	 * supers and the second not (the measured choice tries both) */
+	{
+		size_t k = 4096, d = 8, n = 33000, G = 2048;
+		float *c = two_level(k, 64, d, 10, 1, 21);
+		float *x = around(c, k, n, d, 0.5, 22);
+		int32_t *grp = xmalloc(k * sizeof *grp);
+		vt_nearest *ix;
+		/* the index's own grouping, aiming at G groups */
+		check_all("supers", pool, x, n, d, c, k, 1, NULL, G);
+		check_all("supers", pool, x, 2000, d, c, k, 4, NULL, G);
+		int rc = vt_nearest_new(&ix, pool, c, k, d, NULL, G, 3);
+		size_t T = rc ? 0 : vt_nearest_supers(ix), Gix = rc ? 0 : vt_nearest_groups(ix);
+		CHECK(rc == 0 && Gix >= 1024 && T > 0 && T < Gix, "supers: %zu supers over %zu groups",
+		      T, Gix);
+		vt_nearest_set_mode(ix, VT_NEAREST_SEARCH);
+		int32_t *l = xmalloc(n * sizeof *l);
+		vt_nearest_query(ix, pool, x, n, 1, l, NULL);
+		const vt_nearest_stats *st = vt_nearest_get_stats(ix);
+		CHECK(st->supers > 0 && st->rows_super >= 32768 - 256 && st->rows_wide < st->rows_super / 2 &&
+		          st->evals < 0.25 * (double)n * k,
+		      "supers: the first chunk went through them (%.0f rows, %.0f wide, %.3g evals/row)",
+		      st->rows_super, st->rows_wide, st->evals / n);
+		vt_nearest_free(ix);
+		/* groups of random members: every super's ball holds most rows,
+		 * the rows are wide, and the answer is still exact */
+		vt_rng r;
+		vt_rng_init(&r, 9, 9);
+		for (size_t j = 0; j < k; j++)
+			grp[j] = (int32_t)vt_rng_below(&r, G);
+		check_all("supers, random groups", pool, x, 3000, d, c, k, 1, grp, G);
+		vt_nearest_new(&ix, pool, c, k, d, grp, G, 3);
+		vt_nearest_set_mode(ix, VT_NEAREST_SEARCH);
+		vt_nearest_query(ix, pool, x, 3000, 1, l, NULL);
+		st = vt_nearest_get_stats(ix);
+		CHECK(st->rows_super == 3000 && st->rows_wide > 0, "supers, random groups: %.0f of %.0f rows wide",
+		      st->rows_wide, st->rows_super);
+		vt_nearest_free(ix);
+		free(l);
+		free(grp);
+		free(x);
 		/* rows far from all centroids */
 		x = gauss(400, d, 1000, 13);
 		check_all("far rows", pool, x, 400, d, c, k, 3, NULL, 0);
