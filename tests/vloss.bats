@@ -108,7 +108,7 @@ print('ok')"
 	printf '\x00\x00\x80\x5f\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x5f\x00\x00\x00\x00' |
 		vcat --from raw --dim 3 -o big.vt
 	run -0 --separate-stderr vloss -v -c big.vt x.vt
-	assert_err_regex 'nearest: mode=auto k=2 d=3 groups=0 index_bytes=0 build=[0-9.]+s scan=yes rows=100 '
+	assert_err_regex 'nearest: mode=auto k=2 d=3 groups=0 supers=0 index_bytes=0 build=[0-9.]+s scan=yes rows=100 '
 	a=$output
 	run -0 env VT_NEAREST=brute vloss -c big.vt x.vt
 	assert_output "$a"
