@@ -49,7 +49,7 @@ static const char usage[] =
 "      --version         version\n"
 "\n"
 "Memory: batch x d x 4 + k x d x 20 bytes, the nearest-centroid index (about\n"
-"k x (8 + d / 16) bytes) and up to 30 MiB + 660 x min(batch, 32768) bytes of\n"
+"k x (8 + d / 14) bytes) and up to 30 MiB + 660 x min(batch, 32768) bytes of\n"
 "search scratch (+ one input frame).  VT_NEAREST=auto|search|brute in the\n"
 "environment forces the search or brute force (the same output).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vloss(1), vkmeans(1).\n";

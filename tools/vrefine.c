@@ -50,7 +50,7 @@ static const char usage[] =
 "      --version         version\n"
 "\n"
 "Memory: batch x (4d + 29) + 36 k d + 80 k bytes, the nearest-centroid index\n"
-"(about k x (8 + d / 16) bytes) and up to 30 MiB + 660 x min(batch, 32768)\n"
+"(about k x (8 + d / 14) bytes) and up to 30 MiB + 660 x min(batch, 32768)\n"
 "bytes of search scratch (+ one input frame).  VT_NEAREST=auto|search|brute in\n"
 "the environment forces the search or brute force (the same output).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vrefine(1), vloss(1), vkmeans(1).\n";

@@ -62,7 +62,7 @@ static const char usage[] =
 "      --version         version\n"
 "\n"
 "Memory: batch x (4d + 8) (+ batch x 4, k x 4d and the nearest-centroid search,\n"
-"up to about 30 MiB + k x (8 + d / 16), with -c) + the statistic: 16d bytes\n"
+"up to about 30 MiB + k x (8 + d / 14), with -c) + the statistic: 16d bytes\n"
 "(minmax), 248d (meanstd), 16 C d + 8 C (quantile); see vsqbounds(1).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vsqbounds(1), vmerge(1), vcat(1).\n";
 

@@ -39,6 +39,20 @@
  * Rows that share a group are evaluated together: one sgemm of those rows
  * against the group's members, gathered into a block.
  *
+ * The super level.  With G >= 1024 groups, the centre step itself is the
+ * cost (G sgemm columns per row).  The group centres are then clustered
+ * again (flat k-means into T = ceil(G / 8) supers), and super s gets a
+ * centre M_s and a radius R_s over every centroid of its groups, so that
+ * ||x - c|| >= ||x - M_s|| - R_s bounds all of them at once, with the same
+ * rounding margins.  A row is compared with the T super centres, then with
+ * the group centres of its nearest super (its primary group is the nearest
+ * of those, which gives U0), then with those of every super the bound does
+ * not exclude at U0; the groups kept go on as above.  A row for which that
+ * would score more than G / 4 groups scores all G in round 2 instead.
+ * Whether a chunk goes through the supers is measured like the choice of
+ * brute force: the first search chunk does, the second does not, then the
+ * faster per row wins (the other is tried again every 64th chunk).
+ *
  * The cost model.  The time per row-centroid evaluation is measured on the
  * work actually done, both for visits (gathers, sgemm, scans and merges
  * included) and for brute force (the first query runs one block of 256
@@ -56,10 +70,12 @@
  * it takes the P nearest groups by dd to their centres (decided by the same
  * exact rule) and the exact top N among their members.
  *
- * Memory of the index: 8 k + G (4 d + 52) + k / 64 bytes; it borrows the
- * centroids (the caller keeps them alive and unchanged).  Measured: 6.1 %
- * of the centroids' 4 k d bytes at k = 131,072, d = 128 (G = 5,497 groups
- * by default); below 10 % for d >= 64 while G <= k / 24.  A query holds, per
+ * Memory of the index: 8 k + G (4 d + 52) + k / 64 bytes, plus with the
+ * super level T (4 d + 16) + 4 bytes (T <= G / 8); it borrows the
+ * centroids (the caller keeps them alive and unchanged).  Measured: 9.3 %
+ * of the centroids' 4 k d bytes at k = 131,072, d = 128 (G = 8,387 groups,
+ * T = 1,049 supers: 6,234,448 bytes).  A query holds, per thread, 9 G bytes
+ * more for the super level's group scores and, per
  * chunk of C = min(n, 32768) rows, 8 x 64 C bytes of the groups each row
  * keeps from the centre step plus its candidate lists (24 (N + 3) C bytes),
  * up to 2^20 pairs being visited, per thread 4 x 256 G bytes of centre
