@@ -74,7 +74,7 @@
  * super level T (4 d + 16) + 4 bytes (T <= G / 8); it borrows the
  * centroids (the caller keeps them alive and unchanged).  Measured: 9.3 %
  * of the centroids' 4 k d bytes at k = 131,072, d = 128 (G = 8,387 groups,
- * T = 1,049 supers: 6,234,448 bytes).  A query holds, per thread, 9 G bytes
+ * T = 1,049 supers: 6,234,560 bytes).  A query holds, per thread, 9 G bytes
  * more for the super level's group scores and, per
  * chunk of C = min(n, 32768) rows, 8 x 64 C bytes of the groups each row
  * keeps from the centre step plus its candidate lists (24 (N + 3) C bytes),
