@@ -60,9 +60,13 @@
  * surviving groups hold more than k x (brute cost per centroid / visit cost
  * per centroid) centroids (before any visit is measured, the ratio is
  * taken as 0.5).  A whole chunk of rows goes to brute force while the
- * measured search time per row exceeds k times the brute-force time per
- * centroid (the search is tried again on every 8th chunk).  The choice only
- * changes the speed: the results are the same either way.
+ * measured search time per row exceeds brute force's time per row: measured
+ * on whole chunks by brute force once there is one, and until then
+ * estimated as k times its time per centroid on smaller blocks (which cost
+ * more per row).  While the search is not at least twice as fast as that
+ * estimate, one chunk goes to brute force to measure it.  The search is
+ * tried again on every 8th chunk.  The choice only changes the speed: the
+ * results are the same either way.
  *
  * Determinism: each result is a function of the row and the centroids only
  * (the certified top N by dd), whatever the batch, the thread count, the

@@ -155,6 +155,7 @@ struct vt_nearest {
 	double tb, nb;    /* brute force: seconds, row-centroid evaluations */
 	double tv, nv;    /* visits: seconds, row-centroid evaluations */
 	double ts, ns;    /* search chunks: seconds, rows */
+	double tbc, nbc;  /* whole chunks by brute force: seconds, rows */
 	double tsup[2], nsup[2]; /* search chunks without / with the super level */
 	size_t schunks;   /* search chunks run */
 	size_t chunks;

@@ -630,11 +630,19 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 		int32_t *lab = labels ? labels + pos * N : NULL;
 		double *dst = dists ? dists + pos * N : NULL;
 		int brute = ix->mode == VT_NEAREST_BRUTE;
-		/* the search's measured time per row against brute force's
-		 * (its measured time per row-centroid evaluation, times k) */
-		if (ix->mode == VT_NEAREST_AUTO && !P && ix->ns > 0 && ix->nb > 0 &&
-		    ix->chunks % 8 != 0)
-			brute = ix->ts / ix->ns > ix->tb / ix->nb * (double)ix->k;
+		/* the search's measured time per row against brute force's:
+		 * measured on whole chunks once there is one, until then
+		 * estimated from its smaller blocks (time per row-centroid
+		 * evaluation, times k).  Small blocks cost more per row than a
+		 * whole chunk, so while the search is not clearly faster than
+		 * that estimate (within 2x), one chunk goes to brute force to
+		 * measure it. */
+		if (ix->mode == VT_NEAREST_AUTO && !P && ix->ns > 0 && (ix->nbc > 0 || ix->nb > 0) &&
+		    ix->chunks % 8 != 0) {
+			double s = ix->ts / ix->ns;
+			double b = ix->nbc > 0 ? ix->tbc / ix->nbc : ix->tb / ix->nb * (double)ix->k;
+			brute = ix->nbc == 0 && s > 0.5 * b ? 1 : s > b;
+		}
 		double t0 = now();
 		if (brute) {
 			rc = vt_nn_brute_run(pool, x + pos * d, m, d, ix->c, ix->k, ix->cn, ix->bmax, N, lab,
@@ -645,6 +653,8 @@ int vt_nearest_query(vt_nearest *ix, vt_pool *pool, const float *x, size_t n, si
 			ix->st.t_brute += t;
 			ix->st.evals += (double)m * ix->k;
 			ix->st.rows_brute += (double)m;
+			ix->tbc += t;
+			ix->nbc += (double)m;
 		} else {
 			a.x = x + pos * d;
 			a.n = m;
