@@ -118,7 +118,7 @@ EOF
 
 @test "vcoreset: --mem takes the largest chunk whose peak fits" {
 	vgen -n 200000 -d 16 --ids -o x.vt
-	for mem in 12M 40M; do
+	for mem in 32M 40M; do
 		vcoreset -q -j 2 --budget 2000 --mem $mem --total-rows 200000 -o c.vt x.vt
 		C=$(vcat --info c.vt | sed -n 's/^meta.vcoreset.chunk_rows: //p')
 		# the formula of vcoreset(1), d = 16, T = 2, k = 2000 C / 200000
@@ -128,7 +128,7 @@ EOF
 				if (k > 64) for (g = 1; g * g < k; g++) ;
 				lb = 4 * c * g; if (lb > 64 * 2^20) lb = 64 * 2^20; if (lb > c * 16) lb = c * 16
 				grp = k > 64 ? 2 * int(2 * c / g) * (4 * 16 + int(4 * k / g) + 96) : 0
-				return c * (4 * 16 + 96) + lb + grp + 24 * k * 16 + 8 * 2^20 }
+				return c * (4 * 16 + 96) + lb + grp + 24 * k * 16 + 2 * 8 * 2^20 + 8 * 2^20 }
 			BEGIN { print (peak(C) <= M * 2^20 && peak(C + 1) > M * 2^20) }'
 		assert_output 1
 	done

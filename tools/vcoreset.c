@@ -48,10 +48,10 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         version\n"
 "\n"
-"Memory: about C x (4d + 96) + min(4 C g, C d, 64 MiB) + 24 k d + 8 MiB bytes for\n"
-"chunks of C rows of dimension d reduced to k points by g = ceil(sqrt k)\n"
-"first-level groups, plus the threads' groups; --mem takes the largest C\n"
-"that fits (see vcoreset(1)).\n"
+"Memory: about C x (4d + 96) + min(4 C g, C d, 64 MiB) + 24 k d + (T + 1) x\n"
+"8 MiB bytes for chunks of C rows of dimension d reduced to k points by\n"
+"g = ceil(sqrt k) first-level groups with T threads, plus the threads' groups;\n"
+"--mem takes the largest C that fits (see vcoreset(1)).\n"
 "Exit status: 0 ok, 1 failure, 2 usage.  See vcoreset(1), vkmeans(1), vmerge(1).\n";
 
 enum {

@@ -33,6 +33,12 @@ static int key_cmp(const void *a, const void *b)
 	return p->at < q->at ? -1 : p->at > q->at;
 }
 
+/* Group labelled points into a coreset.  The rows are visited group by
+ * group (a stable counting sort of their indices by label), so that each
+ * group's weighted sum needs one row of doubles and its mean goes straight
+ * into cx at the group's slot; the groups with members are then moved to
+ * the front and put in id order in place.  Each sum, weight and loss adds
+ * its rows in increasing index, as a pass over the rows in order would. */
 int vt_coreset_from_labels(const float *x, size_t n, size_t d, const double *w,
                            const double *lloss, const uint64_t *ids,
                            const int32_t *labels, size_t k, float *cx, double *cw,
@@ -47,65 +53,94 @@ int vt_coreset_from_labels(const float *x, size_t n, size_t d, const double *w,
 	if (k > SIZE_MAX / sizeof(double) / d)
 		return VT_ENOMEM;
 	int rc = VT_ENOMEM;
-	double *S = calloc(k * d, sizeof *S), *W = calloc(k, sizeof *W);
-	double *L = calloc(k, sizeof *L);
-	size_t *cnt = calloc(k, sizeof *cnt);
+	double *W = malloc(k * sizeof *W), *L = malloc(k * sizeof *L);
+	double *S = malloc(d * sizeof *S);
+	size_t *start = calloc(k + 1, sizeof *start), *order = malloc(n * sizeof *order);
 	uint64_t *mid = malloc(k * sizeof *mid);
-	float *C = malloc(k * d * sizeof *C);
 	struct key *keys = malloc(k * sizeof *keys);
-	if (!S || !W || !L || !cnt || !mid || !C || !keys)
+	float *tmp = malloc(d * sizeof *tmp);
+	unsigned char *done = calloc(k, 1);
+	if (!W || !L || !S || !start || !order || !mid || !keys || !tmp || !done)
 		goto out;
-	/* weights, weighted sums, member counts, smallest ids */
-	for (size_t i = 0; i < n; i++) {
-		size_t j = (size_t)labels[i];
-		double wi = w ? w[i] : 1.0;
-		uint64_t id = ids ? ids[i] : (uint64_t)i;
-		const float *xi = x + i * d;
-		double *s = S + j * d;
-		for (size_t t = 0; t < d; t++)
-			s[t] += wi * xi[t];
-		W[j] += wi;
-		if (cnt[j]++ == 0 || id < mid[j])
-			mid[j] = id;
-	}
-	/* groups of weight 0 take the plain mean of their members */
-	int zero = 0;
+	for (size_t i = 0; i < n; i++)
+		start[(size_t)labels[i] + 1]++;
 	for (size_t j = 0; j < k; j++)
-		zero |= cnt[j] > 0 && !(W[j] > 0);
-	if (zero)
-		for (size_t i = 0; i < n; i++) {
-			size_t j = (size_t)labels[i];
-			if (W[j] > 0)
-				continue;
-			for (size_t t = 0; t < d; t++)
-				S[j * d + t] += x[i * d + t];
-		}
-	for (size_t j = 0; j < k; j++) {
-		if (!cnt[j])
-			continue;
-		double den = W[j] > 0 ? W[j] : (double)cnt[j];
-		for (size_t t = 0; t < d; t++)
-			C[j * d + t] = (float)(S[j * d + t] / den);
-	}
-	/* losses about the rounded means, in double */
-	for (size_t i = 0; i < n; i++) {
-		size_t j = (size_t)labels[i];
-		const float *xi = x + i * d, *c = C + j * d;
-		double s = 0;
-		for (size_t t = 0; t < d; t++) {
-			double e = (double)xi[t] - c[t];
-			s += e * e;
-		}
-		L[j] += (lloss ? lloss[i] : 0.0) + (w ? w[i] : 1.0) * s;
-	}
+		start[j + 1] += start[j];
+	for (size_t i = 0; i < n; i++)
+		order[start[labels[i]]++] = i;
+	for (size_t j = k; j > 0; j--)
+		start[j] = start[j - 1];
+	start[0] = 0;
+	/* each group with members: weight, smallest id, weighted mean (the
+	 * plain mean for a group of weight 0) and loss about the rounded mean,
+	 * in slot nk, nk <= j */
 	size_t nk = 0;
-	for (size_t j = 0; j < k; j++)
-		if (cnt[j])
-			keys[nk++] = (struct key){mid[j], j};
+	for (size_t j = 0; j < k; j++) {
+		size_t b = start[j], e = start[j + 1];
+		if (b == e)
+			continue;
+		double Wj = 0;
+		uint64_t mj = 0;
+		memset(S, 0, d * sizeof *S);
+		for (size_t p = b; p < e; p++) {
+			size_t i = order[p];
+			double wi = w ? w[i] : 1.0;
+			uint64_t id = ids ? ids[i] : (uint64_t)i;
+			const float *xi = x + i * d;
+			for (size_t t = 0; t < d; t++)
+				S[t] += wi * xi[t];
+			Wj += wi;
+			if (p == b || id < mj)
+				mj = id;
+		}
+		if (!(Wj > 0))
+			for (size_t p = b; p < e; p++)
+				for (size_t t = 0; t < d; t++)
+					S[t] += x[order[p] * d + t];
+		double den = Wj > 0 ? Wj : (double)(e - b);
+		float *c = cx + nk * d;
+		for (size_t t = 0; t < d; t++)
+			c[t] = (float)(S[t] / den);
+		double Lj = 0;
+		for (size_t p = b; p < e; p++) {
+			size_t i = order[p];
+			const float *xi = x + i * d;
+			double s2 = 0;
+			for (size_t t = 0; t < d; t++) {
+				double df = (double)xi[t] - c[t];
+				s2 += df * df;
+			}
+			Lj += (lloss ? lloss[i] : 0.0) + (w ? w[i] : 1.0) * s2;
+		}
+		W[nk] = Wj;
+		L[nk] = Lj;
+		mid[nk] = mj;
+		keys[nk] = (struct key){mj, nk};
+		nk++;
+	}
+	/* ties of the smallest id break by the label, as the slots are in
+	 * label order */
 	qsort(keys, nk, sizeof *keys, key_cmp);
+	/* row p of the output is slot keys[p].at: a permutation of the nk
+	 * slots, applied in place cycle by cycle */
+	for (size_t p0 = 0; p0 < nk; p0++) {
+		if (done[p0])
+			continue;
+		memcpy(tmp, cx + p0 * d, d * sizeof *tmp);
+		size_t p = p0;
+		for (;;) {
+			done[p] = 1;
+			size_t q = keys[p].at;
+			if (q == p0) {
+				memcpy(cx + p * d, tmp, d * sizeof *tmp);
+				break;
+			}
+			memcpy(cx + p * d, cx + q * d, d * sizeof *cx);
+			p = q;
+		}
+	}
 	for (size_t p = 0; p < nk; p++) {
 		size_t j = keys[p].at;
-		memcpy(cx + p * d, C + j * d, d * sizeof *cx);
 		if (cw)
 			cw[p] = W[j];
 		if (cl)
@@ -116,7 +151,8 @@ int vt_coreset_from_labels(const float *x, size_t n, size_t d, const double *w,
 	*m = nk;
 	rc = 0;
 out:
-	free(S), free(W), free(L), free(cnt), free(mid), free(C), free(keys);
+	free(W), free(L), free(S), free(start), free(order), free(mid), free(keys), free(tmp);
+	free(done);
 	return rc;
 }
 
@@ -381,7 +417,7 @@ unsigned long long vt_coreset_peak_bytes(unsigned long long C, unsigned long lon
 		lb = C * d;
 	unsigned long long grp =
 		k > VT_CORESET_TWO_LEVEL ? T * (2 * C / g) * (4 * d + 4 * k / g + 96) : 0;
-	return C * (4 * d + 96) + lb + grp + 24 * k * d + (8ULL << 20);
+	return C * (4 * d + 96) + lb + grp + 24 * k * d + T * (8ULL << 20) + (8ULL << 20);
 }
 
 unsigned long long vt_coreset_chunk_points(unsigned long long budget, unsigned long long r,

@@ -103,7 +103,9 @@ int vt_coreset_reduce(const float *x, size_t n, size_t d, const double *w,
  *                             ceil(sqrt k) first-level groups
  *   T (2C/g) (4d + 4k/g + 96) two levels: each thread's group, taken as
  *                             twice the mean group
- *   24 k d                    the points and the sums of their groups
+ *   24 k d                    the points and the grouping's state per point
+ *                             (4 k d + 80 k), with a margin
+ *   T x 8 MiB                 each thread's BLAS buffers (measured)
  *   8 MiB                     frames, threads, the program */
 unsigned long long vt_coreset_peak_bytes(unsigned long long C, unsigned long long d,
                                          unsigned long long k, unsigned long long T);
