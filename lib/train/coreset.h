@@ -105,7 +105,7 @@ int vt_coreset_reduce(const float *x, size_t n, size_t d, const double *w,
  *                             twice the mean group
  *   24 k d                    the points and the grouping's state per point
  *                             (4 k d + 80 k), with a margin
- *   T x 8 MiB                 each thread's BLAS buffers (measured)
+ *   T x 8 MiB                 each thread's scratch (measured)
  *   8 MiB                     frames, threads, the program */
 unsigned long long vt_coreset_peak_bytes(unsigned long long C, unsigned long long d,
                                          unsigned long long k, unsigned long long T);
